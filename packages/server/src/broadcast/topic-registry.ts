@@ -1,0 +1,90 @@
+/**
+ * Who is subscribed to which topic on this node, and fan-out to them.
+ *
+ * Topics are keyed by privacy and name (`public:room1`, `private:room1`): a private and a
+ * public channel with the same name are different rooms, as in Supabase (§2.1). Each message
+ * is encoded at most once per serializer version and converted to bytes once; every recipient
+ * then gets the same Buffer (style.md §7, Phoenix `Channel.Server.dispatch`).
+ */
+import type { Serializer, UserBroadcast } from '@switchboard/protocol'
+import type { OutFrame } from '../socket/outbound-queue.js'
+import type { PresenceDiff } from '../presence/presence-topic.js'
+
+export interface FanoutSubscriber {
+  readonly serializer: Serializer
+  /** Private channels receive broadcasts only with broadcast-read permission. */
+  readonly receivesBroadcast: boolean
+  /** Private channels receive presence diffs only with presence-read permission. */
+  readonly receivesPresence: boolean
+  enqueue(frame: OutFrame): void
+}
+
+type Encode = (serializer: Serializer) => string | Uint8Array | null
+
+export function topicKey(subTopic: string, isPrivate: boolean): string {
+  return `${isPrivate ? 'private' : 'public'}:${subTopic}`
+}
+
+export class TopicRegistry {
+  readonly #topics = new Map<string, Set<FanoutSubscriber>>()
+
+  add(key: string, subscriber: FanoutSubscriber): void {
+    let set = this.#topics.get(key)
+    if (!set) this.#topics.set(key, (set = new Set()))
+    set.add(subscriber)
+  }
+
+  remove(key: string, subscriber: FanoutSubscriber): void {
+    const set = this.#topics.get(key)
+    if (!set) return
+    set.delete(subscriber)
+    if (set.size === 0) this.#topics.delete(key)
+  }
+
+  subscriberCount(key: string): number {
+    return this.#topics.get(key)?.size ?? 0
+  }
+
+  get topicCount(): number {
+    return this.#topics.size
+  }
+
+  /** A broadcast whose payload is a JSON object forwarded as sent (vsn 1.0.0 senders, batch REST). */
+  broadcastJson(key: string, topic: string, payload: Record<string, unknown>, except?: FanoutSubscriber): number {
+    return this.#deliver(key, except, (s) => s.receivesBroadcast, (serializer) => serializer.encode(null, null, topic, 'broadcast', payload))
+  }
+
+  /** A user broadcast (kind-3 push, single-event REST, database): bytes forwarded without parsing. */
+  broadcastUser(key: string, topic: string, broadcast: UserBroadcast, except?: FanoutSubscriber): number {
+    return this.#deliver(key, except, (s) => s.receivesBroadcast, (serializer) => serializer.encodeUserBroadcast(topic, broadcast))
+  }
+
+  presenceDiff(key: string, topic: string, diff: PresenceDiff): number {
+    return this.#deliver(key, undefined, (s) => s.receivesPresence, (serializer) => serializer.encode(null, null, topic, 'presence_diff', diff))
+  }
+
+  #deliver(key: string, except: FanoutSubscriber | undefined, accepts: (s: FanoutSubscriber) => boolean, encode: Encode): number {
+    const set = this.#topics.get(key)
+    if (!set) return 0
+    const cache = new Map<Serializer, OutFrame | null>()
+    let delivered = 0
+    for (const subscriber of set) {
+      if (subscriber === except || !accepts(subscriber)) continue
+      let frame = cache.get(subscriber.serializer)
+      if (frame === undefined) {
+        frame = toOutFrame(encode(subscriber.serializer))
+        cache.set(subscriber.serializer, frame)
+      }
+      if (frame === null) continue
+      subscriber.enqueue(frame)
+      delivered += 1
+    }
+    return delivered
+  }
+}
+
+export function toOutFrame(encoded: string | Uint8Array | null): OutFrame | null {
+  if (encoded === null) return null
+  if (typeof encoded === 'string') return { data: Buffer.from(encoded, 'utf8'), binary: false }
+  return { data: Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength), binary: true }
+}

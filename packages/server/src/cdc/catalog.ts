@@ -1,0 +1,163 @@
+/**
+ * What the CDC engine needs to know about the database, read from the Postgres catalog and
+ * cached: types (for rendering), tables (primary key, RLS, owner), per-role column privileges,
+ * publication membership, and filter-value casting.
+ *
+ * Cache invalidation: a pgoutput Relation message is sent again after any relcache
+ * invalidation of the table (ALTER TABLE, ENABLE RLS, GRANT, CREATE POLICY, …), so the stream
+ * calls `invalidateTable` on every Relation message. A TTL (`factsTtlMs`) is the safety net for
+ * changes no Relation message announces (e.g. a role granted BYPASSRLS).
+ */
+import type { Sql } from 'postgres'
+import type { Clock } from '../clock.js'
+import { renderKindOf, type TypeInfo } from './value-renderer.js'
+
+export interface TableFacts {
+  oid: number
+  schema: string
+  table: string
+  rlsEnabled: boolean
+  rlsForced: boolean
+  owner: string
+  /** Primary-key column names in key order (empty when the table has none). */
+  primaryKey: string[]
+  /** All (non-dropped) columns in attnum order, with `format_type` names for casts. */
+  columns: { name: string; typeOid: number; sqlType: string }[]
+}
+
+export interface RoleTableFacts {
+  /** The role reads past RLS: superuser, BYPASSRLS, or owner of a table without FORCE RLS. */
+  bypassRls: boolean
+  /** Columns the role may SELECT (table or column privilege). */
+  selectable: ReadonlySet<string>
+}
+
+interface Cached<T> { value: T; at: number }
+
+export class Catalog {
+  readonly #sql: Sql
+  readonly #clock: Clock
+  readonly #ttlMs: number
+  readonly #types = new Map<number, TypeInfo>()
+  readonly #tables = new Map<string, Cached<TableFacts | null>>()
+  readonly #roleFacts = new Map<string, Cached<RoleTableFacts>>()
+  readonly #roles = new Map<string, Cached<boolean>>()
+
+  constructor(sql: Sql, clock: Clock, factsTtlMs = 30_000) {
+    this.#sql = sql
+    this.#clock = clock
+    this.#ttlMs = factsTtlMs
+  }
+
+  #fresh<T>(entry: Cached<T> | undefined): entry is Cached<T> {
+    return entry !== undefined && this.#clock.now() - entry.at < this.#ttlMs
+  }
+
+  /** Loads (and caches) rendering info for the given type oids, arrays with their elements. */
+  async types(oids: readonly number[]): Promise<Map<number, TypeInfo>> {
+    const missing = [...new Set(oids)].filter((oid) => !this.#types.has(oid))
+    if (missing.length > 0) {
+      const rows = await this.#sql<{ oid: number; typname: string; elem: number; elemname: string | null; elembase: number | null; base: number; delim: string }[]>`
+        select t.oid::int as oid, t.typname, t.typelem::int as elem, e.typname as elemname,
+               coalesce(nullif(e.typbasetype, 0), e.oid)::int as elembase,
+               coalesce(nullif(t.typbasetype, 0), t.oid)::int as base,
+               coalesce(e.typdelim, ',') as delim
+        from pg_type t left join pg_type e on e.oid = t.typelem and t.typcategory = 'A'
+        where t.oid = any(${missing as number[]}::oid[])`
+      for (const row of rows) {
+        const element: TypeInfo | null = row.elemname === null ? null : {
+          oid: row.elem, name: row.elemname, kind: renderKindOf(row.elembase ?? row.elem), element: null, delimiter: ',',
+        }
+        this.#types.set(row.oid, {
+          oid: row.oid, name: row.typname, kind: element ? 'array' : renderKindOf(row.base), element, delimiter: row.delim,
+        })
+      }
+      for (const oid of missing) if (!this.#types.has(oid)) this.#types.set(oid, { oid, name: String(oid), kind: 'text', element: null, delimiter: ',' })
+    }
+    const out = new Map<number, TypeInfo>()
+    for (const oid of oids) out.set(oid, this.#types.get(oid)!)
+    return out
+  }
+
+  /** Table facts by name; null when the table does not exist. */
+  async table(schema: string, table: string): Promise<TableFacts | null> {
+    const key = `${schema}.${table}`
+    const cached = this.#tables.get(key)
+    if (this.#fresh(cached)) return cached.value
+    const [row] = await this.#sql<{ oid: number; rls: boolean; forced: boolean; owner: string; pk: string[] | null; columns: TableFacts['columns'] }[]>`
+      select c.oid::int as oid, c.relrowsecurity as rls, c.relforcerowsecurity as forced, pg_get_userbyid(c.relowner) as owner,
+        (select array_agg(a.attname::text order by array_position(i.indkey::int2[], a.attnum))
+           from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+           where i.indrelid = c.oid and i.indisprimary) as pk,
+        (select coalesce(json_agg(json_build_object('name', a.attname, 'typeOid', a.atttypid::int, 'sqlType', format_type(a.atttypid, null)) order by a.attnum), '[]')
+           from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = ${schema} and c.relname = ${table} and c.relkind in ('r', 'p')`
+    const facts: TableFacts | null = row ? {
+      oid: row.oid, schema, table, rlsEnabled: row.rls, rlsForced: row.forced, owner: row.owner, primaryKey: row.pk ?? [], columns: row.columns,
+    } : null
+    this.#tables.set(key, { value: facts, at: this.#clock.now() })
+    return facts
+  }
+
+  /** What `role` may read of `table`. */
+  async roleFacts(role: string, table: TableFacts): Promise<RoleTableFacts> {
+    const key = `${role}\u0000${table.oid}`
+    const cached = this.#roleFacts.get(key)
+    if (this.#fresh(cached)) return cached.value
+    const [row] = await this.#sql<{ bypass: boolean; cols: string[] | null }[]>`
+      select (r.rolsuper or r.rolbypassrls or (pg_has_role(r.oid, ${table.owner}, 'USAGE') and not ${table.rlsForced})) as bypass,
+        (select array_agg(a.attname::text) from pg_attribute a
+          where a.attrelid = ${table.oid} and a.attnum > 0 and not a.attisdropped
+            and has_column_privilege(r.oid, ${table.oid}::oid, a.attnum, 'SELECT')) as cols
+      from pg_roles r where r.rolname = ${role}`
+    const facts: RoleTableFacts = { bypassRls: row?.bypass ?? false, selectable: new Set(row?.cols ?? []) }
+    this.#roleFacts.set(key, { value: facts, at: this.#clock.now() })
+    return facts
+  }
+
+  /** Cached facts only (the hot path uses this after `roleFacts` warmed the cache). */
+  cachedRoleFacts(role: string, tableOid: number): RoleTableFacts | undefined {
+    return this.#roleFacts.get(`${role}\u0000${tableOid}`)?.value
+  }
+
+  async roleExists(role: string): Promise<boolean> {
+    const cached = this.#roles.get(role)
+    if (this.#fresh(cached)) return cached.value
+    const rows = await this.#sql`select 1 from pg_roles where rolname = ${role}`
+    this.#roles.set(role, { value: rows.length > 0, at: this.#clock.now() })
+    return rows.length > 0
+  }
+
+  /** Tables of the publications (live: subscribe-time only). */
+  async publicationTables(publications: readonly string[]): Promise<{ schema: string; table: string }[]> {
+    return await this.#sql<{ schema: string; table: string }[]>`
+      select schemaname::text as schema, tablename::text as table from pg_publication_tables where pubname = any(${publications as string[]})`
+  }
+
+  /**
+   * Casts a filter value to the column's type and returns Postgres's canonical text for it
+   * (what pgoutput will send for an equal value), or the cast error message.
+   */
+  async castValues(sqlType: string, values: readonly string[]): Promise<{ ok: true; texts: string[] } | { ok: false; error: string }> {
+    try {
+      const rows = await this.#sql.unsafe<{ v: string }[]>(
+        `select (x::${sqlType})::text as v from unnest($1::text[]) with ordinality as u(x, n) order by n`, [values as string[]])
+      return { ok: true, texts: rows.map((r) => r.v) }
+    } catch (err) {
+      return { ok: false, error: (err as Error).message }
+    }
+  }
+
+  /** Forgets what we know of a table (a Relation message arrived for it). */
+  invalidateTable(schema: string, table: string): void {
+    const facts = this.#tables.get(`${schema}.${table}`)?.value
+    this.#tables.delete(`${schema}.${table}`)
+    if (facts) for (const key of this.#roleFacts.keys()) if (key.endsWith(`\u0000${facts.oid}`)) this.#roleFacts.delete(key)
+  }
+
+  /** Forgets a type (a pgoutput Type message announced it, e.g. after ALTER TYPE). */
+  invalidateType(oid: number): void {
+    this.#types.delete(oid)
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Which bindings want a change: an index keyed by `schema.table`, event and equality value,
+ * so routing a change costs a few `Map.get`s rather than a scan over every subscription
+ * (the idea of postgres.js's `insert:public.todos=42` keys).
+ *
+ *   tables: "public.calls" ─► events: "INSERT" | "UPDATE" | "DELETE" | "*"
+ *                                  └─► Bucket { scan: Set<binding>                 (no eq/in filter)
+ *                                               byColumn: column ─► key ─► Set<binding> }
+ *
+ * A binding with an `eq` (or `in`) filter is stored under that column's value key(s) only;
+ * its other filters are checked after the lookup. Wildcard bindings (`schema.*`, `*.*`) live
+ * under those keys and are looked up too. Pure: no I/O; the subscriber type is opaque.
+ */
+import { equalityKey, matchesFilters, type CompiledFilter } from './filter-eval.js'
+import type { RenderKind } from './value-renderer.js'
+
+export type ChangeType = 'INSERT' | 'UPDATE' | 'DELETE'
+
+export interface IndexedBinding<S> {
+  subscriber: S
+  id: number
+  event: ChangeType | '*'
+  schema: string
+  table: string
+  filters: readonly CompiledFilter[]
+  /** Columns explicitly selected (null = all). */
+  select: readonly string[] | null
+}
+
+interface Bucket<S> {
+  scan: Set<IndexedBinding<S>>
+  byColumn: Map<string, Map<string, Set<IndexedBinding<S>>>>
+}
+
+/** A change as the index sees it: where, what, and its column values as text. */
+export interface RoutableChange {
+  schema: string
+  table: string
+  type: ChangeType
+  /** Text value of a column (new row for INSERT/UPDATE, old/identity for DELETE); undefined = absent. */
+  value(column: string): string | null | undefined
+  /** How a column's values compare (for equality keys). */
+  kindOf(column: string): RenderKind
+}
+
+/** The filter a binding is indexed by: its first `eq` or non-negated `in`. */
+function indexFilter(filters: readonly CompiledFilter[]): CompiledFilter | null {
+  return filters.find((f) => !f.negate && f.op === 'eq') ?? filters.find((f) => !f.negate && f.op === 'in') ?? null
+}
+
+export class SubscriptionIndex<S> {
+  readonly #tables = new Map<string, Map<string, Bucket<S>>>()
+  #size = 0
+
+  get size(): number {
+    return this.#size
+  }
+
+  add(binding: IndexedBinding<S>): void {
+    const tableKey = `${binding.schema}.${binding.table}`
+    let events = this.#tables.get(tableKey)
+    if (!events) this.#tables.set(tableKey, (events = new Map()))
+    let bucket = events.get(binding.event)
+    if (!bucket) events.set(binding.event, (bucket = { scan: new Set(), byColumn: new Map() }))
+    const by = indexFilter(binding.filters)
+    if (by === null) {
+      bucket.scan.add(binding)
+    } else {
+      let values = bucket.byColumn.get(by.column)
+      if (!values) bucket.byColumn.set(by.column, (values = new Map()))
+      for (const key of by.keys) {
+        let set = values.get(key)
+        if (!set) values.set(key, (set = new Set()))
+        set.add(binding)
+      }
+    }
+    this.#size++
+  }
+
+  remove(binding: IndexedBinding<S>): void {
+    const tableKey = `${binding.schema}.${binding.table}`
+    const events = this.#tables.get(tableKey)
+    const bucket = events?.get(binding.event)
+    if (!events || !bucket) return
+    const by = indexFilter(binding.filters)
+    let removed = false
+    if (by === null) {
+      removed = bucket.scan.delete(binding)
+    } else {
+      const values = bucket.byColumn.get(by.column)
+      for (const key of by.keys) {
+        const set = values?.get(key)
+        if (set?.delete(binding)) removed = true
+        if (set && set.size === 0) values!.delete(key)
+      }
+      if (values && values.size === 0) bucket.byColumn.delete(by.column)
+    }
+    if (removed) this.#size--
+    if (bucket.scan.size === 0 && bucket.byColumn.size === 0) events.delete(binding.event)
+    if (events.size === 0) this.#tables.delete(tableKey)
+  }
+
+  /** True when some binding could want changes of this table (cheap pre-check). */
+  hasTable(schema: string, table: string): boolean {
+    return this.#tables.has(`${schema}.${table}`) || this.#tables.has(`${schema}.*`) || this.#tables.has('*.*')
+  }
+
+  /**
+   * The bindings a change matches, grouped by subscriber (insertion order preserved), so a
+   * subscriber whose several bindings match gets one delivery with all their ids.
+   */
+  match(change: RoutableChange): Map<S, IndexedBinding<S>[]> {
+    const out = new Map<S, IndexedBinding<S>[]>()
+    const keys = [`${change.schema}.${change.table}`, `${change.schema}.*`, '*.*']
+    for (const tableKey of keys) {
+      const events = this.#tables.get(tableKey)
+      if (!events) continue
+      this.#collect(events.get(change.type), change, out)
+      this.#collect(events.get('*'), change, out)
+    }
+    return out
+  }
+
+  #collect(bucket: Bucket<S> | undefined, change: RoutableChange, out: Map<S, IndexedBinding<S>[]>): void {
+    if (!bucket) return
+    const row = (column: string) => change.value(column)
+    const accept = (b: IndexedBinding<S>) => {
+      if (b.filters.length > 0 && !matchesFilters(b.filters, row)) return
+      const list = out.get(b.subscriber)
+      if (list) { if (!list.includes(b)) list.push(b) } else out.set(b.subscriber, [b])
+    }
+    for (const b of bucket.scan) accept(b)
+    for (const [column, values] of bucket.byColumn) {
+      const value = change.value(column)
+      if (value === null || value === undefined) continue
+      const set = values.get(equalityKey(value, change.kindOf(column)))
+      if (set) for (const b of set) accept(b)
+    }
+  }
+}

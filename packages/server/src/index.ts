@@ -1,0 +1,17 @@
+/**
+ * @switchboard/server: a Supabase-Realtime-compatible server (Broadcast, Presence, Postgres
+ * Changes) that the official `@supabase/supabase-js` client talks to unchanged.
+ *
+ * @example
+ * ```ts
+ * import { startSwitchboard } from '@switchboard/server'
+ * const server = await startSwitchboard({ port: 4000 })   // embedded Postgres under .switchboard/
+ * // createClient(server.url, server.anonKey).channel('room1').subscribe()
+ * ```
+ */
+export { startSwitchboard, type SwitchboardOptions, type RunningSwitchboard } from './server.js'
+export { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.js'
+export { createLogger, silentLogger, type Logger } from './logger.js'
+export { signToken, createDevKeys, DEV_JWT_SECRET } from './auth/dev-keys.js'
+export type { Clock } from './clock.js'
+export type { ClusterAdapter, ClusterMessage } from './cluster/cluster-adapter.js'

@@ -1,0 +1,55 @@
+/**
+ * Every bound the server enforces, with its default, in one place.
+ *
+ * Defaults suit a self-hosted server (hundreds of clients on one topic, bursts of hundreds of
+ * messages), not Supabase's free hosted plan; tighter per-tenant quotas are configuration.
+ * Each limit's wire behaviour mirrors Supabase's (see docs/limits.md).
+ */
+export interface Limits {
+  /** Channels one socket may have joined at once (`ChannelRateLimitReached: Too many channels`). */
+  maxChannelsPerSocket: number
+  /** Joins per second per socket; above it the join fails and the socket is closed (1001). */
+  maxJoinsPerSecond: number
+  /** Client events (broadcast, presence, access_token) per second per socket; above it the channel is shut down. */
+  maxEventsPerSecond: number
+  /** Presence track/untrack calls per channel within `presenceWindowMs`. */
+  maxPresenceCallsPerWindow: number
+  presenceWindowMs: number
+  /** Largest broadcast / track / REST payload, in bytes (Supabase: 3,000 KB + 500 bytes). */
+  maxPayloadBytes: number
+  /** Largest WebSocket frame accepted, in bytes (Supabase: 5,000,000). */
+  maxFrameBytes: number
+  /** Bytes queued for one socket before it counts as a slow reader and is disconnected. */
+  maxBufferedBytesPerSocket: number
+  /** A socket that sends no frame for this long is closed (the official client heartbeats every 25 s). */
+  idleTimeoutMs: number
+  /** Messages in one REST batch broadcast. */
+  maxRestBatchMessages: number
+  /** Largest Postgres change record before values are cut (Supabase's 64-byte rule and `Error 413`). */
+  maxRecordBytes: number
+  /** Database change events per second per tenant; excess is counted in metrics, not dropped. */
+  maxDbEventsPerSecond: number
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxChannelsPerSocket: 100,
+  maxJoinsPerSecond: 500,
+  maxEventsPerSecond: 1_000,
+  maxPresenceCallsPerWindow: 50,
+  presenceWindowMs: 30_000,
+  maxPayloadBytes: 3_000 * 1_000 + 500,
+  maxFrameBytes: 5_000_000,
+  maxBufferedBytesPerSocket: 16 * 1024 * 1024,
+  idleTimeoutMs: 60_000,
+  maxRestBatchMessages: 1_000,
+  maxRecordBytes: 1024 * 1024,
+  maxDbEventsPerSecond: 10_000,
+})
+
+export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
+  const limits = { ...DEFAULT_LIMITS, ...overrides }
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`limit ${name} must be a positive number, got ${value}`)
+  }
+  return limits
+}

@@ -1,0 +1,172 @@
+/**
+ * Starts a whole Switchboard server: database (given, or embedded), migrations, the tenant's
+ * services, the HTTP + WebSocket listener; and stops it gracefully.
+ *
+ * @example
+ * ```ts
+ * import { startSwitchboard } from '@switchboard/server'
+ * const server = await startSwitchboard({ port: 0, databaseUrl: process.env.DATABASE_URL })
+ * console.log(server.url, server.anonKey)
+ * await server.close()
+ * ```
+ */
+import { resolve } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { Sql } from 'postgres'
+import { createDevKeys, DEV_JWT_SECRET } from './auth/dev-keys.js'
+import { ChannelAuthorizer } from './auth/channel-authorizer.js'
+import { JwtVerifier } from './auth/jwt-verifier.js'
+import { systemClock, type Clock } from './clock.js'
+import { LocalClusterAdapter, type ClusterAdapter } from './cluster/cluster-adapter.js'
+import { connectDatabase } from './db/connect.js'
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
+import { migrate } from './db/migrations.js'
+import { resolveLimits, type Limits } from './limits.js'
+import { silentLogger, type Logger } from './logger.js'
+import { createMetrics, type ServerMetrics } from './metrics.js'
+import { FlushScheduler } from './socket/outbound-queue.js'
+import { Tenant, type PostgresChangesEngine } from './tenant/tenant.js'
+import { createHttpApp } from './transport/http-app.js'
+import { createUpgradeHandler } from './transport/websocket-upgrade.js'
+import { CloseCode } from './socket/connection.js'
+
+export interface SwitchboardOptions {
+  /** TCP port; 0 picks a free one. Default 4000. */
+  port?: number
+  /** Interface to listen on. Default 127.0.0.1. */
+  host?: string
+  /** Postgres to use. Without it an embedded Postgres starts under `dataDir`. */
+  databaseUrl?: string
+  /** HS256/384/512 secret of the tenant's JWTs. Default: the Supabase CLI's local dev secret. */
+  jwtSecret?: string
+  /** Folder for the embedded Postgres data. Default `.switchboard`. */
+  dataDir?: string
+  limits?: Partial<Limits>
+  logger?: Logger
+  clock?: Clock
+  cluster?: ClusterAdapter
+  /**
+   * Builds the Postgres Changes engine for the database (the CLI passes the CDC engine).
+   * Without it, joins with postgres_changes bindings get a `system` error.
+   */
+  postgresChanges?: (context: { databaseUrl: string; sql: Sql; tenant: () => Tenant; logger: Logger; clock: Clock; limits: Limits; metrics: ServerMetrics }) => Promise<PostgresChangesEngine & { stop(): Promise<void> }>
+  /** Extra HTTP routes (the demo, dev token endpoint). */
+  extend?: (app: FastifyInstance, server: { sql: Sql; tenant: Tenant; jwtSecret: string }) => void | Promise<void>
+}
+
+export interface RunningSwitchboard {
+  /** `http://host:port`: what `createClient(url, key)` takes. */
+  url: string
+  host: string
+  port: number
+  databaseUrl: string
+  jwtSecret: string
+  /** `anon` and `service_role` JWTs signed with `jwtSecret` (10-year expiry: development keys). */
+  anonKey: string
+  serviceRoleKey: string
+  /** Whether `jwtSecret` is the public development default. */
+  usingDevSecret: boolean
+  metrics: ServerMetrics
+  tenant: Tenant
+  sql: Sql
+  /** Graceful stop: refuse new sockets and joins, drain channels (close 1012), stop the database. */
+  close(): Promise<void>
+}
+
+const IDLE_SWEEP_MS = 5_000
+
+export async function startSwitchboard(options: SwitchboardOptions = {}): Promise<RunningSwitchboard> {
+  const logger = options.logger ?? silentLogger
+  const clock = options.clock ?? systemClock
+  const limits = resolveLimits(options.limits)
+  const jwtSecret = options.jwtSecret ?? DEV_JWT_SECRET
+  const metrics = createMetrics({ defaultMetrics: true })
+  const cleanups: (() => Promise<void>)[] = []
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) await step().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'))
+  }
+
+  try {
+    let databaseUrl = options.databaseUrl
+    let embedded: EmbeddedPostgresHandle | null = null
+    if (!databaseUrl) {
+      embedded = await startEmbeddedPostgres({ dataDir: resolve(options.dataDir ?? '.switchboard'), logger })
+      cleanups.push(() => embedded!.stop())
+      databaseUrl = embedded.url
+    }
+    const sql = await connectDatabase(databaseUrl, { logger })
+    cleanups.push(() => sql.end({ timeout: 5 }))
+    await migrate(sql, logger)
+
+    let tenant: Tenant | null = null
+    const engine = options.postgresChanges
+      ? await options.postgresChanges({ databaseUrl, sql, tenant: () => tenant!, logger, clock, limits, metrics })
+      : null
+    if (engine) cleanups.push(() => engine.stop())
+    tenant = new Tenant({
+      id: 'default',
+      verifier: new JwtVerifier(jwtSecret, clock),
+      authorizer: new ChannelAuthorizer(sql, logger),
+      postgresChanges: engine,
+      cluster: options.cluster ?? new LocalClusterAdapter(),
+      limits,
+      clock,
+      logger,
+      metrics,
+    })
+    await tenant.start()
+    cleanups.push(() => tenant!.stop())
+
+    const scheduler = new FlushScheduler()
+    const upgrade = createUpgradeHandler(tenant, scheduler)
+    const syncDeliveryCounters = () => {
+      metrics.messagesOut.inc(scheduler.framesWritten)
+      metrics.bytesOut.inc(scheduler.bytesWritten)
+      scheduler.framesWritten = 0
+      scheduler.bytesWritten = 0
+    }
+    const sweeper = setInterval(() => {
+      syncDeliveryCounters()
+      const idleBefore = clock.now() - limits.idleTimeoutMs
+      for (const connection of upgrade.connections) {
+        if (connection.lastFrameAt < idleBefore) connection.close(CloseCode.goingAway, 'idle timeout')
+      }
+    }, Math.min(IDLE_SWEEP_MS, limits.idleTimeoutMs))
+    sweeper.unref()
+    cleanups.push(async () => clearInterval(sweeper))
+
+    const app = await createHttpApp({ tenant, metrics, sql, upgrade, beforeMetrics: syncDeliveryCounters, extend: options.extend ? (a) => options.extend!(a, { sql, tenant: tenant!, jwtSecret }) : undefined })
+    const host = options.host ?? '127.0.0.1'
+    await app.listen({ port: options.port ?? 4000, host })
+    const address = app.server.address()
+    const port = typeof address === 'object' && address ? address.port : (options.port ?? 4000)
+    cleanups.push(async () => {
+      upgrade.stopAccepting()
+      tenant!.shuttingDown = true
+      for (const connection of upgrade.connections) connection.drain()
+      // Sockets were asked to close; Fastify waits for HTTP requests in flight.
+      await app.close()
+    })
+
+    const keys = await createDevKeys(jwtSecret)
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+    logger.info({ port, host, embedded: embedded !== null }, `listening on ${url}`)
+    let closing: Promise<void> | null = null
+    return {
+      url,
+      host,
+      port,
+      databaseUrl,
+      jwtSecret,
+      ...keys,
+      usingDevSecret: jwtSecret === DEV_JWT_SECRET,
+      metrics,
+      tenant,
+      sql,
+      close: () => (closing ??= cleanup()),
+    }
+  } catch (error) {
+    await cleanup()
+    throw error
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * REST broadcast (supabase-protocol.md §3.5):
+ *
+ *   POST /realtime/v1/api/broadcast                           batch of JSON messages → 202
+ *   POST /realtime/v1/api/broadcast/:topic/events/:event      one event, JSON or bytes → 202
+ *
+ * `topic` is the channel name without `realtime:`. Private messages need write permission
+ * (RLS INSERT on realtime.messages); the batch endpoint skips topics without it (still 202,
+ * as Supabase), the single-event endpoint answers 403.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { ErrorCode } from '@switchboard/protocol'
+import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
+import { topicKey } from '../broadcast/topic-registry.js'
+import type { Tenant } from '../tenant/tenant.js'
+import { authenticateRequest } from './rest-auth.js'
+
+interface BatchMessage {
+  topic: string
+  event: string
+  payload: Record<string, unknown>
+  private: boolean
+  id?: string
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** Validates the batch body; returns messages or a map of errors (422 `{"errors": …}`). */
+function parseBatch(body: unknown, tenant: Tenant): { messages: BatchMessage[] } | { errors: Record<string, string[]> } {
+  if (!isObject(body) || !Array.isArray(body.messages)) return { errors: { messages: ['must be a list of messages'] } }
+  if (body.messages.length > tenant.limits.maxRestBatchMessages) {
+    return { errors: { messages: ['Too many messages to broadcast, please reduce the batch size'] } }
+  }
+  const problems: string[] = []
+  const messages: BatchMessage[] = []
+  body.messages.forEach((raw: unknown, index: number) => {
+    if (!isObject(raw)) return problems.push(`${index}: must be an object`)
+    const { topic, event, payload, id } = raw
+    if (typeof topic !== 'string' || topic.length === 0) return problems.push(`${index}: topic can't be blank`)
+    if (typeof event !== 'string' || event.length === 0) return problems.push(`${index}: event can't be blank`)
+    if (!isObject(payload)) return problems.push(`${index}: payload must be an object`)
+    if (JSON.stringify(payload).length > tenant.limits.maxPayloadBytes) return problems.push(`${index}: Payload size exceeds tenant limit`)
+    const message: BatchMessage = { topic, event, payload, private: raw.private === true || raw.private === 'true' }
+    if (typeof id === 'string') message.id = id
+    messages.push(message)
+  })
+  return problems.length > 0 ? { errors: { messages: problems } } : { messages }
+}
+
+async function canWrite(tenant: Tenant, auth: AuthContext, topic: string, isPrivate: boolean): Promise<boolean> {
+  if (!isPrivate || isServiceRole(auth)) return true
+  return tenant.authorizer.authorizeWrite(topic, auth, 'broadcast')
+}
+
+function unauthorized(reply: FastifyReply, tenant: Tenant) {
+  tenant.metrics.countError(ErrorCode.RestUnauthorized)
+  return reply.code(401).send({ message: 'Unauthorized' })
+}
+
+export function registerRestBroadcast(app: FastifyInstance, tenant: Tenant): void {
+  // The single-event endpoint forwards bodies as bytes: keep JSON raw here and accept octet-stream.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+
+  for (const prefix of ['/realtime/v1/api', '/api']) {
+    app.post(`${prefix}/broadcast`, async (request, reply) => {
+      const auth = await authenticateRequest(request, tenant.verifier)
+      if (!auth) return unauthorized(reply, tenant)
+      const parsed = parseBatch(request.body, tenant)
+      if ('errors' in parsed) {
+        tenant.metrics.countError(ErrorCode.RestInvalidBody)
+        return reply.code(422).send({ errors: parsed.errors })
+      }
+      const allowed = new Map<string, Promise<boolean>>()
+      for (const message of parsed.messages) {
+        const key = topicKey(message.topic, message.private)
+        let check = allowed.get(key)
+        if (!check) allowed.set(key, (check = canWrite(tenant, auth, message.topic, message.private)))
+        if (!(await check)) continue
+        const payload: Record<string, unknown> = { type: 'broadcast', event: message.event, payload: message.payload }
+        if (message.id) payload.meta = { id: message.id }
+        tenant.metrics.messagesIn.inc({ kind: 'rest' })
+        tenant.publishJson(key, `realtime:${message.topic}`, payload)
+      }
+      return reply.code(202).send()
+    })
+
+    app.post<{ Params: { topic: string; event: string }; Querystring: { private?: string } }>(
+      `${prefix}/broadcast/:topic/events/:event`,
+      async (request, reply) => {
+        const auth = await authenticateRequest(request, tenant.verifier)
+        if (!auth) return unauthorized(reply, tenant)
+        const contentType = (request.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase()
+        let bytes: Uint8Array
+        let encoding: 'json' | 'binary'
+        if (contentType === 'application/octet-stream') {
+          bytes = request.body as Buffer
+          encoding = 'binary'
+        } else if (contentType === 'application/json') {
+          bytes = Buffer.from(JSON.stringify(request.body ?? {}), 'utf8')
+          encoding = 'json'
+        } else {
+          tenant.metrics.countError(ErrorCode.RestUnsupportedMediaType)
+          return reply.code(415).send({ error: 'Unsupported Media Type. Use application/json or application/octet-stream' })
+        }
+        if (bytes.length > tenant.limits.maxPayloadBytes) {
+          tenant.metrics.countError(ErrorCode.PayloadTooLarge)
+          return reply.code(422).send({ errors: { payload: ['Payload size exceeds tenant limit'] } })
+        }
+        const { topic, event } = request.params
+        const isPrivate = request.query.private === 'true'
+        if (!(await canWrite(tenant, auth, topic, isPrivate))) {
+          tenant.metrics.countError(ErrorCode.Unauthorized)
+          return reply.code(403).send({ message: 'Unauthorized' })
+        }
+        tenant.metrics.messagesIn.inc({ kind: 'rest' })
+        tenant.publishUser(topicKey(topic, isPrivate), `realtime:${topic}`, { event, encoding, payload: bytes, metadataJson: null })
+        return reply.code(202).send()
+      },
+    )
+  }
+}

@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
+
+// Tests import workspace packages from source, so `vitest` works without a build;
+// the CLI tests that spawn `switchboard` use the built dist (npm test builds first).
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@switchboard/protocol': src('protocol'),
+      '@switchboard/server': src('server'),
+      '@switchboard/client': src('client'),
+    },
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'compat/**/*.test.ts'],
+    globalSetup: ['./test-support/global-setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Two cores: a few files at a time keeps timing-sensitive tests honest.
+    maxWorkers: 3,
+  },
+})
