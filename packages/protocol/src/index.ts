@@ -16,6 +16,7 @@ export * from './serializer.js'
 export { serializerV1 } from './serializer-v1.js'
 export { serializerV2, KIND_USER_BROADCAST, KIND_USER_BROADCAST_PUSH } from './serializer-v2.js'
 export * from './join-payload.js'
+export * from './postgres-changes-filter.js'
 
 import type { Serializer } from './serializer.js'
 import { serializerV1 } from './serializer-v1.js'

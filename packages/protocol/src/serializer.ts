@@ -37,9 +37,11 @@ export function encodeReply(
   return serializer.encode(joinRef, ref, topic, 'phx_reply', { status, response })
 }
 
-const textDecoder = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM: a leading EF BB BF is a character of the field, not a marker to strip. Without it
+// a kind-3 topic "\uFEFFrealtime:a" would decode as "realtime:a" (a different topic).
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
-/** UTF-8 decode that reports invalid bytes instead of replacing them. */
+/** UTF-8 decode that reports invalid bytes instead of replacing them, and keeps every character (a leading BOM too). */
 export function decodeUtf8(bytes: Uint8Array): string | null {
   try {
     return textDecoder.decode(bytes)
