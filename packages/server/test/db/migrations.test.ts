@@ -99,7 +99,7 @@ describe('migrate', () => {
 
   it('realtime.send turns a refused insert into a warning instead of failing the caller', async () => {
     const notices: string[] = []
-    const pool = postgres(db.url, { max: 1, onnotice: (n) => notices.push(n.message) })
+    const pool = postgres(db.url, { max: 1, onnotice: (n) => notices.push(String(n.message)) })
     try {
       // No INSERT policy on realtime.messages: authenticated is refused by RLS.
       await pool.begin(async (tx) => {

@@ -41,8 +41,14 @@ begin
     if not pg_has_role(current_user, r, needed) then
       begin
         execute format('grant %I to %I', r, current_user);
-      exception when duplicate_object or unique_violation then
-        null;
+      exception
+        when duplicate_object or unique_violation then
+          null;
+        when insufficient_privilege then
+          -- The role exists but was made by someone else, without granting it to us. Starting
+          -- anyway keeps public channels working; checks as this role will be denied (42501).
+          raise warning 'switchboard: % cannot SET ROLE %; run "grant % to %" as its owner or a superuser',
+            current_user, r, r, current_user;
       end;
     end if;
   end loop;

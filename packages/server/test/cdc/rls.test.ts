@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { anon, createHarness, sleep, subscribe, user, type Harness } from './cdc-harness.js'
+
+const SETUP = `
+  create table public.calls (id int primary key, tenant_id text not null, status text, secret text);
+  alter table public.calls enable row level security;
+  create policy "own tenant" on public.calls for select to authenticated
+    using (tenant_id = (auth.jwt() ->> 'tenant_id'));
+  grant select on public.calls to authenticated, anon;
+  revoke select on public.calls from authenticated;
+  grant select (id, tenant_id, status) on public.calls to authenticated;
+  create table public.calls_full (like public.calls including all);
+  alter table public.calls_full replica identity full;
+  alter table public.calls_full enable row level security;
+  create policy "own tenant" on public.calls_full for select to authenticated
+    using (tenant_id = (auth.jwt() ->> 'tenant_id'));
+  grant select on public.calls_full to authenticated;
+  alter publication supabase_realtime add table public.calls, public.calls_full;
+`
+
+describe('PostgresChangesService: row-level security per auth context', () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await createHarness(SETUP)
+    await h.service.start()
+  })
+  afterAll(async () => { await h.close() })
+
+  const t1 = user('u1', { tenant_id: 't1' })
+  const t1b = user('u1b', { tenant_id: 't1' })
+  const t2 = user('u2', { tenant_id: 't2' })
+  const binding = (table: string) => [{ event: '*', schema: 'public', table }]
+
+  it('INSERT and UPDATE: each tenant sees its rows; a row moved away is not shown with its new values', async () => {
+    const [a, a2, b, nobody] = await Promise.all([
+      subscribe(h, binding('calls'), t1), subscribe(h, binding('calls'), t1b), subscribe(h, binding('calls'), t2), subscribe(h, binding('calls'), anon),
+    ])
+    await h.sql`insert into calls values (1, 't1', 'open', 's1'), (2, 't2', 'open', 's2')`
+    await h.sql`update calls set tenant_id = 't2', status = 'moved' where id = 1`
+    await b.changeCount(2)
+    await a.changeCount(1)
+    await sleep(200)
+    expect(a.changes.map((c) => [c.data.type, c.data.record])).toEqual([['INSERT', { id: 1, tenant_id: 't1', status: 'open' }]])
+    expect(a2.changes.map((c) => c.data.record!.id)).toEqual([1])
+    // Column privileges: `secret` is not selectable by authenticated.
+    expect(a.changes[0]!.data.columns).toEqual([{ name: 'id', type: 'int4' }, { name: 'tenant_id', type: 'text' }, { name: 'status', type: 'text' }])
+    expect(b.changes.map((c) => [c.data.type, c.data.record!.id])).toEqual([['INSERT', 2], ['UPDATE', 1]])
+    expect(b.changes[1]!.data.record).toEqual({ id: 1, tenant_id: 't2', status: 'moved' })
+    // anon has SELECT but no policy: nothing.
+    expect(nobody.changes).toEqual([])
+    // Two subscribers of one tenant share one encoded payload.
+    expect(a.changes[0]!.json).toBe(a2.changes[0]!.json)
+    for (const s of [a, a2, b, nobody]) h.service.unsubscribe(s)
+  })
+
+  it('DELETE with DEFAULT identity: delivered as Supabase does, primary key only', async () => {
+    const [a, b] = await Promise.all([subscribe(h, binding('calls'), t1), subscribe(h, binding('calls'), t2)])
+    await h.sql`insert into calls values (10, 't1', 'open', 'x')`
+    await a.changeCount(1)
+    await h.sql`delete from calls where id = 10`
+    await a.changeCount(2)
+    await b.changeCount(1)
+    expect(a.changes[1]!.data.old_record).toEqual({ id: 10 })
+    expect(b.changes.map((c) => [c.data.type, c.data.old_record])).toEqual([['DELETE', { id: 10 }]])
+    h.service.unsubscribe(a)
+    h.service.unsubscribe(b)
+  })
+
+  it('DELETE with REPLICA IDENTITY FULL: only contexts whose policies saw the old row', async () => {
+    const [a, b] = await Promise.all([subscribe(h, binding('calls_full'), t1), subscribe(h, binding('calls_full'), t2)])
+    await h.sql`insert into calls_full values (20, 't1', 'open', 'x'), (21, 't2', 'open', 'y')`
+    await h.sql`delete from calls_full where id in (20, 21)`
+    await a.changeCount(2)
+    await b.changeCount(2)
+    await sleep(200)
+    expect(a.changes.map((c) => [c.data.type, c.data.type === 'DELETE' ? c.data.old_record : c.data.record!.id]))
+      .toEqual([['INSERT', 20], ['DELETE', { id: 20, tenant_id: 't1', status: 'open', secret: 'x' }]])
+    expect(b.changes.map((c) => [c.data.type, c.data.type === 'DELETE' ? c.data.old_record!.id : c.data.record!.id]))
+      .toEqual([['INSERT', 21], ['DELETE', 21]])
+    h.service.unsubscribe(a)
+    h.service.unsubscribe(b)
+  })
+
+  it('UPDATE with FULL identity: old_record whole only when the old row was visible', async () => {
+    const [a, b] = await Promise.all([subscribe(h, binding('calls_full'), t1), subscribe(h, binding('calls_full'), t2)])
+    await h.sql`insert into calls_full values (30, 't1', 'open', 'x')`
+    await h.sql`update calls_full set tenant_id = 't2' where id = 30`
+    await b.changeCount(1)
+    await sleep(200)
+    expect(a.changes.map((c) => c.data.type)).toEqual(['INSERT'])
+    expect(b.changes[0]!.data.old_record).toEqual({ id: 30 })
+    expect(b.changes[0]!.data.record).toMatchObject({ id: 30, tenant_id: 't2' })
+    h.service.unsubscribe(a)
+    h.service.unsubscribe(b)
+  })
+
+  it('token refresh moves a subscriber to its new context', async () => {
+    const a = await subscribe(h, binding('calls'), t1)
+    await h.sql`insert into calls values (40, 't2', 'open', 'x')`
+    await sleep(200)
+    expect(a.changes).toEqual([])
+    h.service.updateAuth(a, t2)
+    await h.sql`insert into calls values (41, 't2', 'open', 'x')`
+    const [c] = await a.changeCount(1)
+    expect(c!.data.record!.id).toBe(41)
+    h.service.unsubscribe(a)
+  })
+})
