@@ -26,6 +26,7 @@ import { silentLogger, type Logger } from './logger.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { FlushScheduler } from './socket/outbound-queue.js'
 import { Tenant, type PostgresChangesEngine } from './tenant/tenant.js'
+import { PostgresChangesService } from './cdc/postgres-changes-service.js'
 import { createHttpApp } from './transport/http-app.js'
 import { createUpgradeHandler } from './transport/websocket-upgrade.js'
 import { CloseCode } from './socket/connection.js'
@@ -46,10 +47,11 @@ export interface SwitchboardOptions {
   clock?: Clock
   cluster?: ClusterAdapter
   /**
-   * Builds the Postgres Changes engine for the database (the CLI passes the CDC engine).
-   * Without it, joins with postgres_changes bindings get a `system` error.
+   * Postgres Changes from logical replication (default on). `slotName` overrides the
+   * permanent slot's name (default `switchboard_<database>`; slots are cluster-wide).
+   * With `false`, joins with postgres_changes bindings get a `system` error.
    */
-  postgresChanges?: (context: { databaseUrl: string; sql: Sql; tenant: () => Tenant; logger: Logger; clock: Clock; limits: Limits; metrics: ServerMetrics }) => Promise<PostgresChangesEngine & { stop(): Promise<void> }>
+  postgresChanges?: boolean | { slotName?: string }
   /** Extra HTTP routes (the demo, dev token endpoint). */
   extend?: (app: FastifyInstance, server: { sql: Sql; tenant: Tenant; jwtSecret: string }) => void | Promise<void>
 }
@@ -75,6 +77,16 @@ export interface RunningSwitchboard {
 
 const IDLE_SWEEP_MS = 5_000
 
+/** The channel's view of the CDC service (its binding ids come from a static hash). */
+function changesEngine(service: PostgresChangesService): PostgresChangesEngine {
+  return {
+    bindingId: (binding) => PostgresChangesService.bindingId(binding),
+    subscribe: (subscriber, bindings, auth) => service.subscribe(subscriber, bindings, auth),
+    updateAuth: (subscriber, auth) => service.updateAuth(subscriber, auth),
+    unsubscribe: (subscriber) => service.unsubscribe(subscriber),
+  }
+}
+
 export async function startSwitchboard(options: SwitchboardOptions = {}): Promise<RunningSwitchboard> {
   const logger = options.logger ?? silentLogger
   const clock = options.clock ?? systemClock
@@ -99,15 +111,23 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     await migrate(sql, logger)
 
     let tenant: Tenant | null = null
-    const engine = options.postgresChanges
-      ? await options.postgresChanges({ databaseUrl, sql, tenant: () => tenant!, logger, clock, limits, metrics })
+    const changesOption = options.postgresChanges ?? true
+    const engine = changesOption
+      ? new PostgresChangesService({
+          databaseUrl,
+          ...(typeof changesOption === 'object' && changesOption.slotName ? { slotName: changesOption.slotName } : {}),
+          logger,
+          clock,
+          limits,
+          registry: metrics.registry,
+          onDatabaseBroadcast: (message) => tenant?.deliverDatabaseBroadcast(message),
+        })
       : null
-    if (engine) cleanups.push(() => engine.stop())
     tenant = new Tenant({
       id: 'default',
       verifier: new JwtVerifier(jwtSecret, clock),
       authorizer: new ChannelAuthorizer(sql, logger),
-      postgresChanges: engine,
+      postgresChanges: engine ? changesEngine(engine) : null,
       cluster: options.cluster ?? new LocalClusterAdapter(),
       limits,
       clock,
@@ -116,6 +136,10 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     })
     await tenant.start()
     cleanups.push(() => tenant!.stop())
+    if (engine) {
+      await engine.start()
+      cleanups.push(() => engine.stop())
+    }
 
     const scheduler = new FlushScheduler()
     const upgrade = createUpgradeHandler(tenant, scheduler)

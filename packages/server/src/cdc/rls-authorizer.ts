@@ -44,6 +44,21 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
 const tableName = (t: TableFacts) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`
 const tempName = (t: TableFacts) => quoteIdent(`sb_old_${t.oid}`)
 
+/** A SQL string literal (standard_conforming_strings: only quotes need doubling). */
+function literal(value: string | null): string {
+  return value === null ? 'NULL' : `'${value.replace(/'/g, "''")}'`
+}
+
+/** Which of these changes' rows (by primary key) are visible now: `select k.i … join <table>`. */
+function currentQuery(table: TableFacts, changes: readonly Change[]): string {
+  const pk = table.primaryKey
+  const types = pk.map((name) => table.columns.find((c) => c.name === name)!.sqlType)
+  const arrays = [`array[${changes.map((_, i) => i).join(',')}]::int4[]`]
+  for (const name of pk) arrays.push(`array[${changes.map((c) => literal(c.value(name) ?? null)).join(',')}]::text[]`)
+  return `select k.i from unnest(${arrays.join(', ')}) as k(i, ${pk.map((_, j) => `c${j}`).join(', ')}) ` +
+    `join ${tableName(table)} t on ${pk.map((name, j) => `t.${quoteIdent(name)} = k.c${j}::${types[j]}`).join(' and ')}`
+}
+
 interface PolicyRow { permissive: string; roles: string[]; qual: string | null }
 
 export class RlsAuthorizer {
@@ -85,42 +100,39 @@ export class RlsAuthorizer {
     }
     for (const { table, changes } of oldByTable.values()) await this.#prepareOldRows(tx, table, changes)
 
-    // 2. Per context: switch role and claims, then one query per table and kind, pipelined.
+    // 2. One simple-protocol script: per context `set_config` (role + claims, LOCAL), then its
+    //    queries. One round trip for the whole batch. (Pipelined extended-protocol queries do
+    //    not work here: postgres.js describes a new statement before binding it, so its execution
+    //    could slip past the next context's set_config.) Values are inlined as SQL literals.
     const byContext = new Map<string, VisibilityRequest[]>()
     for (const r of requests) {
       const list = byContext.get(r.context.key)
       if (list) list.push(r)
       else byContext.set(r.context.key, [r])
     }
-    const pending: Promise<unknown>[] = []
+    const statements: string[] = []
+    const readers: ((rows: { i: number }[]) => void)[] = []
     for (const list of byContext.values()) {
       const ctx = list[0]!.context
-      pending.push(tx`select set_config('role', ${ctx.role}, true), set_config('request.jwt.claims', ${ctx.claimsJson}, true),
-        set_config('request.jwt.claim.sub', ${ctx.sub ?? ''}, true), set_config('request.jwt.claim.role', ${ctx.role}, true)`.execute())
+      statements.push(`select set_config('role', ${literal(ctx.role)}, true), set_config('request.jwt.claims', ${literal(ctx.claimsJson)}, true), ` +
+        `set_config('request.jwt.claim.sub', ${literal(ctx.sub ?? '')}, true), set_config('request.jwt.claim.role', ${literal(ctx.role)}, true)`)
+      readers.push(() => {})
       for (const r of list) {
         const result = results.get(r)!
-        if (r.current.length > 0) pending.push(this.#currentQuery(tx, r.table, r.current, result.current))
+        if (r.current.length > 0) {
+          statements.push(currentQuery(r.table, r.current))
+          readers.push((rows) => { for (const row of rows) result.current.add(r.current[row.i]!) })
+        }
         if (r.old.length > 0) {
-          const changes = oldByTable.get(r.table.oid)!.changes
-          pending.push(this.#oldQuery(tx, r.table, r.old, changes, result.old))
+          const all = oldByTable.get(r.table.oid)!.changes
+          statements.push(`select "__sb_i" as i from ${tempName(r.table)} where "__sb_i" = any(array[${r.old.map((c) => all.indexOf(c)).join(',')}]::int4[])`)
+          readers.push((rows) => { for (const row of rows) result.old.add(all[row.i]!) })
         }
       }
     }
-    await Promise.all(pending)
-  }
-
-  #currentQuery(tx: TransactionSql, table: TableFacts, changes: Change[], into: Set<Change>): Promise<void> {
-    this.queries++
-    const pk = table.primaryKey
-    const types = pk.map((name) => table.columns.find((c) => c.name === name)!.sqlType)
-    const params: unknown[] = [changes.map((_, i) => i)]
-    for (const name of pk) params.push(changes.map((c) => c.value(name) ?? null))
-    const aliases = pk.map((_, j) => `c${j}`)
-    const text = `select k.i from unnest($1::int4[], ${pk.map((_, j) => `$${j + 2}::text[]`).join(', ')}) as k(i, ${aliases.join(', ')})
-      join ${tableName(table)} t on ${pk.map((name, j) => `t.${quoteIdent(name)} = k.c${j}::${types[j]}`).join(' and ')}`
-    return tx.unsafe<{ i: number }[]>(text, params as never[]).then((rows) => {
-      for (const row of rows) into.add(changes[row.i]!)
-    })
+    this.queries += statements.length - byContext.size
+    const sets = (await tx.unsafe(statements.join(';\n')).simple()) as unknown as { i: number }[][]
+    sets.forEach((rows, n) => readers[n]!(rows))
   }
 
   async #prepareOldRows(tx: TransactionSql, table: TableFacts, changes: Change[]): Promise<void> {
@@ -128,7 +140,8 @@ export class RlsAuthorizer {
     const policies = await tx<PolicyRow[]>`
       select permissive, roles::text[] as roles, qual from pg_policies
       where schemaname = ${table.schema} and tablename = ${table.table} and cmd in ('SELECT', 'ALL')`
-    await tx.unsafe(`create temp table ${temp} (like ${tableName(table)}, "__sb_i" int4) on commit drop`)
+    // CTAS, not LIKE: LIKE copies NOT NULL, and an old row may lack unchanged-TOAST values.
+    await tx.unsafe(`create temp table ${temp} on commit drop as select *, 0::int4 as "__sb_i" from ${tableName(table)} with no data`)
     await tx.unsafe(`alter table ${temp} enable row level security`)
     await tx.unsafe(`grant select on ${temp} to public`)
     let n = 0
@@ -137,15 +150,13 @@ export class RlsAuthorizer {
       const roles = p.roles.map((r) => (r === 'public' ? 'public' : quoteIdent(r))).join(', ')
       await tx.unsafe(`create policy ${quoteIdent(`p${n++}`)} on ${temp} as ${p.permissive === 'RESTRICTIVE' ? 'restrictive' : 'permissive'} for select to ${roles} using (${p.qual})`)
     }
-    const rows = changes.map((c, i) => ({ ...c.oldText(), __sb_i: i }))
-    await tx.unsafe(`insert into ${temp} select * from json_populate_recordset(null::${temp}, $1::json)`, [JSON.stringify(rows)])
-  }
-
-  #oldQuery(tx: TransactionSql, table: TableFacts, wanted: Change[], all: Change[], into: Set<Change>): Promise<void> {
-    this.queries++
-    const indices = wanted.map((c) => all.indexOf(c))
-    return tx.unsafe<{ i: number }[]>(`select "__sb_i" as i from ${tempName(table)} where "__sb_i" = any($1::int4[])`, [indices]).then((rows) => {
-      for (const row of rows) into.add(all[row.i]!)
+    // json/jsonb values go in parsed, so json_populate_recordset stores the value, not a JSON string.
+    const jsonColumns = changes[0]!.relation.columns.filter((c) => c.type.kind === 'json').map((c) => c.name)
+    const rows = changes.map((c, i) => {
+      const row: Record<string, unknown> = { ...c.oldText(), __sb_i: i }
+      for (const name of jsonColumns) if (typeof row[name] === 'string') row[name] = JSON.parse(row[name] as string)
+      return row
     })
+    await tx.unsafe(`insert into ${temp} select * from json_populate_recordset(null::${temp}, $1::text::json)`, [JSON.stringify(rows)])
   }
 }

@@ -105,6 +105,19 @@ export class Tenant {
     this.#cluster.publish({ type: 'presence-diff', topicKey, diff })
   }
 
+  /**
+   * A `realtime.send` / `broadcast_changes` row from the replication stream: a user broadcast
+   * on its topic with `meta.id` (§3.6). Private topics reach only channels whose broadcast-read
+   * was authorized at join, which the topic registry enforces.
+   */
+  deliverDatabaseBroadcast(message: { topic: string; event: string; private: boolean; id: string; payloadJson: string | null; binaryPayload: Uint8Array | null }): void {
+    const binary = message.payloadJson === null && message.binaryPayload !== null
+    const payload = binary ? message.binaryPayload! : new TextEncoder().encode(message.payloadJson ?? '{}')
+    const broadcast: UserBroadcast = { event: message.event, encoding: binary ? 'binary' : 'json', payload, metadataJson: JSON.stringify({ id: message.id }) }
+    this.metrics.messagesIn.inc({ kind: 'database' })
+    this.publishUser(`${message.private ? 'private' : 'public'}:${message.topic}`, `realtime:${message.topic}`, broadcast)
+  }
+
   #deliverLocal(message: ClusterMessage): void {
     const topic = `realtime:${message.topicKey.slice(message.topicKey.indexOf(':') + 1)}`
     switch (message.type) {

@@ -36,6 +36,9 @@ describe('PostgresChangesService: row-level security per auth context', () => {
       subscribe(h, binding('calls'), t1), subscribe(h, binding('calls'), t1b), subscribe(h, binding('calls'), t2), subscribe(h, binding('calls'), anon),
     ])
     await h.sql`insert into calls values (1, 't1', 'open', 's1'), (2, 't2', 'open', 's2')`
+    // Visibility is checked on the row as it is when the batch is authorized (as Supabase), so
+    // let the insert be delivered before moving the row.
+    await a.changeCount(1)
     await h.sql`update calls set tenant_id = 't2', status = 'moved' where id = 1`
     await b.changeCount(2)
     await a.changeCount(1)
@@ -69,6 +72,8 @@ describe('PostgresChangesService: row-level security per auth context', () => {
   it('DELETE with REPLICA IDENTITY FULL: only contexts whose policies saw the old row', async () => {
     const [a, b] = await Promise.all([subscribe(h, binding('calls_full'), t1), subscribe(h, binding('calls_full'), t2)])
     await h.sql`insert into calls_full values (20, 't1', 'open', 'x'), (21, 't2', 'open', 'y')`
+    await a.changeCount(1)
+    await b.changeCount(1)
     await h.sql`delete from calls_full where id in (20, 21)`
     await a.changeCount(2)
     await b.changeCount(2)
@@ -84,6 +89,7 @@ describe('PostgresChangesService: row-level security per auth context', () => {
   it('UPDATE with FULL identity: old_record whole only when the old row was visible', async () => {
     const [a, b] = await Promise.all([subscribe(h, binding('calls_full'), t1), subscribe(h, binding('calls_full'), t2)])
     await h.sql`insert into calls_full values (30, 't1', 'open', 'x')`
+    await a.changeCount(1)
     await h.sql`update calls_full set tenant_id = 't2' where id = 30`
     await b.changeCount(1)
     await sleep(200)

@@ -1,0 +1,39 @@
+/**
+ * Prometheus metrics of the Postgres Changes engine. One set per registry (several services —
+ * tenants — share it, told apart by the `slot` label).
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+export interface CdcMetrics {
+  changes: Counter<'slot' | 'type'>
+  deliveries: Counter<'slot'>
+  authQueries: Counter<'slot'>
+  eventsOverLimit: Counter<'slot'>
+  batchSeconds: Histogram<'slot'>
+  bindings: Gauge<'slot'>
+}
+
+const perRegistry = new WeakMap<Registry, CdcMetrics>()
+
+export function cdcMetrics(registry: Registry = new Registry()): CdcMetrics {
+  const existing = perRegistry.get(registry)
+  if (existing) return existing
+  const registers = [registry]
+  const metrics: CdcMetrics = {
+    changes: new Counter({ name: 'switchboard_cdc_changes_total', help: 'Row changes read from the replication stream', labelNames: ['slot', 'type'], registers }),
+    deliveries: new Counter({ name: 'switchboard_cdc_deliveries_total', help: 'postgres_changes messages handed to channels', labelNames: ['slot'], registers }),
+    authQueries: new Counter({ name: 'switchboard_cdc_auth_queries_total', help: 'RLS authorization queries (one per table per auth context per batch)', labelNames: ['slot'], registers }),
+    eventsOverLimit: new Counter({
+      name: 'switchboard_cdc_events_over_limit_total',
+      help: 'Database change events beyond maxDbEventsPerSecond (counted, still delivered)',
+      labelNames: ['slot'], registers,
+    }),
+    batchSeconds: new Histogram({
+      name: 'switchboard_cdc_batch_seconds', help: 'Time to route, authorize and deliver one batch of transactions',
+      labelNames: ['slot'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers,
+    }),
+    bindings: new Gauge({ name: 'switchboard_cdc_bindings', help: 'postgres_changes bindings in the subscription index', labelNames: ['slot'], registers }),
+  }
+  perRegistry.set(registry, metrics)
+  return metrics
+}

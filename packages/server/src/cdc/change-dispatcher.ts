@@ -1,0 +1,157 @@
+/**
+ * One batch of changes: route through the index, decide per distinct auth context what each
+ * context may see, run the RLS queries (one per table per context), encode each distinct
+ * payload once, and deliver in commit order.
+ *
+ * Per (change, context), with T = table facts and R = the role's facts on T:
+ *   service_role or (RLS off or R bypasses it)    → deliver (column privileges still apply)
+ *   INSERT/UPDATE without PK / PK not selectable  → Supabase's 400 / 401 error payload
+ *   INSERT/UPDATE under RLS                       → deliver iff the row is visible now (by PK)
+ *     UPDATE with a FULL old row                  → old_record whole iff the old row passes the
+ *                                                   policies, else primary key only
+ *   DELETE under RLS, REPLICA IDENTITY FULL       → deliver iff the OLD row passes the policies
+ *   DELETE under RLS, DEFAULT identity            → deliver, old_record = primary key (as Supabase:
+ *                                                   the old row cannot be checked)
+ */
+import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
+import type { Logger } from '../logger.js'
+import type { Catalog, RoleTableFacts, TableFacts } from './catalog.js'
+import type { Change, ChangePosition } from './change.js'
+import { buildChangeData, buildErrorData, ERROR_400_NO_PK, ERROR_401, variantKey, type PayloadVariant } from './change-payload.js'
+import type { RlsAuthorizer, VisibilityRequest, VisibilityResult } from './rls-authorizer.js'
+import type { IndexedBinding, SubscriptionIndex } from './subscription-index.js'
+
+/** The channel's side of the seam (see postgres-changes-service.ts). */
+export interface ChangeSink {
+  deliverChange(ids: readonly number[], dataJson: string, position: ChangePosition): void
+}
+
+export interface SubscriberEntry {
+  sink: ChangeSink
+  auth: AuthContext
+}
+
+type Decision =
+  | { kind: 'skip' }
+  | { kind: 'error'; error: string }
+  | { kind: 'deliver'; role: RoleTableFacts | null; checkCurrent: boolean; checkOld: boolean; keyOnly: boolean }
+
+interface Routed {
+  change: Change
+  table: TableFacts
+  matches: Map<SubscriberEntry, IndexedBinding<SubscriberEntry>[]>
+  decisions: Map<string, Decision>
+}
+
+export interface DispatchStats { deliveries: number; authQueries: number }
+
+export class ChangeDispatcher {
+  constructor(
+    private readonly index: SubscriptionIndex<SubscriberEntry>,
+    private readonly catalog: Catalog,
+    private readonly authorizer: RlsAuthorizer,
+    private readonly logger: Logger,
+    private readonly maxRecordBytes: number,
+  ) {}
+
+  async dispatch(changes: readonly Change[]): Promise<DispatchStats> {
+    const routed: Routed[] = []
+    const requests = new Map<string, VisibilityRequest>()
+    for (const change of changes) {
+      if (!this.index.hasTable(change.schema, change.table)) continue
+      const matches = this.index.match(change)
+      if (matches.size === 0) continue
+      const table = await this.catalog.table(change.schema, change.table)
+      if (!table) continue
+      const decisions = new Map<string, Decision>()
+      for (const entry of matches.keys()) {
+        const ctx = entry.auth
+        if (decisions.has(ctx.key)) continue
+        const decision = await this.#decide(change, table, ctx)
+        decisions.set(ctx.key, decision)
+        if (decision.kind !== 'deliver' || (!decision.checkCurrent && !decision.checkOld)) continue
+        const key = `${ctx.key}\u0001${table.oid}`
+        let req = requests.get(key)
+        if (!req) requests.set(key, (req = { context: ctx, table, current: [], old: [] }))
+        if (decision.checkCurrent) req.current.push(change)
+        if (decision.checkOld) req.old.push(change)
+      }
+      routed.push({ change, table, matches, decisions })
+    }
+    const before = this.authorizer.queries
+    const visibility = await this.authorizer.authorize([...requests.values()])
+    const byKey = new Map<string, VisibilityResult>()
+    for (const [req, result] of visibility) byKey.set(`${req.context.key}\u0001${req.table.oid}`, result)
+
+    let deliveries = 0
+    for (const { change, table, matches, decisions } of routed) {
+      const encoded = new Map<string, string>()
+      for (const [entry, bindings] of matches) {
+        const decision = decisions.get(entry.auth.key)!
+        let json: string | null = null
+        if (decision.kind === 'skip') continue
+        if (decision.kind === 'error') {
+          json = encoded.get(decision.error) ?? buildErrorData(change, decision.error)
+          encoded.set(decision.error, json)
+          deliveries += this.#send(entry, bindings.map((b) => b.id), json, change.position)
+          continue
+        }
+        const seen = byKey.get(`${entry.auth.key}\u0001${table.oid}`)
+        if (decision.checkCurrent && !seen?.current.has(change)) continue
+        const oldVisible = decision.checkOld ? (seen?.old.has(change) ?? false) : true
+        if (change.type === 'DELETE' && !oldVisible) continue
+        // Bindings of one channel with different `select` lists get one message per list.
+        const bySelect = new Map<string, IndexedBinding<SubscriberEntry>[]>()
+        for (const b of bindings) {
+          const k = b.select === null ? '' : [...b.select].sort().join(',')
+          const list = bySelect.get(k)
+          if (list) list.push(b)
+          else bySelect.set(k, [b])
+        }
+        for (const group of bySelect.values()) {
+          const variant = this.#variant(table, decision.role, group[0]!.select, decision.keyOnly || !oldVisible)
+          const key = variantKey(variant)
+          let data = encoded.get(key)
+          if (data === undefined) encoded.set(key, (data = buildChangeData(change, variant, this.maxRecordBytes)))
+          deliveries += this.#send(entry, group.map((b) => b.id), data, change.position)
+        }
+      }
+    }
+    return { deliveries, authQueries: this.authorizer.queries - before }
+  }
+
+  #send(entry: SubscriberEntry, ids: number[], json: string, position: ChangePosition): number {
+    try {
+      entry.sink.deliverChange(ids, json, position)
+      return 1
+    } catch (error) {
+      this.logger.error({ err: error }, 'cdc: subscriber threw in deliverChange')
+      return 0
+    }
+  }
+
+  #variant(table: TableFacts, role: RoleTableFacts | null, select: readonly string[] | null, keyOnly: boolean): PayloadVariant {
+    let columns: Set<string> | null = role === null ? null : new Set(role.selectable)
+    if (select !== null) {
+      const wanted = new Set([...select, ...table.primaryKey])
+      columns = new Set([...(columns ?? table.columns.map((c) => c.name))].filter((c) => wanted.has(c)))
+    }
+    if (columns !== null && table.columns.every((c) => columns!.has(c.name))) columns = null
+    return { columns, oldRecordKeyOnly: keyOnly, primaryKey: table.primaryKey }
+  }
+
+  async #decide(change: Change, table: TableFacts, ctx: AuthContext): Promise<Decision> {
+    if (isServiceRole(ctx)) return { kind: 'deliver', role: null, checkCurrent: false, checkOld: false, keyOnly: false }
+    const role = this.catalog.cachedRoleFacts(ctx.role, table.oid) ?? (await this.catalog.roleFacts(ctx.role, table))
+    const isDelete = change.type === 'DELETE'
+    if (role.selectable.size === 0) return isDelete ? { kind: 'skip' } : { kind: 'error', error: ERROR_401 }
+    if (!isDelete && table.primaryKey.length === 0) return { kind: 'error', error: ERROR_400_NO_PK }
+    if (!isDelete && !table.primaryKey.every((c) => role.selectable.has(c))) return { kind: 'error', error: ERROR_401 }
+    if (!table.rlsEnabled || role.bypassRls) return { kind: 'deliver', role, checkCurrent: false, checkOld: false, keyOnly: false }
+    if (change.type === 'INSERT') return { kind: 'deliver', role, checkCurrent: true, checkOld: false, keyOnly: false }
+    if (change.type === 'UPDATE') return { kind: 'deliver', role, checkCurrent: true, checkOld: change.hasFullOldRow, keyOnly: !change.hasFullOldRow }
+    return change.hasFullOldRow
+      ? { kind: 'deliver', role, checkCurrent: false, checkOld: true, keyOnly: false }
+      : { kind: 'deliver', role, checkCurrent: false, checkOld: false, keyOnly: true }
+  }
+}

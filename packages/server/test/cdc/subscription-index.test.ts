@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest'
+import { compareValues, equalityKey, likeToRegExp, matchesFilters, type CompiledFilter } from '../../src/cdc/filter-eval.js'
+import { SubscriptionIndex, type ChangeType, type IndexedBinding, type RoutableChange } from '../../src/cdc/subscription-index.js'
+
+const f = (column: string, op: CompiledFilter['op'], values: string[], kind: CompiledFilter['kind'] = 'number', negate = false): CompiledFilter => ({
+  column, op, negate, kind, keys: values.map((v) => equalityKey(v, kind)), text: values[0] ?? '', pattern: op === 'like' ? likeToRegExp(values[0]!, false) : null,
+})
+const change = (type: ChangeType, row: Record<string, string | null>, table = 'calls'): RoutableChange => ({
+  schema: 'public', table, type, value: (c) => row[c], kindOf: (c) => (c === 'id' || c === 'n' ? 'number' : 'text'),
+})
+let nextId = 1
+const binding = (subscriber: string, event: ChangeType | '*', filters: CompiledFilter[] = [], table = 'calls'): IndexedBinding<string> =>
+  ({ subscriber, id: nextId++, event, schema: 'public', table, filters, select: null })
+
+describe('SubscriptionIndex', () => {
+  it('routes by table, event and equality value; groups ids per subscriber', () => {
+    const idx = new SubscriptionIndex<string>()
+    const a1 = binding('a', 'INSERT')
+    const a2 = binding('a', '*', [f('id', 'eq', ['1'])])
+    const b = binding('b', '*', [f('id', 'eq', ['2'])])
+    const c = binding('c', 'UPDATE')
+    const d = binding('d', '*', [f('id', 'in', ['1', '3'])])
+    const other = binding('e', '*', [], 'other')
+    for (const x of [a1, a2, b, c, d, other]) idx.add(x)
+    const m = idx.match(change('INSERT', { id: '1' }))
+    expect([...m.keys()].sort()).toEqual(['a', 'd'])
+    expect(m.get('a')!.map((x) => x.id).sort()).toEqual([a1.id, a2.id].sort())
+    expect([...idx.match(change('UPDATE', { id: '2' })).keys()].sort()).toEqual(['b', 'c'])
+    expect([...idx.match(change('DELETE', { id: '3' })).keys()]).toEqual(['d'])
+    expect([...idx.match(change('INSERT', { id: '1.0' })).keys()].sort()).toEqual(['a', 'd'])
+    idx.remove(a2)
+    idx.remove(d)
+    expect([...idx.match(change('INSERT', { id: '1' })).keys()]).toEqual(['a'])
+    expect(idx.size).toBe(4)
+  })
+
+  it('wildcard bindings', () => {
+    const idx = new SubscriptionIndex<string>()
+    idx.add({ subscriber: 's', id: 1, event: '*', schema: 'public', table: '*', filters: [], select: null })
+    idx.add({ subscriber: 'all', id: 2, event: 'DELETE', schema: '*', table: '*', filters: [], select: null })
+    expect([...idx.match(change('DELETE', { id: '1' }, 'x')).keys()]).toEqual(['s', 'all'])
+    expect(idx.hasTable('public', 'anything')).toBe(true)
+  })
+
+  it('a lookup does not scan equality bindings of other values', () => {
+    const idx = new SubscriptionIndex<string>()
+    for (let i = 0; i < 10_000; i++) idx.add(binding(`s${i}`, '*', [f('id', 'eq', [String(i)])]))
+    let reads = 0
+    const c = change('INSERT', { id: '5000' })
+    const counting: RoutableChange = { ...c, value: (col) => { reads++; return c.value(col) } }
+    expect([...idx.match(counting).keys()]).toEqual(['s5000'])
+    expect(reads).toBeLessThan(5)
+  })
+})
+
+describe('filters compared by column type', () => {
+  it('numbers compare numerically and exactly', () => {
+    expect(compareValues('9', '10', 'number')).toBe(-1)
+    expect(compareValues('9', '10', 'text')).toBe(1)
+    expect(compareValues('9007199254740993', '9007199254740992', 'number')).toBe(1)
+    expect(compareValues('-1.50', '-1.5', 'number')).toBe(0)
+    expect(compareValues('-2', '-10', 'number')).toBe(1)
+    expect(equalityKey('-0.0', 'number')).toBe('0')
+  })
+
+  it('NULL fails comparisons, also negated; is/like work', () => {
+    const row = (v: string | null) => () => v
+    expect(matchesFilters([f('n', 'neq', ['1'])], row(null))).toBe(false)
+    expect(matchesFilters([f('n', 'eq', ['1'], 'number', true)], row(null))).toBe(false)
+    expect(matchesFilters([{ ...f('n', 'is', ['null'], 'text'), text: 'null' }], row(null))).toBe(true)
+    expect(matchesFilters([f('t', 'like', ['a%c'], 'text')], row('abbc'))).toBe(true)
+    expect(matchesFilters([f('t', 'like', ['a_c'], 'text')], row('abbc'))).toBe(false)
+    expect(matchesFilters([f('n', 'gte', ['2']), f('n', 'lt', ['10'])], row('9'))).toBe(true)
+    expect(matchesFilters([f('n', 'eq', ['1'])], () => undefined)).toBe(false)
+  })
+})
