@@ -27,7 +27,28 @@ export interface JoinPayload {
   config: JoinConfig
   /** `access_token` (or legacy `user_token`); null when absent. */
   accessToken: string | null
+  /**
+   * Switchboard's resume extension, from the namespaced top-level key `switchboard` (the
+   * official client carries it with `channel.updateJoinPayload`; the Supabase server ignores
+   * it). Null when absent: the channel then behaves exactly like Supabase's.
+   */
+  switchboard: ResumeRequest | null
 }
+
+/**
+ * `"switchboard": { "session": "…", "resume": { "epoch": "…", "position": 42 } }`
+ *
+ * Asking for it makes the server add a position to every message of the channel and, with
+ * `resume`, first replay what the channel missed after `position`. `session` identifies the
+ * client's channel across reconnects so a `self: false` channel is not replayed its own
+ * broadcasts.
+ */
+export interface ResumeRequest {
+  session: string | null
+  resume: { epoch: string; position: number } | null
+}
+
+export const RESUME_KEY = 'switchboard'
 
 export type JoinPayloadResult = { ok: true; value: JoinPayload } | { ok: false; error: RealtimeError }
 
@@ -91,9 +112,13 @@ export function parseJoinPayload(raw: unknown): JoinPayloadResult {
   const token = payload.access_token ?? payload.user_token ?? null
   if (token !== null && typeof token !== 'string') return invalid('`access_token` must be a string')
 
+  const switchboard = parseResumeRequest(payload[RESUME_KEY])
+  if (switchboard === undefined) return invalid('`switchboard` must be {session?: string, resume?: {epoch: string, position: integer >= 0}}')
+
   return {
     ok: true,
     value: {
+      switchboard,
       config: {
         broadcast: { self, ack },
         presence: { key: presenceKey, enabled: presenceEnabled },
@@ -103,4 +128,20 @@ export function parseJoinPayload(raw: unknown): JoinPayloadResult {
       accessToken: token,
     },
   }
+}
+
+const MAX_SESSION_LENGTH = 128
+
+function parseResumeRequest(raw: unknown): ResumeRequest | null | undefined {
+  if (raw === undefined || raw === null) return null
+  if (!isObject(raw)) return undefined
+  const session = raw.session ?? null
+  if (session !== null && (typeof session !== 'string' || session.length > MAX_SESSION_LENGTH)) return undefined
+  const resume = raw.resume ?? null
+  if (resume === null) return { session, resume: null }
+  if (!isObject(resume)) return undefined
+  const { epoch, position } = resume
+  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > 64) return undefined
+  if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) return undefined
+  return { session, resume: { epoch, position } }
 }

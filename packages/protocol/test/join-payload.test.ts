@@ -26,6 +26,7 @@ const DEFAULTS: JoinPayload = {
     private: false,
   },
   accessToken: null,
+  switchboard: null,
 }
 
 // The payload element of the §2.2 join frame, byte for byte as realtime-js 2.119 sends it.
@@ -56,6 +57,7 @@ describe('parseJoinPayload', () => {
           private: false,
         },
         accessToken: 'eyJhbGciOi...',
+        switchboard: null,
       })
     })
 
@@ -131,6 +133,7 @@ describe('parseJoinPayload', () => {
       expect(value).toEqual({
         config: { broadcast: { self: true, ack: true }, presence: { key: 'ann', enabled: false }, postgresChanges: [], private: true },
         accessToken: 'tok',
+        switchboard: null,
       })
     })
 
@@ -186,5 +189,31 @@ describe('parseJoinPayload', () => {
       expect(error.message).toMatch(pattern)
       expect(error.reason).toBe(`InvalidJoinPayload: ${error.message}`)
     })
+  })
+})
+
+describe('the switchboard resume key', () => {
+  it('is null when absent, so the channel behaves like Supabase', () => {
+    expect(parseOk({ config: {} }).switchboard).toBeNull()
+  })
+
+  it('parses a session and a resume point', () => {
+    expect(parseOk({ switchboard: { session: 's-1', resume: { epoch: 'e1', position: 42 } } }).switchboard).toEqual({
+      session: 's-1',
+      resume: { epoch: 'e1', position: 42 },
+    })
+    expect(parseOk({ switchboard: {} }).switchboard).toEqual({ session: null, resume: null })
+  })
+
+  it.each([
+    ['not an object', 'x'],
+    ['a non-string session', { session: 5 }],
+    ['a resume without epoch', { resume: { position: 1 } }],
+    ['a negative position', { resume: { epoch: 'e', position: -1 } }],
+    ['a fractional position', { resume: { epoch: 'e', position: 1.5 } }],
+  ])('refuses %s with InvalidJoinPayload', (_name, value) => {
+    const result = parseJoinPayload({ switchboard: value })
+    expect(result.ok).toBe(false)
+    if (!result.ok) expect(result.error.code).toBe('InvalidJoinPayload')
   })
 })

@@ -22,11 +22,12 @@ import { connectDatabase } from './db/connect.js'
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
 import { migrate } from './db/migrations.js'
 import { resolveLimits, type Limits } from './limits.js'
+import { DEFAULT_REPLAY_LIMITS, type ReplayLimits } from './replay/replay-log.js'
 import { silentLogger, type Logger } from './logger.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { FlushScheduler } from './socket/outbound-queue.js'
 import { Tenant, type PostgresChangesEngine } from './tenant/tenant.js'
-import { PostgresChangesService } from './cdc/postgres-changes-service.js'
+import { PostgresChangesService, type Change } from './cdc/postgres-changes-service.js'
 import { createHttpApp } from './transport/http-app.js'
 import { createUpgradeHandler } from './transport/websocket-upgrade.js'
 import { CloseCode } from './socket/connection.js'
@@ -43,6 +44,8 @@ export interface SwitchboardOptions {
   /** Folder for the embedded Postgres data. Default `.switchboard`. */
   dataDir?: string
   limits?: Partial<Limits>
+  /** Bounds of the replay buffer that resuming channels read (default 100,000 messages, 64 MiB, 2 minutes). */
+  replay?: Partial<ReplayLimits>
   logger?: Logger
   clock?: Clock
   cluster?: ClusterAdapter
@@ -84,6 +87,8 @@ function changesEngine(service: PostgresChangesService): PostgresChangesEngine {
     subscribe: (subscriber, bindings, auth) => service.subscribe(subscriber, bindings, auth),
     updateAuth: (subscriber, auth) => service.updateAuth(subscriber, auth),
     unsubscribe: (subscriber) => service.unsubscribe(subscriber),
+    // The replay log holds the service's own Change objects; only it reads them.
+    replay: (subscriber, changes) => service.replay(subscriber, changes as Change[]),
   }
 }
 
@@ -121,6 +126,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
           limits,
           registry: metrics.registry,
           onDatabaseBroadcast: (message) => tenant?.deliverDatabaseBroadcast(message),
+          sequence: (change) => tenant!.sequenceChange(change, change.byteSize),
         })
       : null
     tenant = new Tenant({
@@ -133,6 +139,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       clock,
       logger,
       metrics,
+      replay: { ...DEFAULT_REPLAY_LIMITS, ...options.replay },
     })
     await tenant.start()
     cleanups.push(() => tenant!.stop())

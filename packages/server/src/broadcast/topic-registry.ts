@@ -9,17 +9,21 @@
 import type { Serializer, UserBroadcast } from '@switchboard/protocol'
 import type { OutFrame } from '../socket/outbound-queue.js'
 import type { PresenceDiff } from '../presence/presence-topic.js'
+import { withPositionMeta, withPositionMetadata } from '../replay/replay-entry.js'
 
 export interface FanoutSubscriber {
   readonly serializer: Serializer
+  /** Channels that asked for positions get them in every message (`meta.switchboard.position`). */
+  readonly wantsPositions: boolean
   /** Private channels receive broadcasts only with broadcast-read permission. */
   readonly receivesBroadcast: boolean
   /** Private channels receive presence diffs only with presence-read permission. */
   readonly receivesPresence: boolean
-  enqueue(frame: OutFrame): void
+  /** A fan-out frame; `position` is its replay position (0 for unpositioned pushes such as presence). */
+  enqueue(frame: OutFrame, position: number): void
 }
 
-type Encode = (serializer: Serializer) => string | Uint8Array | null
+type Encode = (serializer: Serializer, withPosition: boolean) => string | Uint8Array | null
 
 export function topicKey(subTopic: string, isPrivate: boolean): string {
   return `${isPrivate ? 'private' : 'public'}:${subTopic}`
@@ -50,33 +54,40 @@ export class TopicRegistry {
   }
 
   /** A broadcast whose payload is a JSON object forwarded as sent (vsn 1.0.0 senders, batch REST). */
-  broadcastJson(key: string, topic: string, payload: Record<string, unknown>, except?: FanoutSubscriber): number {
-    return this.#deliver(key, except, (s) => s.receivesBroadcast, (serializer) => serializer.encode(null, null, topic, 'broadcast', payload))
+  broadcastJson(key: string, topic: string, payload: Record<string, unknown>, position: number, except?: FanoutSubscriber): number {
+    return this.#deliver(key, except, position, (s) => s.receivesBroadcast, (serializer, withPosition) =>
+      serializer.encode(null, null, topic, 'broadcast', withPosition ? withPositionMeta(payload, position) : payload))
   }
 
   /** A user broadcast (kind-3 push, single-event REST, database): bytes forwarded without parsing. */
-  broadcastUser(key: string, topic: string, broadcast: UserBroadcast, except?: FanoutSubscriber): number {
-    return this.#deliver(key, except, (s) => s.receivesBroadcast, (serializer) => serializer.encodeUserBroadcast(topic, broadcast))
+  broadcastUser(key: string, topic: string, broadcast: UserBroadcast, position: number, except?: FanoutSubscriber): number {
+    return this.#deliver(key, except, position, (s) => s.receivesBroadcast, (serializer, withPosition) =>
+      serializer.encodeUserBroadcast(topic, withPosition ? { ...broadcast, metadataJson: withPositionMetadata(broadcast.metadataJson, position) } : broadcast))
   }
 
+  /** Presence diffs carry no position: presence heals itself with `presence_state` on every join. */
   presenceDiff(key: string, topic: string, diff: PresenceDiff): number {
-    return this.#deliver(key, undefined, (s) => s.receivesPresence, (serializer) => serializer.encode(null, null, topic, 'presence_diff', diff))
+    return this.#deliver(key, undefined, 0, (s) => s.receivesPresence, (serializer) => serializer.encode(null, null, topic, 'presence_diff', diff))
   }
 
-  #deliver(key: string, except: FanoutSubscriber | undefined, accepts: (s: FanoutSubscriber) => boolean, encode: Encode): number {
+  #deliver(key: string, except: FanoutSubscriber | undefined, position: number, accepts: (s: FanoutSubscriber) => boolean, encode: Encode): number {
     const set = this.#topics.get(key)
     if (!set) return 0
+    // At most four encodings per message: two wire versions, with and without a position.
     const cache = new Map<Serializer, OutFrame | null>()
+    const positioned = new Map<Serializer, OutFrame | null>()
     let delivered = 0
     for (const subscriber of set) {
       if (subscriber === except || !accepts(subscriber)) continue
-      let frame = cache.get(subscriber.serializer)
+      const withPosition = position > 0 && subscriber.wantsPositions
+      const variants = withPosition ? positioned : cache
+      let frame = variants.get(subscriber.serializer)
       if (frame === undefined) {
-        frame = toOutFrame(encode(subscriber.serializer))
-        cache.set(subscriber.serializer, frame)
+        frame = toOutFrame(encode(subscriber.serializer, withPosition))
+        variants.set(subscriber.serializer, frame)
       }
       if (frame === null) continue
-      subscriber.enqueue(frame)
+      subscriber.enqueue(frame, position)
       delivered += 1
     }
     return delivered

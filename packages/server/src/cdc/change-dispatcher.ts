@@ -54,8 +54,14 @@ export class ChangeDispatcher {
     private readonly maxRecordBytes: number,
   ) {}
 
-  async dispatch(changes: readonly Change[]): Promise<DispatchStats> {
-    const routed: Routed[] = []
+  /**
+   * Routes, authorizes and delivers `changes` in order. `sequence`, when given, assigns each
+   * change its replay position in the synchronous delivery loop, so positions follow delivery
+   * order exactly, including changes that no live subscriber matches (a disconnected channel
+   * may still replay them).
+   */
+  async dispatch(changes: readonly Change[], sequence?: (change: Change) => number): Promise<DispatchStats> {
+    const routed = new Map<Change, Routed>()
     const requests = new Map<string, VisibilityRequest>()
     for (const change of changes) {
       if (!this.index.hasTable(change.schema, change.table)) continue
@@ -76,7 +82,7 @@ export class ChangeDispatcher {
         if (decision.checkCurrent) req.current.push(change)
         if (decision.checkOld) req.old.push(change)
       }
-      routed.push({ change, table, matches, decisions })
+      routed.set(change, { change, table, matches, decisions })
     }
     const before = this.authorizer.queries
     const visibility = await this.authorizer.authorize([...requests.values()])
@@ -84,7 +90,11 @@ export class ChangeDispatcher {
     for (const [req, result] of visibility) byKey.set(`${req.context.key}\u0001${req.table.oid}`, result)
 
     let deliveries = 0
-    for (const { change, table, matches, decisions } of routed) {
+    for (const candidate of changes) {
+      if (sequence) candidate.position.seq = sequence(candidate)
+      const route = routed.get(candidate)
+      if (!route) continue
+      const { change, table, matches, decisions } = route
       const encoded = new Map<string, string>()
       for (const [entry, bindings] of matches) {
         const decision = decisions.get(entry.auth.key)!

@@ -10,7 +10,11 @@ import type { RelationColumn, ReplicaIdentity, TupleValue } from './pgoutput-dec
 import type { ChangeType, RoutableChange } from './subscription-index.js'
 import { renderValue, type JsonValue, type RenderKind, type TypeInfo } from './value-renderer.js'
 
-export interface ChangePosition { lsn: bigint; index: number }
+/**
+ * Where a change is: its transaction's commit LSN and its index in the transaction, plus
+ * `seq`, the tenant-wide replay position assigned when it is dispatched (0 until then).
+ */
+export interface ChangePosition { lsn: bigint; index: number; seq: number }
 
 export interface RelationInfo {
   id: number

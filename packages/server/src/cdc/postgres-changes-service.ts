@@ -33,7 +33,7 @@ import { RlsAuthorizer } from './rls-authorizer.js'
 import { SubscriptionIndex, type IndexedBinding } from './subscription-index.js'
 import { stableBindingId } from './binding-id.js'
 
-export type { ChangePosition } from './change.js'
+export type { ChangePosition, Change } from './change.js'
 export type { DatabaseBroadcast } from './database-broadcast.js'
 
 export interface ChangeSubscriber {
@@ -58,6 +58,18 @@ export interface PostgresChangesOptions {
   onDatabaseBroadcast(message: DatabaseBroadcast): void
   /** Most transactions handled in one batch. Default 500. */
   maxBatchTransactions?: number
+  /**
+   * Gives every change its tenant-wide replay position (the replay log's append), called in
+   * delivery order. Without it positions stay 0 and nothing can be replayed.
+   */
+  sequence?: (change: Change) => number
+}
+
+/** One change replayed to one subscriber (see `replay`). */
+export interface ReplayedChange {
+  ids: readonly number[]
+  dataJson: string
+  position: ChangePosition
 }
 
 /** Slot names: lower-case letters, digits, underscore; at most 63 characters. */
@@ -255,7 +267,7 @@ export class PostgresChangesService {
         }
         if (msg.tag === 'type') { this.#catalog.invalidateType(msg.typeOid); continue }
         if (msg.tag !== 'insert' && msg.tag !== 'update' && msg.tag !== 'delete') continue
-        const position = { lsn: txn.commitLsn, index: index++ }
+        const position = { lsn: txn.commitLsn, index: index++, seq: 0 }
         if (duplicate) continue
         const relation = this.#relations.get(msg.relationId)
         if (!relation) { this.#options.logger.error({ relationId: msg.relationId }, 'cdc: change for unknown relation'); continue }
@@ -293,8 +305,29 @@ export class PostgresChangesService {
     }
   }
 
+  /**
+   * Changes from the replay log that `subscriber` would have received, routed through its
+   * current bindings and authorized under its current context, in order. RLS is evaluated
+   * against the table as it is now (as for live changes), so a row deleted since its INSERT is
+   * not replayed as an insert; its DELETE is.
+   */
+  async replay(subscriber: ChangeSubscriber, changes: readonly Change[]): Promise<ReplayedChange[]> {
+    const registered = this.#subscribers.get(subscriber)
+    if (!registered || changes.length === 0) return []
+    const replayed: ReplayedChange[] = []
+    const entry: SubscriberEntry = {
+      sink: { deliverChange: (ids, dataJson, position) => void replayed.push({ ids, dataJson, position }) },
+      auth: registered.entry.auth,
+    }
+    const index = new SubscriptionIndex<SubscriberEntry>()
+    for (const binding of registered.bindings) index.add({ ...binding, subscriber: entry })
+    const dispatcher = new ChangeDispatcher(index, this.#catalog, this.#authorizer, this.#options.logger, this.#options.limits.maxRecordBytes)
+    await dispatcher.dispatch(changes)
+    return replayed
+  }
+
   async #dispatch(changes: Change[]): Promise<void> {
-    const stats = await this.#dispatcher.dispatch(changes)
+    const stats = await this.#dispatcher.dispatch(changes, this.#options.sequence)
     this.#metrics.deliveries.inc({ slot: this.#slot }, stats.deliveries)
     if (stats.authQueries > 0) this.#metrics.authQueries.inc({ slot: this.#slot }, stats.authQueries)
   }

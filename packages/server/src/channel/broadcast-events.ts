@@ -32,12 +32,12 @@ export function handleBroadcast(channel: Channel, message: InboundMessage, frame
       if (ack) channel.reply(message.ref, 'error', { reason: `Unauthorized: You do not have permissions to write to this Channel topic: ${channel.subTopic}` })
       return
     }
-    const except = config.broadcast.self ? undefined : channel
+    const sender = config.broadcast.self ? undefined : { exclude: channel, session: channel.session }
     if (message.userBroadcast) {
       // Client metadata (e.g. `persist`) is not forwarded, as on the Supabase server.
-      tenant.publishUser(channel.topicKey, channel.topic, { ...message.userBroadcast, metadataJson: null }, except)
+      tenant.publishUser(channel.topicKey, channel.topic, { ...message.userBroadcast, metadataJson: null }, sender)
     } else {
-      tenant.publishJson(channel.topicKey, channel.topic, payload as Record<string, unknown>, except)
+      tenant.publishJson(channel.topicKey, channel.topic, payload as Record<string, unknown>, sender)
     }
     if (ack) channel.reply(message.ref, 'ok', {})
   })

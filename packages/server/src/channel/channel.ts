@@ -20,6 +20,8 @@ import { ChannelState, isClosed, isJoined, transition } from './channel-state.js
 import { handleBroadcast } from './broadcast-events.js'
 import { handlePresence, leavePresence } from './presence-events.js'
 import { postgresChangesReply } from './postgres-bindings.js'
+import { MAX_HELD_FRAMES, ResumeCode, pushResumeStatus, resume, type HeldFrame } from './channel-resume.js'
+import { POSITION_KEY } from '../replay/replay-entry.js'
 
 /** Read permissions of a private channel; public channels can read everything. */
 interface ReadPermissions {
@@ -44,6 +46,13 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
   /** Set by the first track even when `config.presence.enabled` was false. */
   presenceTracked = false
   read: ReadPermissions = { broadcast: true, presence: true }
+  /** The channel asked for positions (`switchboard` join key): its messages carry them. */
+  readonly wantsPositions: boolean
+  /** The client's resume session (excludes its own broadcasts from replay when `self` is off). */
+  readonly session: string | null
+  readonly #resumeFrom: { epoch: string; position: number } | null
+  /** Live frames held while a resume replays the log ('overflow' past MAX_HELD_FRAMES). */
+  #held: HeldFrame[] | 'overflow' | null = null
   /** Cached write checks of a private channel, per extension; reset on token refresh. */
   writeChecks = new Map<'broadcast' | 'presence', Promise<boolean>>()
   #expiryTimer: ClockTimer | null = null
@@ -56,6 +65,9 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
     this.config = payload.config
     this.topicKey = makeTopicKey(subTopic, payload.config.private)
     this.presenceKey = payload.config.presence.key || crypto.randomUUID()
+    this.wantsPositions = payload.switchboard !== null
+    this.session = payload.switchboard?.session ?? null
+    this.#resumeFrom = payload.switchboard?.resume ?? null
   }
 
   get serializer() {
@@ -78,8 +90,18 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
     return isJoined(this.state) && this.read.presence
   }
 
-  enqueue(frame: OutFrame): void {
-    this.host.send(frame)
+  enqueue(frame: OutFrame, position: number): void {
+    const held = this.#held
+    if (held === null) this.host.send(frame)
+    else if (held !== 'overflow') {
+      if (held.length < MAX_HELD_FRAMES) held.push({ frame, position })
+      else this.#held = 'overflow'
+    }
+  }
+
+  /** Ends a resume's hold: frames go straight to the socket again. */
+  stopHolding(): void {
+    this.#held = null
   }
 
   // ─── join ───────────────────────────────────────────────────────────────────────────────
@@ -110,6 +132,8 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
       return
     }
     this.state = transition(this.state, ChannelState.joined)
+    if (this.#resumeFrom) this.#held = []
+    const startPosition = tenant.replayLog.lastSeq
     tenant.topics.add(this.topicKey, this)
     tenant.metrics.channels.inc()
     tenant.metrics.joins.inc({ result: 'ok' })
@@ -119,19 +143,24 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
     if (this.config.presence.enabled && this.read.presence) {
       this.push('presence_state', tenant.presence.state(this.topicKey))
     }
-    if (this.config.postgresChanges.length > 0) this.#subscribePostgresChanges()
+    if (this.wantsPositions && !this.#resumeFrom) pushResumeStatus(this, ResumeCode.fresh, startPosition)
+    const subscribed = this.config.postgresChanges.length > 0 ? this.#subscribePostgresChanges() : Promise.resolve()
+    // Replay starts once the Postgres Changes bindings are live, so nothing falls between them.
+    if (this.#resumeFrom) void subscribed.then(() => resume(this, this.#resumeFrom!, () => this.#held ?? []))
   }
 
-  #subscribePostgresChanges(): void {
+  async #subscribePostgresChanges(): Promise<void> {
     const engine = this.tenant.postgresChanges
     if (!engine) {
       this.systemMessage('error', 'Postgres Changes are not enabled on this server')
       return
     }
-    engine.subscribe(this, this.config.postgresChanges, this.auth!).catch((error: unknown) => {
+    try {
+      await engine.subscribe(this, this.config.postgresChanges, this.auth!)
+    } catch (error) {
       this.tenant.logger.error({ err: error, topic: this.topic }, 'postgres_changes subscribe failed')
       this.systemMessage('error', 'Unable to subscribe to changes with given parameters')
-    })
+    }
   }
 
   #failJoin(error: unknown): void {
@@ -233,10 +262,16 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
     this.host.send({ data: this.serializer.encode(this.joinRef, null, this.topic, event, payload), binary: false })
   }
 
-  deliverChange(ids: readonly number[], dataJson: string, _position: ChangePosition): void {
+  deliverChange(ids: readonly number[], dataJson: string, position: ChangePosition): void {
     if (!isJoined(this.state)) return
-    const payload = `{"ids":[${ids.join(',')}],"data":${dataJson}}`
-    this.host.send(toOutFrame(this.serializer.encodeJsonPayload(null, null, this.topic, 'postgres_changes', payload))!)
+    this.enqueue(this.changeFrame(ids, dataJson, position.seq), position.seq)
+  }
+
+  /** A `postgres_changes` frame; the position rides next to `ids` and `data`, which realtime-js ignores. */
+  changeFrame(ids: readonly number[], dataJson: string, position: number): OutFrame {
+    const positionField = this.wantsPositions && position > 0 ? `,"${POSITION_KEY}":{"position":${position}}` : ''
+    const payload = `{"ids":[${ids.join(',')}],"data":${dataJson}${positionField}}`
+    return toOutFrame(this.serializer.encodeJsonPayload(null, null, this.topic, 'postgres_changes', payload))!
   }
 
   systemMessage(status: 'ok' | 'error', message: string): void {

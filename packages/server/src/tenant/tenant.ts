@@ -16,6 +16,8 @@ import type { Logger } from '../logger.js'
 import type { ServerMetrics } from '../metrics.js'
 import { TopicRegistry, type FanoutSubscriber } from '../broadcast/topic-registry.js'
 import { PresenceRegistry } from '../presence/presence-registry.js'
+import { ReplayLog, type ReplayLimits } from '../replay/replay-log.js'
+import type { ReplayEntry } from '../replay/replay-entry.js'
 import type { PresenceDiff } from '../presence/presence-topic.js'
 
 /** Private-channel authorization through RLS on realtime.messages (auth/channel-authorizer.ts). */
@@ -24,10 +26,18 @@ export interface ChannelAuthorization {
   authorizeWrite(topic: string, auth: AuthContext, extension: 'broadcast' | 'presence'): Promise<boolean>
 }
 
-/** A position in the change stream (commit LSN and index in the transaction). */
+/** A position in the change stream (commit LSN, index in the transaction, replay position). */
 export interface ChangePosition {
   lsn: bigint
   index: number
+  seq: number
+}
+
+/** One change replayed to one subscriber. */
+export interface ReplayedChange {
+  ids: readonly number[]
+  dataJson: string
+  position: ChangePosition
 }
 
 /** The channel's side of the Postgres Changes seam (cdc/postgres-changes-service.ts). */
@@ -41,6 +51,8 @@ export interface PostgresChangesEngine {
   subscribe(subscriber: ChangeSubscriber, bindings: ReadonlyArray<Record<string, unknown>>, auth: AuthContext): Promise<void>
   updateAuth(subscriber: ChangeSubscriber, auth: AuthContext): void
   unsubscribe(subscriber: ChangeSubscriber): void
+  /** The changes among `changes` (from the replay log) that `subscriber` may see now, in order. */
+  replay(subscriber: ChangeSubscriber, changes: readonly unknown[]): Promise<ReplayedChange[]>
 }
 
 export interface TenantOptions {
@@ -53,6 +65,16 @@ export interface TenantOptions {
   clock: Clock
   logger: Logger
   metrics: ServerMetrics
+  replay: ReplayLimits
+}
+
+/**
+ * Who sent a broadcast whose sender must not receive it (`self: false`): its channel, skipped
+ * in live fan-out, and its resume session, skipped when that session replays the log.
+ */
+export interface BroadcastSender {
+  exclude: FanoutSubscriber
+  session: string | null
 }
 
 export class Tenant {
@@ -66,6 +88,8 @@ export class Tenant {
   readonly metrics: ServerMetrics
   readonly topics = new TopicRegistry()
   readonly presence = new PresenceRegistry<FanoutSubscriber>()
+  /** Every delivered message, by tenant-wide position, for channels that resume (replay/). */
+  readonly replayLog: ReplayLog<ReplayEntry>
   readonly #cluster: ClusterAdapter
   /** Set during graceful shutdown: new joins are refused with `RealtimeRestarting`. */
   shuttingDown = false
@@ -80,6 +104,7 @@ export class Tenant {
     this.logger = options.logger
     this.metrics = options.metrics
     this.#cluster = options.cluster
+    this.replayLog = new ReplayLog<ReplayEntry>(options.replay, options.clock)
   }
 
   async start(): Promise<void> {
@@ -90,14 +115,34 @@ export class Tenant {
     await this.#cluster.stop()
   }
 
-  publishJson(topicKey: string, topic: string, payload: Record<string, unknown>, except?: FanoutSubscriber): void {
-    this.topics.broadcastJson(topicKey, topic, payload, except)
+  /** A JSON-object broadcast to a topic: logged for replay, delivered here and on other nodes. */
+  publishJson(topicKey: string, topic: string, payload: Record<string, unknown>, sender?: BroadcastSender): void {
+    this.#deliverJson(topicKey, topic, payload, sender)
     this.#cluster.publish({ type: 'broadcast-json', topicKey, payload })
   }
 
-  publishUser(topicKey: string, topic: string, broadcast: UserBroadcast, except?: FanoutSubscriber): void {
-    this.topics.broadcastUser(topicKey, topic, broadcast, except)
+  /** A user (bytes) broadcast to a topic: logged for replay, delivered here and on other nodes. */
+  publishUser(topicKey: string, topic: string, broadcast: UserBroadcast, sender?: BroadcastSender): void {
+    this.#deliverUser(topicKey, topic, broadcast, sender)
     this.#cluster.publish({ type: 'broadcast-user', topicKey, broadcast })
+  }
+
+  /** The replay position of a Postgres change, assigned in delivery order by the CDC engine. */
+  sequenceChange(change: unknown, bytes: number): number {
+    return this.replayLog.append({ kind: 'change', change }, bytes)
+  }
+
+  #deliverJson(topicKey: string, topic: string, payload: Record<string, unknown>, sender?: BroadcastSender): void {
+    // JSON-object broadcasts come from vsn 1.0.0 clients and REST (kind-3 bytes are the hot
+    // path), so measuring their size for the log's byte bound by stringifying is affordable.
+    const bytes = JSON.stringify(payload).length
+    const seq = this.replayLog.append({ kind: 'broadcast-json', topicKey, topic, payload, senderSession: sender?.session ?? null }, bytes)
+    this.topics.broadcastJson(topicKey, topic, payload, seq, sender?.exclude)
+  }
+
+  #deliverUser(topicKey: string, topic: string, broadcast: UserBroadcast, sender?: BroadcastSender): void {
+    const seq = this.replayLog.append({ kind: 'broadcast-user', topicKey, topic, broadcast, senderSession: sender?.session ?? null }, broadcast.payload.length + 128)
+    this.topics.broadcastUser(topicKey, topic, broadcast, seq, sender?.exclude)
   }
 
   publishPresenceDiff(topicKey: string, topic: string, diff: PresenceDiff): void {
@@ -122,10 +167,10 @@ export class Tenant {
     const topic = `realtime:${message.topicKey.slice(message.topicKey.indexOf(':') + 1)}`
     switch (message.type) {
       case 'broadcast-json':
-        this.topics.broadcastJson(message.topicKey, topic, message.payload)
+        this.#deliverJson(message.topicKey, topic, message.payload)
         break
       case 'broadcast-user':
-        this.topics.broadcastUser(message.topicKey, topic, message.broadcast)
+        this.#deliverUser(message.topicKey, topic, message.broadcast)
         break
       case 'presence-diff':
         this.topics.presenceDiff(message.topicKey, topic, message.diff)
