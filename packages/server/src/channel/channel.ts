@@ -296,10 +296,14 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
     this.#close()
   }
 
-  /** A newer join of the same topic replaces this one: close it under its own join_ref. */
+  /**
+   * A newer join of the same topic replaces this one: close it under its own join_ref, also
+   * while its join is still being authorized (it then never gets a reply, and realtime-js
+   * ignores a close for a join_ref it has moved on from).
+   */
   supersede(): void {
     if (isClosed(this.state)) return
-    if (isJoined(this.state)) this.#sendClose()
+    this.#sendClose()
     this.#close()
   }
 

@@ -88,6 +88,9 @@ export class Connection implements ChannelHost {
   /** Closes the socket (channels are disposed when the close completes). */
   close(code: number, reason: string): void {
     if (this.#closed) return
+    // Frames queued this turn (e.g. the join error that explains a 1001) go out before the
+    // close frame; once ws is closing, the queue's flush would drop them.
+    this.#queue.flush()
     this.#ws.close(code, reason)
     // A peer that never answers the close handshake must not keep the socket forever.
     this.tenant.clock.setTimeout(() => this.#ws.terminate(), 5_000)
@@ -115,7 +118,7 @@ export class Connection implements ChannelHost {
     const message = decoded.message
     if (message.topic === PHOENIX_TOPIC) {
       if (message.event === 'heartbeat') this.#reply(message, 'ok', {})
-      else this.#reply(message, 'error', { reason: 'unmatched topic' })
+      else this.#unmatched(message)
       return
     }
     if (message.event === 'phx_join') {
@@ -129,7 +132,7 @@ export class Connection implements ChannelHost {
     }
     // Leaving a topic that is not joined is fine (Supabase replies ok); anything else is not.
     if (message.event === 'phx_leave') this.#reply(message, 'ok', {})
-    else this.#reply(message, 'error', { reason: 'unmatched topic' })
+    else this.#unmatched(message)
   }
 
   #join(message: InboundMessage): void {
@@ -164,6 +167,12 @@ export class Connection implements ChannelHost {
     const channel = new Channel(this, message.topic, subTopic, joinRef, parsed.value)
     this.#channels.set(message.topic, channel)
     void channel.join(parsed.value.accessToken)
+  }
+
+  // Phoenix answers a push on a topic the socket has not joined without a join_ref (§2.5): a
+  // stale join_ref echoed back would make realtime-js drop the reply as outdated.
+  #unmatched(message: InboundMessage): void {
+    this.send({ data: this.serializer.encode(null, message.ref, message.topic, 'phx_reply', { status: 'error', response: { reason: 'unmatched topic' } }), binary: false })
   }
 
   #reply(message: InboundMessage, status: 'ok' | 'error', response: unknown): void {
