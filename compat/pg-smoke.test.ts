@@ -13,11 +13,11 @@ beforeAll(async () => {
 afterAll(async () => { await sql?.end(); await h?.close() })
 
 test('INSERT reaches the official client', async () => {
-  const got: any[] = []
+  const got: { eventType: string; new: Record<string, unknown> }[] = []
   const ch = h.client({ key: h.server.serviceRoleKey }).channel('todos')
-    .on('postgres_changes', { event: '*', schema: 'public', table: 'todos' }, (p) => got.push(p))
-  const system: any[] = []
-  ch.on('system', {}, (p) => system.push(p))
+    .on('postgres_changes', { event: '*', schema: 'public', table: 'todos' }, (p) => got.push(p as never))
+  const system: { message?: string }[] = []
+  ch.on("system", {}, (p: { message?: string }) => system.push(p))
   expect((await subscribe(ch)).status).toBe('SUBSCRIBED')
   await waitFor(() => system.some((m) => m.message === 'Subscribed to PostgreSQL'))
   await sql`insert into todos (id, title) values (1, 'milk')`
