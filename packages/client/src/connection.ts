@@ -206,6 +206,12 @@ export class Connection {
       this.#onClose({ reason: 'connect timeout' })
     }, this.#o.connectTimeoutMs)
     try {
+      if (state === 'closed') {
+        // Phoenix keeps the dead socket object after a close, and connect() is a no-op while it
+        // exists; disconnect() on a closed socket drops it synchronously (what Phoenix's own
+        // reconnect does with teardown()).
+        void client.disconnect().catch(() => undefined)
+      }
       client.connect()
     } catch (err) {
       this.#connectTimeout.cancel()

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/* eslint-disable no-console -- a CLI script: printing is its job */
+/**
+ * Measures what @switchboard/client adds to an app bundle on top of @supabase/realtime-js:
+ * bundles the package entry (every export, so nothing is tree-shaken away) with rolldown,
+ * minified ESM, realtime-js external, and reports raw / minified / gzip sizes. Also reports
+ * realtime-js itself for scale. Budget: 6 kB gzip (issue 4).
+ *
+ *   node packages/client/scripts/bundle-size.mjs [--json]
+ */
+import { gzipSync } from 'node:zlib'
+import { fileURLToPath } from 'node:url'
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { rolldown } from 'rolldown'
+
+const BUDGET_GZIP = 6 * 1024
+const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url))
+
+async function bundle(input, external) {
+  const build = await rolldown({ input, external, logLevel: 'silent', platform: 'browser' })
+  const { output } = await build.generate({ format: 'esm', minify: true })
+  await build.close()
+  const code = output.filter((o) => o.type === 'chunk').map((o) => o.code).join('\n')
+  return { minified: Buffer.byteLength(code), gzip: gzipSync(code, { level: 9 }).length }
+}
+
+const sdk = await bundle(entry, [/^@supabase\//])
+// realtime-js alone, as an app importing only RealtimeClient would ship it.
+const dir = mkdtempSync(join(tmpdir(), 'sb-size-'))
+const rtEntry = join(dir, 'rt.mjs')
+writeFileSync(rtEntry, "export { RealtimeClient } from '@supabase/realtime-js'\n")
+let realtime
+try {
+  realtime = await bundle(rtEntry, [])
+} catch {
+  realtime = undefined
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
+
+const result = {
+  sdk: { ...sdk, budgetGzip: BUDGET_GZIP, withinBudget: sdk.gzip <= BUDGET_GZIP },
+  realtimeJs: realtime,
+}
+if (process.argv.includes('--json')) {
+  console.log(JSON.stringify(result, null, 2))
+} else {
+  const kb = (n) => `${(n / 1024).toFixed(2)} kB`
+  console.log(`@switchboard/client (ESM, minified, realtime-js external): ${kb(sdk.minified)} min, ${kb(sdk.gzip)} gzip (budget ${kb(BUDGET_GZIP)}: ${result.sdk.withinBudget ? 'OK' : 'OVER'})`)
+  if (realtime) console.log(`@supabase/realtime-js RealtimeClient for scale:          ${kb(realtime.minified)} min, ${kb(realtime.gzip)} gzip`)
+}
+process.exitCode = result.sdk.withinBudget ? 0 : 1

@@ -1,0 +1,152 @@
+/**
+ * @switchboard/client: the realtime channel manager for Supabase Realtime and Switchboard.
+ *
+ * Module-level helpers act on one manager set up by {@link configureRealtime}; create more with
+ * `new ChannelManager()` (tests, several projects).
+ *
+ * @example
+ * ```ts
+ * import { configureRealtime, subscribeToEntity, joinPresence, broadcast, cleanupAllChannels } from '@switchboard/client'
+ *
+ * configureRealtime({ url: 'http://127.0.0.1:4000', apiKey: ANON_KEY, accessToken: async () => session.token })
+ * const channel = await subscribeToEntity({ entityType: 'contact', entityId: '123', onChange: refetch })
+ * await joinPresence({ entityType: 'project', entityId: 'p-456', user: { id, name }, onSync: setUsers })
+ * await broadcast({ entityType: 'document', entityId: 'doc-789', event: 'cursor-move', payload: { x, y } })
+ * cleanupAllChannels() // on logout
+ * ```
+ */
+import { createError, ErrorCodes } from './errors.js'
+import type { EntityChannel, PresenceLease } from './leases.js'
+import { ChannelManager, type BroadcastOptions, type JoinPresenceOptions, type RealtimeConfig, type SubscribeToEntityOptions } from './manager.js'
+import type { EntityRef } from './naming.js'
+import type { PresenceMetadata } from './presence.js'
+
+export { ChannelManager, realtimeEndpoint } from './manager.js'
+export type {
+  RealtimeConfig,
+  SubscribeToEntityOptions,
+  JoinPresenceOptions,
+  BroadcastOptions,
+  ReconnectOptions,
+  LifecycleHandlers,
+  ChannelStats,
+  ManagerStats,
+} from './manager.js'
+export { EntityChannel, PresenceLease } from './leases.js'
+export type { GapEvent, ChangeHandlers, BroadcastMessage, PresenceHandlers, ChannelInfo } from './managed-channel.js'
+export type { ConnectionSnapshot, AccessTokenFn } from './connection.js'
+export { Status, transition, isGap } from './status.js'
+export type { StatusEvent } from './status.js'
+export { ErrorCodes, SwitchboardError, normalizeError } from './errors.js'
+export type { ErrorCode } from './errors.js'
+export { createLogger, silentLogger, redact, redactString, REDACTED } from './logger.js'
+export type { Logger, LogLevel, LogRecord, LogSink, LogFields } from './logger.js'
+export { systemClock } from './clock.js'
+export type { Clock, TimerHandle } from './clock.js'
+export { fullJitterDelay, backoffCeiling, DEFAULT_BACKOFF } from './backoff.js'
+export type { BackoffPolicy } from './backoff.js'
+export { channelName, postgresSpecFor, ChannelKinds } from './naming.js'
+export type { ChannelKind, EntityRef, PostgresSpec, PostgresEvent } from './naming.js'
+export { checkBroadcastPayload, DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js'
+export { DEFAULT_BROADCAST_RATE } from './rate-limiter.js'
+export type { RateLimit } from './rate-limiter.js'
+export type { PresenceUser, PresenceUserInput, PresenceMetadata } from './presence.js'
+export { browserSignals, manualSignals } from './signals.js'
+export type { Signal, SignalSource } from './signals.js'
+export type { ReadableStore, Listener } from './store.js'
+
+let current: ChannelManager | undefined
+
+/**
+ * Sets up the shared manager (replacing, and cleaning up, a previous one) and returns it.
+ *
+ * @example
+ * ```ts
+ * configureRealtime({ url: 'http://127.0.0.1:4000', apiKey: ANON_KEY, accessToken: async () => session.token })
+ * configureRealtime({ client: supabase.realtime }) // adopt an existing client
+ * ```
+ */
+export function configureRealtime(config: RealtimeConfig): ChannelManager {
+  const previous = current
+  current = new ChannelManager(config)
+  if (previous) void previous.destroy()
+  return current
+}
+
+/**
+ * The shared manager; throws `NOT_CONFIGURED` before {@link configureRealtime}.
+ *
+ * @example
+ * ```ts
+ * getChannelManager().getChannelStats() // { total, byType: { subscription, presence }, byStatus: { … } }
+ * ```
+ */
+export function getChannelManager(): ChannelManager {
+  if (!current) throw createError(ErrorCodes.NotConfigured, 'call configureRealtime() before using the realtime helpers')
+  return current
+}
+
+/**
+ * Subscribes to one entity's row changes. See {@link ChannelManager.subscribeToEntity}.
+ *
+ * @example
+ * ```ts
+ * const channel = await subscribeToEntity({ entityType: 'contact', entityId: '123',
+ *   onInsert, onUpdate, onDelete, onChange, onStatusChange, onError })
+ * channel.on('broadcast', { event: 'cursor-move' }, ({ payload }) => draw(payload))
+ * channel.release()
+ * ```
+ */
+export function subscribeToEntity<Row extends Record<string, unknown> = Record<string, unknown>>(options: SubscribeToEntityOptions<Row>): Promise<EntityChannel> {
+  return getChannelManager().subscribeToEntity(options)
+}
+
+/**
+ * Joins an entity's presence channel. See {@link ChannelManager.joinPresence}.
+ *
+ * @example
+ * ```ts
+ * await joinPresence({ entityType: 'project', entityId: 'p-456', user: { id, name, email, avatar },
+ *   metadata: { role: 'editor' }, onSync: (users) => setUsers(users) })
+ * ```
+ */
+export function joinPresence<M extends PresenceMetadata = PresenceMetadata>(options: JoinPresenceOptions<M>): Promise<PresenceLease<M>> {
+  return getChannelManager().joinPresence(options)
+}
+
+/**
+ * Leaves an entity's presence channel (every presence lease of the shared manager on it).
+ *
+ * @example
+ * ```ts
+ * leavePresence({ entityType: 'project', entityId: 'p-456' })
+ * ```
+ */
+export function leavePresence(ref: EntityRef): void {
+  getChannelManager().leavePresence(ref)
+}
+
+/**
+ * Broadcasts an event on an entity's channel. See {@link ChannelManager.broadcast}.
+ *
+ * @example
+ * ```ts
+ * await broadcast({ entityType: 'document', entityId: 'doc-789', event: 'cursor-move', payload: { x, y } })
+ * ```
+ */
+export function broadcast<P = unknown>(options: BroadcastOptions<P>): Promise<void> {
+  return getChannelManager().broadcast(options)
+}
+
+/**
+ * Releases every lease and closes the socket of the shared manager (logout). No-op before
+ * {@link configureRealtime}.
+ *
+ * @example
+ * ```ts
+ * await cleanupAllChannels()
+ * ```
+ */
+export function cleanupAllChannels(): Promise<void> {
+  return current ? current.cleanupAll() : Promise.resolve()
+}

@@ -1,0 +1,120 @@
+/**
+ * Test fixtures: a real Switchboard server on a per-file database, a TCP proxy in front of it,
+ * a recording WebSocket transport, and token minting.
+ */
+import { SignJWT } from 'jose'
+import WebSocket from 'ws'
+import { startSwitchboard } from '@switchboard/server'
+import { ChannelManager, type RealtimeConfig } from '@switchboard/client'
+import { createTestDatabase, type TestDatabase } from '../../../test-support/database.js'
+import { startTcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy.js'
+
+export type Server = Awaited<ReturnType<typeof startSwitchboard>>
+
+export interface Harness {
+  db: TestDatabase
+  server: Server
+  proxy: TcpProxy
+  /** Restarts the server on the same port and database (`close()` then `startSwitchboard`). */
+  restart(options?: { downMs?: number }): Promise<void>
+  stop(): Promise<void>
+  start(): Promise<void>
+  manager(config?: Partial<RealtimeConfig>): ChannelManager
+  token(claims?: { sub?: string; expiresInSec?: number; role?: string }): Promise<string>
+  sent: string[]
+  dispose(): Promise<void>
+}
+
+/** A `ws` WebSocket that records every frame the client sends (to check join payloads). */
+export function recordingTransport(sent: string[]): typeof WebSocket {
+  return class RecordingWebSocket extends WebSocket {
+    override send(data: unknown, ...rest: unknown[]): void {
+      if (typeof data === 'string') sent.push(data)
+      ;(super.send as (...args: unknown[]) => void)(data, ...rest)
+    }
+  } as unknown as typeof WebSocket
+}
+
+export async function createHarness(): Promise<Harness> {
+  const db = await createTestDatabase('client')
+  const jwtSecret = 'switchboard-client-test-secret-at-least-32-chars'
+  let server: Server | undefined = await startSwitchboard({ port: 0, host: '127.0.0.1', databaseUrl: db.url, jwtSecret })
+  const port = server.port
+  const proxy = await startTcpProxy({ targetPort: port })
+  const managers: ChannelManager[] = []
+  const sent: string[] = []
+  const first = server
+  const h: Harness = {
+    db,
+    get server() {
+      return server ?? first
+    },
+    proxy,
+    sent,
+    async stop() {
+      await server?.close()
+      server = undefined
+    },
+    async start() {
+      server = await startSwitchboard({ port, host: '127.0.0.1', databaseUrl: db.url, jwtSecret })
+    },
+    async restart(options = {}) {
+      await h.stop()
+      if (options.downMs) await new Promise((r) => setTimeout(r, options.downMs))
+      await h.start()
+    },
+    manager(config = {}) {
+      const m = new ChannelManager({
+        url: proxy.url,
+        apiKey: first.anonKey,
+        transport: recordingTransport(sent),
+        signals: false,
+        reconnect: { baseDelayMs: 100, maxDelayMs: 1000, maxAttempts: 5 },
+        connectTimeoutMs: 2000,
+        idleDisconnectMs: 200,
+        ...config,
+      })
+      managers.push(m)
+      return m
+    },
+    async token({ sub = 'user-1', expiresInSec = 3600, role = 'authenticated' } = {}) {
+      return new SignJWT({ role, sub })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + expiresInSec)
+        .sign(new TextEncoder().encode(jwtSecret))
+    },
+    async dispose() {
+      await Promise.all(managers.map((m) => m.destroy()))
+      await proxy.close()
+      await server?.close()
+      await db.drop()
+    },
+  }
+  return h
+}
+
+/** Polls `predicate` until it is true (or throws after `timeoutMs`). */
+export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, label = 'condition'): Promise<void> {
+  const start = Date.now()
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${label}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Parsed `phx_join` frames (vsn 2.0.0 arrays) sent for `topic`. */
+export function joinFrames(sent: string[], topic: string): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = []
+  for (const frame of sent) {
+    try {
+      const msg = JSON.parse(frame) as unknown
+      if (Array.isArray(msg) && msg[2] === topic && msg[3] === 'phx_join') out.push(msg[4] as Record<string, unknown>)
+    } catch {
+      // binary or non-JSON frames are not joins
+    }
+  }
+  return out
+}
