@@ -139,7 +139,11 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
     tenant.metrics.joins.inc({ result: 'ok' })
     this.#scheduleExpiry()
     const engine = tenant.postgresChanges
-    this.#reply(this.joinRef, 'ok', { postgres_changes: postgresChangesReply(this.config.postgresChanges, engine) })
+    const response: Record<string, unknown> = { postgres_changes: postgresChangesReply(this.config.postgresChanges, engine) }
+    // Tells a resuming client this server speaks positions, so it waits for the Resumed/Gap
+    // status instead of assuming a gap (what it must do against a server that ignores the key).
+    if (this.wantsPositions) response.switchboard = { epoch: tenant.replayLog.epoch, resuming: this.#resumeFrom !== null }
+    this.#reply(this.joinRef, 'ok', response)
     if (this.config.presence.enabled && this.read.presence) {
       this.push('presence_state', tenant.presence.state(this.topicKey))
     }
