@@ -103,7 +103,7 @@ describe('resume', () => {
     await sendBroadcasts('resume-pg', 1, 100)
     // Wait until the changes went through the replication stream (the log has them).
     const probe = await joinWithPositions('resume-probe', null, { postgres_changes: [{ event: 'INSERT', schema: 'public', table: 'items' }] })
-    await probe.socket.next(isSystem('Fresh'))
+    await probe.socket.next((f) => f.event === 'system' && (f.payload as { message?: string }).message === 'Subscribed to PostgreSQL')
     await sql`insert into items values (4, 'marker')`
     await probe.socket.next((f) => f.event === 'postgres_changes', 10_000)
     probe.socket.close()
