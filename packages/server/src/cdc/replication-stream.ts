@@ -123,7 +123,12 @@ export class ReplicationStream {
     if (stream && !stream.destroyed) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 1_000)
-        stream.once('close', () => { clearTimeout(timer); resolve() })
+        const done = () => { clearTimeout(timer); resolve() }
+        // postgres.js's COPY BOTH stream emits 'finish' once CopyDone (after the last standby
+        // status) is written, but not always 'close': waiting for 'close' alone cost every
+        // shutdown the full second.
+        stream.once('finish', done)
+        stream.once('close', done)
         stream.end()
       })
     }
