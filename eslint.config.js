@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**', 'compat/**', 'test-support/**', '**/test/**', '**/cli.ts', 'scripts/**'],
+    files: ['bench/**', 'compat/**', 'test-support/**', '**/test/**', '**/cli.ts', 'scripts/**', '**/bin/**'],
     rules: { 'no-console': 'off' },
   },
 )
