@@ -34,6 +34,18 @@ describe('switchboard CLI', () => {
     for (const option of ['--port', '--host', '--database-url', '--jwt-secret', '--data-dir', '--log-level']) expect(stdout).toContain(option)
   })
 
+  test('npm links the `switchboard` bin at the repository root (what `npx switchboard` runs)', async () => {
+    const bin = fileURLToPath(new URL('../../../node_modules/.bin/switchboard', import.meta.url))
+    const result = await new Promise<Run>((resolve) => {
+      const child = spawn(bin, ['--help'])
+      let stdout = ''
+      child.stdout.on('data', (chunk) => (stdout += chunk))
+      child.on('close', (code) => resolve({ code, stdout, stderr: '' }))
+    })
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('switchboard start [options]')
+  })
+
   test('a bad flag gives one clear line and exit code 2', async () => {
     const result = await run(['start', '--port', 'abc'])
     expect(result.code).toBe(2)
