@@ -11,6 +11,7 @@
 import type { Sql } from 'postgres'
 import type { Clock } from '../clock.js'
 import { renderKindOf, type TypeInfo } from './value-renderer.js'
+import { claimPathsOfPolicies, isStandardClaimReader, type ClaimPaths } from './policy-claims.js'
 
 export interface TableFacts {
   oid: number
@@ -42,6 +43,8 @@ export class Catalog {
   readonly #tables = new Map<string, Cached<TableFacts | null>>()
   readonly #roleFacts = new Map<string, Cached<RoleTableFacts>>()
   readonly #roles = new Map<string, Cached<boolean>>()
+  readonly #policyClaims = new Map<string, Cached<ClaimPaths | null>>()
+  #standardAuth: Cached<boolean> | undefined
 
   constructor(sql: Sql, clock: Clock, factsTtlMs = 30_000) {
     this.#sql = sql
@@ -116,6 +119,41 @@ export class Catalog {
     return facts
   }
 
+  /**
+   * The JWT claims that `role`'s SELECT policies on `table` read (policy-claims.ts), or null
+   * when they may read anything: contexts equal on these claims see the same rows.
+   */
+  async policyClaimPaths(role: string, table: TableFacts): Promise<ClaimPaths | null> {
+    const key = `${role}\u0000${table.oid}`
+    const cached = this.#policyClaims.get(key)
+    if (this.#fresh(cached)) return cached.value
+    let paths: ClaimPaths | null = null
+    if (await this.#authFunctionsStandard()) {
+      const rows = await this.#sql<{ qual: string | null }[]>`
+        select qual from pg_policies
+        where schemaname = ${table.schema} and tablename = ${table.table} and cmd in ('SELECT', 'ALL')
+          and (roles && array[${role}, 'public']::name[])`
+      paths = claimPathsOfPolicies(rows.map((r) => r.qual))
+    }
+    this.#policyClaims.set(key, { value: paths, at: this.#clock.now() })
+    return paths
+  }
+
+  async #authFunctionsStandard(): Promise<boolean> {
+    if (this.#fresh(this.#standardAuth)) return this.#standardAuth.value
+    const rows = await this.#sql<{ src: string }[]>`
+      select p.prosrc as src from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname = 'auth' and p.proname in ('jwt', 'uid', 'role')`
+    const standard = rows.every((r) => isStandardClaimReader(r.src))
+    this.#standardAuth = { value: standard, at: this.#clock.now() }
+    return standard
+  }
+
+  /** Cached policy facts only (hot path, after `policyClaimPaths` warmed the cache). */
+  cachedPolicyClaimPaths(role: string, tableOid: number): ClaimPaths | null | undefined {
+    return this.#policyClaims.get(`${role}\u0000${tableOid}`)?.value
+  }
+
   /** Cached facts only (the hot path uses this after `roleFacts` warmed the cache). */
   cachedRoleFacts(role: string, tableOid: number): RoleTableFacts | undefined {
     return this.#roleFacts.get(`${role}\u0000${tableOid}`)?.value
@@ -153,7 +191,9 @@ export class Catalog {
   invalidateTable(schema: string, table: string): void {
     const facts = this.#tables.get(`${schema}.${table}`)?.value
     this.#tables.delete(`${schema}.${table}`)
-    if (facts) for (const key of this.#roleFacts.keys()) if (key.endsWith(`\u0000${facts.oid}`)) this.#roleFacts.delete(key)
+    if (!facts) return
+    for (const key of this.#roleFacts.keys()) if (key.endsWith(`\u0000${facts.oid}`)) this.#roleFacts.delete(key)
+    for (const key of this.#policyClaims.keys()) if (key.endsWith(`\u0000${facts.oid}`)) this.#policyClaims.delete(key)
   }
 
   /** Forgets a type (a pgoutput Type message announced it, e.g. after ALTER TYPE). */

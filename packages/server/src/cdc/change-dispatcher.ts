@@ -20,6 +20,7 @@ import type { Change, ChangePosition } from './change.js'
 import { buildChangeData, buildErrorData, ERROR_400_NO_PK, ERROR_401, variantKey, type PayloadVariant } from './change-payload.js'
 import type { RlsAuthorizer, VisibilityRequest, VisibilityResult } from './rls-authorizer.js'
 import type { IndexedBinding, SubscriptionIndex } from './subscription-index.js'
+import { claimValuesKey } from './policy-claims.js'
 
 /** The channel's side of the seam (see postgres-changes-service.ts). */
 export interface ChangeSink {
@@ -63,6 +64,7 @@ export class ChangeDispatcher {
   async dispatch(changes: readonly Change[], sequence?: (change: Change) => number): Promise<DispatchStats> {
     const routed = new Map<Change, Routed>()
     const requests = new Map<string, VisibilityRequest>()
+    const visibilityKeys = new Map<string, string>()
     for (const change of changes) {
       if (!this.index.hasTable(change.schema, change.table)) continue
       const matches = this.index.match(change)
@@ -76,18 +78,19 @@ export class ChangeDispatcher {
         const decision = await this.#decide(change, table, ctx)
         decisions.set(ctx.key, decision)
         if (decision.kind !== 'deliver' || (!decision.checkCurrent && !decision.checkOld)) continue
-        const key = `${ctx.key}\u0001${table.oid}`
+        const key = await this.#visibilityKey(ctx, table, visibilityKeys)
         let req = requests.get(key)
         if (!req) requests.set(key, (req = { context: ctx, table, current: [], old: [] }))
-        if (decision.checkCurrent) req.current.push(change)
-        if (decision.checkOld) req.old.push(change)
+        // Contexts sharing a check meet the same change one after another: add it once.
+        if (decision.checkCurrent && req.current[req.current.length - 1] !== change) req.current.push(change)
+        if (decision.checkOld && req.old[req.old.length - 1] !== change) req.old.push(change)
       }
       routed.set(change, { change, table, matches, decisions })
     }
     const before = this.authorizer.queries
     const visibility = await this.authorizer.authorize([...requests.values()])
     const byKey = new Map<string, VisibilityResult>()
-    for (const [req, result] of visibility) byKey.set(`${req.context.key}\u0001${req.table.oid}`, result)
+    for (const [req, result] of visibility) byKey.set(visibilityKeys.get(`${req.context.key}\u0001${req.table.oid}`)!, result)
 
     let deliveries = 0
     for (const candidate of changes) {
@@ -106,7 +109,7 @@ export class ChangeDispatcher {
           deliveries += this.#send(entry, bindings.map((b) => b.id), json, change.position)
           continue
         }
-        const seen = byKey.get(`${entry.auth.key}\u0001${table.oid}`)
+        const seen = byKey.get(visibilityKeys.get(`${entry.auth.key}\u0001${table.oid}`) ?? '')
         if (decision.checkCurrent && !seen?.current.has(change)) continue
         const oldVisible = decision.checkOld ? (seen?.old.has(change) ?? false) : true
         if (change.type === 'DELETE' && !oldVisible) continue
@@ -128,6 +131,23 @@ export class ChangeDispatcher {
       }
     }
     return { deliveries, authQueries: this.authorizer.queries - before }
+  }
+
+  /**
+   * Which visibility check a context shares for a table: contexts that agree on the claims the
+   * table's policies read (policy-claims.ts) share one; otherwise each distinct context has its
+   * own. Memoized per batch in `keys` (context key + table → visibility key).
+   */
+  async #visibilityKey(ctx: AuthContext, table: TableFacts, keys: Map<string, string>): Promise<string> {
+    const memo = `${ctx.key}\u0001${table.oid}`
+    let key = keys.get(memo)
+    if (key === undefined) {
+      const cached = this.catalog.cachedPolicyClaimPaths(ctx.role, table.oid)
+      const paths = cached !== undefined ? cached : await this.catalog.policyClaimPaths(ctx.role, table)
+      key = paths === null ? memo : `${ctx.role}\u0002${claimValuesKey(ctx.claims, paths)}\u0001${table.oid}`
+      keys.set(memo, key)
+    }
+    return key
   }
 
   #send(entry: SubscriberEntry, ids: number[], json: string, position: ChangePosition): number {
