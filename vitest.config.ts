@@ -11,10 +11,11 @@ export default defineConfig({
       '@switchboard/protocol': src('protocol'),
       '@switchboard/server': src('server'),
       '@switchboard/client': src('client'),
+      '@switchboard/react': src('react'),
     },
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'compat/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'packages/react/test/**/*.test.tsx', 'compat/**/*.test.ts', 'apps/demo/test/**/*.test.ts'],
     globalSetup: ['./test-support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

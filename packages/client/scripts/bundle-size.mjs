@@ -11,7 +11,6 @@
 import { gzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { rolldown } from 'rolldown'
 
@@ -27,14 +26,18 @@ async function bundle(input, external) {
 }
 
 const sdk = await bundle(entry, [/^@supabase\//])
-// realtime-js alone, as an app importing only RealtimeClient would ship it.
-const dir = mkdtempSync(join(tmpdir(), 'sb-size-'))
+// realtime-js alone, as an app importing only RealtimeClient would ship it. The entry lives in
+// the package folder so '@supabase/realtime-js' resolves (from a system temp folder it did not,
+// and rolldown silently left it external: the old 0.06 kB line).
+const dir = mkdtempSync(fileURLToPath(new URL('../.size-', import.meta.url)))
 const rtEntry = join(dir, 'rt.mjs')
 writeFileSync(rtEntry, "export { RealtimeClient } from '@supabase/realtime-js'\n")
 let realtime
 try {
   realtime = await bundle(rtEntry, [])
-} catch {
+  if (realtime.minified < 10_000) throw new Error('realtime-js was not bundled (unresolved import)')
+} catch (err) {
+  console.error(`realtime-js size not measured: ${err instanceof Error ? err.message : String(err)}`)
   realtime = undefined
 } finally {
   rmSync(dir, { recursive: true, force: true })

@@ -17,7 +17,7 @@ import { Timer, type Clock } from './clock.js'
 import { createError, ErrorCodes, normalizeError } from './errors.js'
 import type { Logger } from './logger.js'
 import type { Signal, SignalSource } from './signals.js'
-import { onSocketEvent } from './socket-events.js'
+import { onSocketEvent, probe } from './socket-events.js'
 import { Status, transition, type StatusEvent } from './status.js'
 import { Emitter, Store } from './store.js'
 
@@ -285,7 +285,7 @@ export class Connection {
       case 'offline':
         this.#offline = true
         // The socket may be dead without knowing it: a heartbeat finds out quickly.
-        if (client.isConnected()) void client.sendHeartbeat()
+        probe(client)
         return
       case 'online':
         this.#offline = false
@@ -295,7 +295,7 @@ export class Connection {
       case 'pageshow':
         if (this.#ready && client.isConnected()) {
           // Woken from sleep: refresh the token (it may have expired) and probe the socket.
-          void this.refreshAuth().then(() => client.sendHeartbeat())
+          void this.refreshAuth().then(() => probe(client))
         } else {
           this.reconnectNow(signal)
         }

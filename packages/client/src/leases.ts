@@ -59,7 +59,15 @@ abstract class BaseLease {
    * @returns the function that stops listening.
    */
   onGap(listener: (event: GapEvent) => void): () => void {
-    return this.record.gaps.on(listener)
+    return this.record.gaps.on((e) => e.resumed || listener(e))
+  }
+
+  /**
+   * Listens to recoveries: the channel came back and the server replayed exactly what was missed
+   * (Switchboard positions), so the stream alone keeps caches right. @returns the remover.
+   */
+  onRecover(listener: (event: GapEvent) => void): () => void {
+    return this.record.gaps.on((e) => e.resumed && listener(e))
   }
 
   /** Listens to status changes of the channel. @returns the function that stops listening. */

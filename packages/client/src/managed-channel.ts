@@ -21,11 +21,16 @@ import { postgresSpecKey, type ChannelKind, type PostgresSpec } from './naming.j
 import { checkBroadcastPayload, checkEventName } from './payload.js'
 import { presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser, type PresenceUserInput } from './presence.js'
 import { TokenBucket, type RateLimit } from './rate-limiter.js'
+import { onRawMessage } from './raw-messages.js'
 import { isGap, isLive, Status, transition, type StatusEvent } from './status.js'
 import type { Emitter} from './store.js';
 import { Store } from './store.js'
 
-/** Raised on every lease of a channel that returned after a break. Refetch what it shows. */
+/**
+ * Raised on every lease of a channel that returned after a break. `resumed: false` (a **gap**):
+ * events may be lost, refetch. `resumed: true` (a **recovery**): the server replayed exactly what
+ * was missed (Switchboard positions), patching from the stream is enough.
+ */
 export interface GapEvent {
   /** Channel name, e.g. `subscription:contact:123`. */
   channel: string
@@ -36,8 +41,10 @@ export interface GapEvent {
   brokenAt: number
   /** `clock.now()` when the channel was joined again. */
   restoredAt: number
-  /** `false` until resume-from-position exists: events in between are lost, refetch. */
+  /** `true` when the server replayed everything missed; `false`: events may be lost, refetch. */
   resumed: boolean
+  /** What the server said (only servers that speak positions): `Resumed` (with `replayed`), `Gap` (with `reason`: epoch, evicted, future, overflow, error) or `Fresh` (nothing to resume from). */
+  resume?: { code: string; reason?: string | undefined; replayed?: number | undefined } | undefined
 }
 
 /** Handlers of a postgres_changes lease. */
@@ -54,7 +61,8 @@ export interface BroadcastMessage<P = unknown> {
   type: 'broadcast'
   event: string
   payload: P
-  meta?: { replayed?: boolean; id: string } | undefined
+  /** Server metadata (`replayed`, `id`); Switchboard's `switchboard` position key is removed. */
+  meta?: Record<string, unknown> | undefined
 }
 
 /** Presence callbacks of a presence lease. */
@@ -102,6 +110,8 @@ export interface ChannelInfo {
   lastEventAt: number | undefined
   messagesIn: number
   messagesOut: number
+  /** Last stream position seen (servers that speak positions), `-1` before any. */
+  position: number
 }
 
 /** What a channel needs from its manager. @internal */
@@ -115,6 +125,7 @@ export interface ChannelHost {
   sendTimeoutMs: number
   maxPayloadBytes: number
   broadcastRate: RateLimit
+  positions: boolean
   resumeToken: ((channel: { name: string; topic: string; kind: ChannelKind }) => Record<string, unknown> | undefined) | undefined
   leases(name: string): LeaseRecord[]
   usersStore(name: string): Store<PresenceUser[]>
@@ -125,7 +136,23 @@ export interface ChannelHost {
   gap(event: GapEvent): void
 }
 
-const RESERVED_JOIN_KEYS = new Set(['config', 'access_token', 'version', 'user_token'])
+const RESERVED_JOIN_KEYS = new Set(['config', 'access_token', 'version', 'user_token', 'switchboard'])
+
+/** A random id of this channel's stream across reconnects (the server skips its own broadcasts on replay). */
+const newSession = (): string => globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
+
+type RawPayload = {
+  response?: { switchboard?: unknown }
+  extension?: string
+  code?: string
+  epoch?: unknown
+  position?: unknown
+  reason?: unknown
+  replayed?: unknown
+  ids?: unknown
+  switchboard?: { position?: unknown }
+  meta?: { switchboard?: { position?: unknown } }
+} | null | undefined
 
 type Waiter = { resolve: () => void; reject: (err: Error) => void; timer: Timer }
 
@@ -159,6 +186,17 @@ export class ManagedChannel {
   #errorCause: 'channel' | 'connection' | undefined
   #systemMessage: string | undefined
   #closed = false
+  // Positions (issue 6): the stream's session, epoch and last position; see #inspect.
+  readonly #session = newSession()
+  #epoch: string | undefined
+  #pos = -1
+  readonly #posIds = new Set<string>()
+  /** The join reply carried `switchboard`: the server speaks positions and will say Fresh/Resumed/Gap. */
+  #speaks = false
+  /** A return after a break has not been reported yet (gap or recovery). */
+  #owed = false
+  /** The message being dispatched right now is a duplicate: bindings skip it. */
+  #drop = false
 
   constructor(host: ChannelHost, kind: ChannelKind, name: string, config: ChannelConfig) {
     this.#host = host
@@ -333,11 +371,11 @@ export class ManagedChannel {
     this.#systemMessage = undefined
     for (const [key, spec] of this.#specs) {
       raw.on('postgres_changes', { ...spec }, (payload: RealtimePostgresChangesPayload<Record<string, unknown>>) => {
-        if (gen === this.#gen) this.#onChange(key, payload)
+        if (gen === this.#gen && !this.#drop) this.#onChange(key, payload)
       })
     }
-    raw.on('broadcast', { event: '*' }, (message: { event: string; payload?: unknown; meta?: { replayed?: boolean; id: string } }) => {
-      if (gen === this.#gen) this.#onBroadcast(message)
+    raw.on('broadcast', { event: '*' }, (message: { event: string; payload?: unknown; meta?: Record<string, unknown> }) => {
+      if (gen === this.#gen && !this.#drop) this.#onBroadcast(message)
     })
     if (this.kind === 'presence') {
       raw.on('presence', { event: 'sync' }, () => gen === this.#gen && this.#onPresence('sync', []))
@@ -357,6 +395,17 @@ export class ManagedChannel {
       for (const [k, v] of Object.entries(extra)) if (!RESERVED_JOIN_KEYS.has(k)) safe[k] = v
       raw.updateJoinPayload(safe)
     }
+    this.#speaks = false
+    this.#drop = false
+    const hooked = this.#host.positions && onRawMessage(raw, (event, payload) => {
+      if (gen === this.#gen) this.#inspect(event, payload as RawPayload)
+    })
+    if (hooked) {
+      // Instances are single-use (a break discards them), so the position read here is the
+      // newest one for this join; realtime-js never rejoins this instance with an older one.
+      const resume = this.#epoch !== undefined && this.#pos >= 0 ? { epoch: this.#epoch, position: this.#pos } : null
+      raw.updateJoinPayload({ switchboard: { session: this.#session, resume } })
+    }
     logger.debug('joining', { channel: this.name, specs: this.#specs.size, gen })
     raw.subscribe((state, err) => this.#onRawStatus(gen, state, err), this.#host.joinTimeoutMs)
   }
@@ -368,13 +417,14 @@ export class ManagedChannel {
       this.#errorCause = undefined
       this.#retry.cancel()
       const previous = this.status.getSnapshot()
-      const gap = isGap(previous, Status.connected, this.#everConnected)
+      if (isGap(previous, Status.connected, this.#everConnected)) this.#owed = true
       this.#everConnected = true
       this.#dispatch('up')
       this.#retrack()
       this.#resolveWaiters()
-      this.#host.logger.debug('joined', { channel: this.name, gap })
-      if (gap) this.#emitGap()
+      this.#host.logger.debug('joined', { channel: this.name, speaks: this.#speaks })
+      // A server that speaks positions says Resumed/Gap/Fresh next; any other return is a gap.
+      if (this.#owed && !this.#speaks) this.#resync(false)
       return
     }
     // CHANNEL_ERROR, TIMED_OUT or CLOSED that we did not ask for: this instance is done.
@@ -471,18 +521,58 @@ export class ManagedChannel {
     this.#host.changed()
   }
 
-  #emitGap(): void {
+  #resync(resumed: boolean, resume?: GapEvent['resume']): void {
+    this.#owed = false
     const event: GapEvent = {
       channel: this.name,
       kind: this.kind,
       reason: this.#breakReason,
       brokenAt: this.#brokenAt,
       restoredAt: this.#host.clock.now(),
-      resumed: false,
+      resumed,
+      resume,
     }
-    this.#host.logger.info('channel restored after a gap', { channel: this.name, reason: event.reason, gapMs: event.restoredAt - event.brokenAt })
+    this.#host.logger.info(resumed ? 'channel resumed' : 'channel restored after a gap', { channel: this.name, resume, gapMs: event.restoredAt - event.brokenAt })
     for (const lease of this.#host.leases(this.name)) lease.gaps.emit(event, (err) => this.#handlerError(err))
     this.#host.gap(event)
+  }
+
+  // ── positions ───────────────────────────────────────────────────────────────────────────────
+
+  /** Runs on every raw message before the bindings: tracks positions, flags duplicates. */
+  #inspect(event: string, p: RawPayload): void {
+    this.#drop = false
+    if (event === 'phx_reply') {
+      if (p?.response?.switchboard) this.#speaks = true
+    } else if (event === 'system') {
+      if (p?.extension === 'switchboard') this.#onResumeStatus(p)
+    } else if (event === 'broadcast' || event === 'postgres_changes') {
+      const pos = event === 'broadcast' ? p?.meta?.switchboard?.position : p?.switchboard?.position
+      if (typeof pos !== 'number') return
+      // One change may arrive as several messages at one position (one per binding payload).
+      const id = event === 'broadcast' ? '' : String(p?.ids)
+      if (pos < this.#pos || (pos === this.#pos && (id === '' || this.#posIds.has(id)))) {
+        this.#drop = true
+        this.#host.logger.debug('duplicate dropped', { channel: this.name, position: pos })
+        return
+      }
+      if (pos > this.#pos) this.#posIds.clear()
+      this.#pos = pos
+      this.#posIds.add(id)
+    }
+  }
+
+  /** `system { extension: 'switchboard', code: Fresh | Resumed | Gap, epoch, position }` */
+  #onResumeStatus(p: NonNullable<RawPayload>): void {
+    const { code, position } = p
+    if (typeof p.epoch === 'string') this.#epoch = p.epoch
+    if (typeof position === 'number' && (code !== 'Resumed' || position > this.#pos)) {
+      this.#pos = position
+      this.#posIds.clear()
+    }
+    if (!this.#owed && code !== 'Gap') return
+    const replayed = typeof p.replayed === 'number' ? p.replayed : undefined
+    this.#resync(code === 'Resumed', { code: String(code), reason: typeof p.reason === 'string' ? p.reason : undefined, replayed })
   }
 
   // ── delivery ────────────────────────────────────────────────────────────────────────────────
@@ -504,9 +594,14 @@ export class ManagedChannel {
     }
   }
 
-  #onBroadcast(message: { event: string; payload?: unknown; meta?: { replayed?: boolean; id: string } }): void {
+  #onBroadcast(message: { event: string; payload?: unknown; meta?: Record<string, unknown> }): void {
     this.#touch()
-    const out: BroadcastMessage = { type: 'broadcast', event: message.event, payload: message.payload, meta: message.meta }
+    let meta = message.meta
+    if (meta && 'switchboard' in meta) {
+      const { switchboard: _position, ...rest } = meta
+      meta = Object.keys(rest).length > 0 ? rest : undefined
+    }
+    const out: BroadcastMessage = { type: 'broadcast', event: message.event, payload: message.payload, meta }
     for (const lease of this.#host.leases(this.name)) {
       for (const key of [message.event, '*']) {
         const handlers = lease.broadcast.get(key)
@@ -645,6 +740,7 @@ export class ManagedChannel {
       lastEventAt: this.lastEventAt,
       messagesIn: this.messagesIn,
       messagesOut: this.messagesOut,
+      position: this.#pos,
     }
   }
 }

@@ -78,6 +78,12 @@ export interface RealtimeConfig {
    * and sent through `updateJoinPayload` (keys inside `config` would be stripped by realtime-js).
    * Reserved keys (`config`, `access_token`, `version`, `user_token`) are ignored. Default: none.
    */
+  /**
+   * Switchboard positions and resume (default true): every channel sends a namespaced
+   * `switchboard: { session, resume }` join key (ignored by hosted Supabase), tracks the position of
+   * every message, resumes from it on every rejoin and drops duplicates. See the README.
+   */
+  positions?: boolean
   resumeToken?: (channel: { name: string; topic: string; kind: ChannelKind }) => Record<string, unknown> | undefined
 }
 
@@ -96,8 +102,10 @@ export interface LifecycleHandlers {
   onStatusChange?: (status: Status, error?: Error) => void
   /** Called when the status becomes `error`, with a `SwitchboardError`. */
   onError?: (error: Error) => void
-  /** Called when the channel returns after a break (refetch what it shows). */
+  /** Called when the channel returns after a break and events may be lost (refetch what it shows). */
   onGap?: (event: GapEvent) => void
+  /** Called when the channel returns after a break and the server replayed everything missed. */
+  onRecover?: (event: GapEvent) => void
 }
 
 /** Options of `subscribeToEntity`. */
@@ -155,6 +163,8 @@ export interface ManagerStats extends ChannelStats {
   messagesOut: number
   reconnects: number
   gaps: number
+  /** Returns after a break where the server replayed everything missed. */
+  recoveries: number
   lastError: Error | undefined
 }
 
@@ -219,6 +229,7 @@ export class ChannelManager {
   #messagesIn = 0
   #messagesOut = 0
   #gapCount = 0
+  #recoveries = 0
   #destroyed = false
 
   constructor(config: RealtimeConfig) {
@@ -280,6 +291,7 @@ export class ChannelManager {
       sendTimeoutMs: config.sendTimeoutMs ?? 10_000,
       maxPayloadBytes: config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
       broadcastRate: config.broadcastRateLimit ?? DEFAULT_BROADCAST_RATE,
+      positions: config.positions ?? true,
       resumeToken: config.resumeToken,
       leases: (name) => this.#table.values(name),
       usersStore: (name) => this.#usersStore(name),
@@ -288,7 +300,8 @@ export class ChannelManager {
       countIn: () => void this.#messagesIn++,
       countOut: () => void this.#messagesOut++,
       gap: (event) => {
-        this.#gapCount++
+        if (event.resumed) this.#recoveries++
+        else this.#gapCount++
         this.#gaps.emit(event, () => undefined)
       },
     }
@@ -457,13 +470,19 @@ export class ChannelManager {
       messagesOut: this.#messagesOut,
       reconnects: this.#connection.reconnects,
       gaps: this.#gapCount,
+      recoveries: this.#recoveries,
       lastError,
     }
   }
 
-  /** Listens to `gap` events of every channel. @returns the function that stops listening. */
+  /** Listens to `gap` events (`resumed: false`) of every channel. @returns the function that stops listening. */
   onGap(listener: (event: GapEvent) => void): () => void {
-    return this.#gaps.on(listener)
+    return this.#gaps.on((e) => e.resumed || listener(e))
+  }
+
+  /** Listens to recoveries (`resumed: true`: everything missed was replayed). @returns the remover. */
+  onRecover(listener: (event: GapEvent) => void): () => void {
+    return this.#gaps.on((e) => e.resumed && listener(e))
   }
 
   /**
@@ -539,7 +558,9 @@ export class ChannelManager {
       onError: options.onError,
       released: false,
     }
-    if (options.onGap) record.gaps.on(options.onGap)
+    const { onGap, onRecover } = options
+    if (onGap) record.gaps.on((e) => e.resumed || onGap(e))
+    if (onRecover) record.gaps.on((e) => e.resumed && onRecover(e))
     return record
   }
 

@@ -25,3 +25,14 @@ export function onSocketEvent(client: RealtimeClient, event: SocketEvent, callba
     if (index >= 0) list.splice(index, 1)
   }
 }
+
+/**
+ * Sends a heartbeat unless one is already in flight. Phoenix treats a heartbeat sent while
+ * another is pending as a heartbeat timeout and closes a healthy socket (browsers fire
+ * `visibilitychange` and `pageshow` together on a back-forward-cache restore). Reads the
+ * Phoenix socket's `pendingHeartbeatRef` (untyped in realtime-js 2.119).
+ */
+export function probe(client: RealtimeClient): void {
+  const socket = (client as unknown as { socketAdapter?: { getSocket?(): { pendingHeartbeatRef?: unknown } } }).socketAdapter?.getSocket?.()
+  if (client.isConnected() && !socket?.pendingHeartbeatRef) void client.sendHeartbeat()
+}

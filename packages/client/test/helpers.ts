@@ -35,10 +35,12 @@ export function recordingTransport(sent: string[]): typeof WebSocket {
   } as unknown as typeof WebSocket
 }
 
-export async function createHarness(): Promise<Harness> {
+export type ServerOptions = Omit<NonNullable<Parameters<typeof startSwitchboard>[0]>, 'port' | 'host' | 'databaseUrl' | 'jwtSecret'>
+
+export async function createHarness(serverOptions: ServerOptions = {}): Promise<Harness> {
   const db = await createTestDatabase('client')
   const jwtSecret = 'switchboard-client-test-secret-at-least-32-chars'
-  let server: Server | undefined = await startSwitchboard({ port: 0, host: '127.0.0.1', databaseUrl: db.url, jwtSecret })
+  let server: Server | undefined = await startSwitchboard({ ...serverOptions, port: 0, host: '127.0.0.1', databaseUrl: db.url, jwtSecret })
   const port = server.port
   const proxy = await startTcpProxy({ targetPort: port })
   const managers: ChannelManager[] = []
@@ -56,7 +58,7 @@ export async function createHarness(): Promise<Harness> {
       server = undefined
     },
     async start() {
-      server = await startSwitchboard({ port, host: '127.0.0.1', databaseUrl: db.url, jwtSecret })
+      server = await startSwitchboard({ ...serverOptions, port, host: '127.0.0.1', databaseUrl: db.url, jwtSecret })
     },
     async restart(options = {}) {
       await h.stop()
@@ -92,6 +94,27 @@ export async function createHarness(): Promise<Harness> {
     },
   }
   return h
+}
+
+/** A `ws` WebSocket that delivers every incoming frame matching `dup` twice (duplicate delivery). */
+export function duplicatingTransport(dup: (data: unknown) => boolean): typeof WebSocket {
+  return class DuplicatingWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args)
+      // `ws` defines `onmessage` as an accessor on its prototype; wrap the handler it receives.
+      const base = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage')!
+      type Handler = ((event: WebSocket.MessageEvent) => void) | null
+      Object.defineProperty(this, 'onmessage', {
+        get: () => base.get!.call(this) as Handler,
+        set: (handler: Handler) => {
+          base.set!.call(this, handler && ((event: WebSocket.MessageEvent) => {
+            handler(event)
+            if (dup(event.data)) handler(event)
+          }))
+        },
+      })
+    }
+  } as unknown as typeof WebSocket
 }
 
 /** Polls `predicate` until it is true (or throws after `timeoutMs`). */

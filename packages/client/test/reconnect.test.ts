@@ -20,11 +20,11 @@ describe('reconnection', () => {
   it('a killed and restarted server brings every channel back to connected, presence restored, gap raised', async () => {
     // A restart under parallel test load can take seconds: give the tight test policy room.
     const m = h.manager({ reconnect: { baseDelayMs: 100, maxDelayMs: 1000, maxAttempts: 30 } })
-    const watcher = h.manager()
+    const watcher = h.manager({ reconnect: { baseDelayMs: 100, maxDelayMs: 1000, maxAttempts: 30 } })
     const gaps: GapEvent[] = []
     const sub = await m.subscribeToEntity({ entityType: 'board', entityId: '1', maxReconnectAttempts: 30, onGap: (g) => gaps.push(g) })
     const pres = await m.joinPresence({ entityType: 'board', entityId: '1', user: { id: 'u-1', name: 'Ada' }, metadata: { role: 'editor' }, maxReconnectAttempts: 30, onGap: (g) => gaps.push(g) })
-    const seen = await watcher.joinPresence({ entityType: 'board', entityId: '1', user: { id: 'u-2', name: 'Bob' } })
+    const seen = await watcher.joinPresence({ entityType: 'board', entityId: '1', user: { id: 'u-2', name: 'Bob' }, maxReconnectAttempts: 30 })
     await waitFor(() => seen.users.length === 2, 5000, 'both present')
 
     await h.restart({ downMs: 300 })
@@ -40,17 +40,32 @@ describe('reconnection', () => {
     expect(m.getStats().gaps).toBe(2)
   })
 
-  it('a network drop (proxy kills the TCP connections) reconnects with a gap', async () => {
+  it('a network drop (proxy kills the TCP connections) reconnects and resumes (recovery, no gap)', async () => {
     const m = h.manager()
     const gaps: GapEvent[] = []
+    const recoveries: GapEvent[] = []
     const sub = await m.subscribeToEntity({ entityType: 'drop', entityId: '1' })
     sub.onGap((g) => gaps.push(g))
+    sub.onRecover((g) => recoveries.push(g))
     const statuses: string[] = []
     sub.onStatus((s) => statuses.push(s))
     h.proxy.dropAll()
-    await waitFor(() => gaps.length === 1, 10_000, 'gap')
+    await waitFor(() => recoveries.length === 1, 10_000, 'recovery')
+    expect(gaps).toEqual([])
+    expect(recoveries[0]).toMatchObject({ resumed: true, resume: { code: 'Resumed' } })
     expect(sub.status).toBe('connected')
     expect(statuses).toEqual(['reconnecting', 'connected'])
+  })
+
+  it('a network drop with positions off (as against hosted Supabase) reconnects with a gap', async () => {
+    const m = h.manager({ positions: false })
+    const gaps: GapEvent[] = []
+    const sub = await m.subscribeToEntity({ entityType: 'drop', entityId: '2' })
+    sub.onGap((g) => gaps.push(g))
+    h.proxy.dropAll()
+    await waitFor(() => gaps.length === 1, 10_000, 'gap')
+    expect(sub.status).toBe('connected')
+    expect(gaps[0]).toMatchObject({ resumed: false })
   })
 
   it('a black-holed connection is detected by the heartbeat and recovered after resume', async () => {
@@ -100,7 +115,8 @@ describe('reconnection', () => {
     const first = current
     const m = h.manager({ accessToken: async () => current, heartbeatIntervalMs: 60_000 })
     const gaps: GapEvent[] = []
-    const sub = await m.subscribeToEntity({ entityType: 'expiring', entityId: '1', onGap: (g) => gaps.push(g) })
+    // Gap or recovery: both mean "back after a break" (the server resumes the stream here).
+    const sub = await m.subscribeToEntity({ entityType: 'expiring', entityId: '1', onGap: (g) => gaps.push(g), onRecover: (g) => gaps.push(g) })
     current = await h.token({ sub: 'u-live', expiresInSec: 3600 })
     // The server closes at expiry (system error + phx_close); realtime-js alone would not rejoin.
     await waitFor(() => gaps.length === 1, 15_000, 'rejoined after server-side expiry')

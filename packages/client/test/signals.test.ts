@@ -1,0 +1,148 @@
+/**
+ * Browser signals (online/offline, visibilitychange, pageshow) and adopting an existing client
+ * with `configureRealtime({ client })`, against a real server behind the TCP proxy.
+ */
+import { RealtimeClient } from '@supabase/realtime-js'
+import WebSocket from 'ws'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { browserSignals, cleanupAllChannels, configureRealtime, getChannelManager, manualSignals, subscribeToEntity, type Signal } from '@switchboard/client'
+import { createHarness, sleep, waitFor, type Harness } from './helpers.js'
+
+let h: Harness
+beforeAll(async () => {
+  h = await createHarness()
+})
+afterAll(async () => {
+  h?.proxy.resume()
+  await cleanupAllChannels()
+  await h?.dispose()
+})
+afterEach(() => {
+  vi.unstubAllGlobals()
+})
+
+describe('browserSignals()', () => {
+  it('is undefined in Node (no global event target)', () => {
+    expect(browserSignals()).toBeUndefined()
+  })
+
+  it('maps window and document events to signals and removes its listeners', () => {
+    const win = new EventTarget()
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'visible' })
+    vi.stubGlobal('addEventListener', win.addEventListener.bind(win))
+    vi.stubGlobal('removeEventListener', win.removeEventListener.bind(win))
+    vi.stubGlobal('document', doc)
+    vi.stubGlobal('navigator', { onLine: false })
+    const source = browserSignals()
+    expect(source?.isOnline?.()).toBe(false)
+    const seen: Signal[] = []
+    const off = source!.subscribe((s) => seen.push(s))
+    win.dispatchEvent(new Event('offline'))
+    win.dispatchEvent(new Event('online'))
+    win.dispatchEvent(new Event('pageshow'))
+    doc.visibilityState = 'hidden'
+    doc.dispatchEvent(new Event('visibilitychange'))
+    doc.visibilityState = 'visible'
+    doc.dispatchEvent(new Event('visibilitychange'))
+    expect(seen).toEqual(['offline', 'online', 'pageshow', 'hidden', 'visible'])
+    off()
+    win.dispatchEvent(new Event('online'))
+    doc.dispatchEvent(new Event('visibilitychange'))
+    expect(seen).toHaveLength(5)
+  })
+})
+
+describe('signals drive the connection', () => {
+  it('offline pauses reconnects; online reconnects at once with a fresh budget', async () => {
+    const signals = manualSignals()
+    // A slow policy: without the online signal the retry would take seconds.
+    const m = h.manager({ signals, reconnect: { baseDelayMs: 20_000, maxDelayMs: 20_000, maxAttempts: 5 } })
+    const sub = await m.subscribeToEntity({ entityType: 'sig', entityId: '1', reconnectDelay: 20_000 })
+    signals.emit('offline')
+    h.proxy.dropAll()
+    await waitFor(() => sub.status === 'reconnecting', 5000, 'lost')
+    const accepted = h.proxy.accepted
+    await sleep(300)
+    expect(h.proxy.accepted).toBe(accepted) // no attempt while offline
+    const t0 = Date.now()
+    signals.emit('online')
+    await waitFor(() => sub.status === 'connected', 5000, 'back online')
+    expect(Date.now() - t0).toBeLessThan(3000)
+  })
+
+  it('visible/pageshow on a live socket refreshes the token (and probes); on a dead one reconnects now', async () => {
+    const signals = manualSignals()
+    let calls = 0
+    const token = await h.token()
+    const m = h.manager({ signals, accessToken: async () => (calls++, token), reconnect: { baseDelayMs: 20_000, maxDelayMs: 20_000, maxAttempts: 5 } })
+    const sub = await m.subscribeToEntity({ entityType: 'sig', entityId: '2', reconnectDelay: 20_000 })
+    const before = calls
+    signals.emit('visible')
+    await waitFor(() => calls > before, 2000, 'token refreshed on visible')
+    const afterVisible = calls
+    signals.emit('pageshow')
+    await waitFor(() => calls > afterVisible, 2000, 'token refreshed on pageshow')
+    signals.emit('hidden') // no-op
+    expect(sub.status).toBe('connected')
+
+    h.proxy.dropAll()
+    await waitFor(() => sub.status === 'reconnecting', 5000, 'lost')
+    signals.emit('visible')
+    await waitFor(() => sub.status === 'connected', 5000, 'reconnected on visible')
+  })
+
+  it('starts paused when the environment says it is offline', async () => {
+    const signals = manualSignals()
+    signals.online = false
+    const m = h.manager({ signals })
+    const sub = m.acquireEntity({ entityType: 'sig', entityId: '3' })
+    await sleep(300)
+    expect(sub.status).toBe('connecting')
+    signals.emit('online')
+    await waitFor(() => sub.status === 'connected', 5000, 'connected once online')
+    sub.release()
+  })
+})
+
+describe('configureRealtime({ client })', () => {
+  it('adopts an existing RealtimeClient: channels join on it, cleanup leaves it to its owner', async () => {
+    const client = new RealtimeClient(`${h.proxy.url.replace('http', 'ws')}/realtime/v1`, {
+      params: { apikey: h.server.anonKey },
+      transport: WebSocket as never,
+      logger: () => undefined,
+    })
+    const manager = configureRealtime({ client, signals: false })
+    expect(getChannelManager()).toBe(manager)
+    expect(manager.realtime).toBe(client)
+    const channel = await subscribeToEntity({ entityType: 'adopted', entityId: '1' })
+    expect(channel.status).toBe('connected')
+    expect(client.getChannels().map((c) => c.topic)).toContain('realtime:subscription:adopted:1')
+
+    // Replacing the configuration cleans up the previous manager.
+    const next = configureRealtime({ client, signals: false })
+    await waitFor(() => channel.status === 'disconnected', 5000, 'previous manager cleaned up')
+    expect(getChannelManager()).toBe(next)
+    const again = await subscribeToEntity({ entityType: 'adopted', entityId: '2' })
+    expect(again.status).toBe('connected')
+    await cleanupAllChannels()
+    expect(client.getChannels()).toEqual([])
+    await next.destroy()
+    await client.disconnect()
+  })
+
+  it('adopts a client that is already connected', async () => {
+    const client = new RealtimeClient(`${h.proxy.url.replace('http', 'ws')}/realtime/v1`, {
+      params: { apikey: h.server.anonKey },
+      transport: WebSocket as never,
+      logger: () => undefined,
+    })
+    client.connect()
+    await waitFor(() => client.isConnected(), 5000, 'client connected')
+    const manager = configureRealtime({ client, signals: false })
+    await waitFor(() => manager.status === 'connected', 5000, 'manager sees the open socket')
+    const channel = await subscribeToEntity({ entityType: 'adopted', entityId: '3' })
+    expect(channel.status).toBe('connected')
+    await manager.destroy()
+    await client.disconnect()
+  })
+})
