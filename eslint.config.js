@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.switchboard/**', 'apps/*/dist/**', '**/*.d.ts'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '.switchboard/**', 'apps/*/dist/**', 'apps/*/dist-server/**', 'apps/*/test-results/**', '**/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

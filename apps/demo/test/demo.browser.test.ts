@@ -1,0 +1,225 @@
+/**
+ * Switchboard Ops in a real browser: playwright-core driving Debian's chromium against the demo
+ * launcher started in-process (port 0, fresh database), with three browser contexts: an ADMIN
+ * and a VIEWER of Acme Dental (tenant A) and the ADMIN of Bright Plumbing (tenant B).
+ *
+ * The UI is built with Vite into a temporary folder first (a few seconds), so the test never
+ * depends on a stale apps/demo/dist. Screenshots land in apps/demo/test-results/.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { createTestDatabase, type TestDatabase } from '../../../test-support/database.js'
+import { startDemo, type RunningDemo } from '../server/demo.js'
+import { PHONES, TENANTS, USERS } from '../server/ids.js'
+
+const DEMO_DIR = fileURLToPath(new URL('..', import.meta.url))
+const RESULTS = join(DEMO_DIR, 'test-results')
+const ALICE = USERS.find((u) => u.email === 'alice@acme-dental.test')!
+const VICTOR = USERS.find((u) => u.email === 'victor@acme-dental.test')!
+const BEN = USERS.find((u) => u.email === 'ben@bright-plumbing.test')!
+
+let db: TestDatabase
+let demo: RunningDemo
+let browser: Browser
+let buildDir: string
+const contexts: BrowserContext[] = []
+let alice: Page
+let victor: Page
+let ben: Page
+let victorContext: BrowserContext
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(RESULTS, `${name}.png`) })
+}
+
+async function signIn(email: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+  contexts.push(context)
+  const page = await context.newPage()
+  page.on('pageerror', (error) => console.error(`[${email}] page error: ${error.message}`))
+  await page.goto(`${demo.url}/`)
+  await page.waitForSelector(`[data-testid="signin-${email}"]`)
+  if (email === ALICE.email) await shot(page, 'signin')
+  await page.click(`[data-testid="signin-${email}"]`)
+  await page.waitForSelector('[data-testid="current-user"]')
+  await waitLive(page)
+  return { context, page }
+}
+
+/** Socket connected and every channel the page holds joined. */
+async function waitLive(page: Page, timeout = 10_000): Promise<void> {
+  await page.waitForFunction(() => {
+    const el = document.querySelector('[data-testid="connection-indicator"]')
+    if (!el || el.getAttribute('data-state') !== 'live') return false
+    const total = Number(el.getAttribute('data-channels'))
+    return total > 0 && Number(el.getAttribute('data-channels-connected')) === total
+  }, undefined, { timeout })
+}
+
+async function go(page: Page, name: string): Promise<void> {
+  await page.click(`[data-testid="nav-${name}"]`)
+  await waitLive(page)
+}
+
+async function insertCall(tenantId: string, phoneId: string, caller: string): Promise<string> {
+  const [row] = await demo.server.sql<{ id: string }[]>`
+    insert into calls (tenant_id, phone_number_id, from_number, caller_name) values (${tenantId}, ${phoneId}, '+1 555 010 2030', ${caller}) returning id`
+  return row!.id
+}
+
+const callRow = (id: string) => `[data-testid="call-row"][data-call-id="${id}"]`
+
+describe('Switchboard Ops in chromium', () => {
+  beforeAll(async () => {
+    mkdirSync(RESULTS, { recursive: true })
+    buildDir = mkdtempSync(join(tmpdir(), 'switchboard-demo-ui-'))
+    execFileSync(process.execPath, [join(DEMO_DIR, '../../node_modules/vite/bin/vite.js'), 'build', '--outDir', join(buildDir, 'dist'), '--emptyOutDir', '--logLevel', 'warn'], { cwd: DEMO_DIR, stdio: 'pipe', timeout: 90_000 })
+    db = await createTestDatabase('demo')
+    demo = await startDemo({ port: 0, databaseUrl: db.url, simulate: 0, staticDir: join(buildDir, 'dist') })
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      // launch() gives every run a fresh temporary profile (user data dir), removed on close.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+    })
+    ;({ page: alice } = await signIn(ALICE.email))
+    ;({ page: victor, context: victorContext } = await signIn(VICTOR.email))
+    ;({ page: ben } = await signIn(BEN.email))
+  }, 120_000)
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined)
+    await browser?.close().catch(() => undefined)
+    await demo?.close()
+    await db?.drop()
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true })
+  }, 60_000)
+
+  it('signs in per tenant and role; a viewer sees only the assigned phone (RLS)', async () => {
+    await alice.waitForSelector('[data-testid="phone-lane"]')
+    await victor.waitForSelector('[data-testid="phone-lane"]')
+    await ben.waitForSelector('[data-testid="phone-lane"]')
+    const labels = (page: Page) => page.$$eval('[data-testid="phone-label"]', (els) => els.map((el) => el.getAttribute('data-phone-id')))
+    expect((await labels(alice)).sort()).toEqual([PHONES.acmeFront.id, PHONES.acmeBilling.id, PHONES.acmeEmergency.id].sort())
+    expect(await labels(victor)).toEqual([PHONES.acmeFront.id])
+    expect((await labels(ben)).sort()).toEqual([PHONES.brightDispatch.id, PHONES.brightSales.id].sort())
+    // Seeded history: the viewer's rows are all on the assigned phone.
+    const victorPhones = await victor.$$eval('[data-testid="call-row"]', (els) => [...new Set(els.map((el) => el.getAttribute('data-phone-id')))])
+    expect(victorPhones).toEqual([PHONES.acmeFront.id])
+    await expect.poll(() => ben.textContent('[data-testid="tenant-name"]')).toContain('Bright Plumbing')
+    await shot(alice, 'calls-admin-acme')
+    await shot(victor, 'calls-viewer-acme')
+    await shot(ben, 'calls-admin-bright')
+  })
+
+  it('a call inserted for tenant A reaches A within 1 s, the viewer only on the assigned phone, never tenant B', async () => {
+    // Warm-up on Billing (also: the viewer, assigned to Front desk only, must not get it).
+    const billing = await insertCall(TENANTS.acme.id, PHONES.acmeBilling.id, 'Warm Up')
+    await alice.waitForSelector(callRow(billing), { timeout: 5000 })
+
+    const started = Date.now()
+    const front = await insertCall(TENANTS.acme.id, PHONES.acmeFront.id, 'Ada Lovelace')
+    await alice.waitForSelector(callRow(front), { timeout: 1000 })
+    const latency = Date.now() - started
+    console.log(`call insert → visible for tenant A's admin in ${latency} ms`)
+    expect(latency).toBeLessThan(1000)
+    await victor.waitForSelector(callRow(front), { timeout: 2000 })
+    expect(await alice.getAttribute(callRow(front), 'data-status')).toBe('ringing')
+
+    // Status transitions arrive live too; the duration ticks.
+    await demo.server.sql`update calls set status = 'in_progress', answered_at = now() where id = ${front}`
+    await alice.waitForSelector(`${callRow(front)}[data-status="in_progress"]`, { timeout: 2000 })
+    const first = await alice.textContent(`${callRow(front)} [data-testid="call-duration"]`)
+    await alice.waitForFunction(([selector, before]) => document.querySelector(selector!)?.textContent !== before, [`${callRow(front)} [data-testid="call-duration"]`, first] as const, { timeout: 3000 })
+
+    // Give tenant B and the viewer every chance to (wrongly) receive the others.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(await ben.$(callRow(front))).toBeNull()
+    expect(await ben.$(callRow(billing))).toBeNull()
+    expect(await victor.$(callRow(billing))).toBeNull()
+    const benCallPhones = await ben.$$eval('[data-testid="call-row"]', (els) => [...new Set(els.map((el) => el.getAttribute('data-phone-id')))])
+    expect(benCallPhones.every((id) => id === PHONES.brightDispatch.id || id === PHONES.brightSales.id)).toBe(true)
+    await shot(alice, 'calls-live-admin')
+    await shot(victor, 'calls-live-viewer')
+  })
+
+  it('presence shows both tenant A users on the page, and never tenant B', async () => {
+    const ids = (page: Page) => page.$$eval('.topbar [data-testid="presence-user"]', (els) => els.map((el) => el.getAttribute('data-user-id')).sort())
+    await expect.poll(() => ids(alice), { timeout: 5000 }).toEqual([ALICE.id, VICTOR.id].sort())
+    await expect.poll(() => ids(victor), { timeout: 5000 }).toEqual([ALICE.id, VICTOR.id].sort())
+    expect(await ids(ben)).toEqual([BEN.id])
+  })
+
+  it('inbox: typing indicator over broadcast shows and clears; a new message appears live', async () => {
+    await go(victor, 'inbox')
+    await go(alice, 'inbox')
+    await go(ben, 'inbox')
+    await victor.waitForSelector('[data-testid="conversation"]')
+    // Victor sees the conversations of his phone only; open his first one in both browsers.
+    const conversationId = (await victor.getAttribute('[data-testid="conversation"]', 'data-conversation-id'))!
+    await victor.click(`[data-testid="conversation"][data-conversation-id="${conversationId}"]`)
+    await alice.click(`[data-testid="conversation"][data-conversation-id="${conversationId}"]`)
+    expect(await ben.$(`[data-testid="conversation"][data-conversation-id="${conversationId}"]`)).toBeNull()
+    await waitLive(alice)
+    await waitLive(victor)
+    await victor.waitForSelector('[data-testid="message"]')
+
+    await alice.fill('[data-testid="composer"]', 'Hello from Alice')
+    await victor.waitForSelector('[data-testid="typing-indicator"][data-typing="yes"]', { timeout: 3000 })
+    expect(await victor.textContent('[data-testid="typing-indicator"]')).toContain('Alice Moreno is typing')
+    await shot(victor, 'inbox-typing')
+    await alice.click('[data-testid="send"]')
+    await victor.waitForSelector('[data-testid="typing-indicator"][data-typing="no"]', { timeout: 3000 })
+    await victor.waitForFunction(() => [...document.querySelectorAll('[data-testid="message"]')].some((el) => el.textContent?.includes('Hello from Alice')), undefined, { timeout: 3000 })
+    // Tenant B's typing channel is its own: nothing shows there.
+    expect(await ben.getAttribute('[data-testid="typing-indicator"]', 'data-typing')).not.toBe('yes')
+    await shot(alice, 'inbox')
+  })
+
+  it('maintenance: upload progress is broadcast to everyone viewing the report', async () => {
+    await go(alice, 'maintenance')
+    await go(victor, 'maintenance')
+    await alice.waitForSelector('[data-testid="report-detail"]')
+    await victor.waitForSelector('[data-testid="report-detail"]')
+    await alice.click('[data-testid="attach-sample"]')
+    await victor.waitForSelector('[data-testid="upload-progress"]', { timeout: 3000 })
+    await shot(victor, 'maintenance-upload-progress')
+  })
+
+  it('screenshots every page (admin of tenant A)', async () => {
+    for (const name of ['activity', 'chart', 'bids', 'maintenance', 'calls']) {
+      await go(alice, name)
+      await alice.waitForTimeout(600)
+      await shot(alice, name)
+    }
+    const rows = await alice.$$eval('[data-testid="activity-row"]', (els) => els.length)
+    await go(alice, 'activity')
+    const count = Number((await alice.textContent('[data-testid="activity-count"] .stat-value'))?.replace(/\D/g, ''))
+    expect(count).toBeGreaterThan(2000)
+    expect(rows).toBeLessThan(200) // virtualized: a few dozen rows in the DOM, not thousands
+    await go(alice, 'calls')
+  })
+
+  it('offline: the indicator says so, and back online the page shows what it missed', async () => {
+    await go(victor, 'calls')
+    await victorContext.setOffline(true)
+    await victor.waitForSelector('[data-testid="connection-indicator"][data-state="offline"]', { timeout: 5000 })
+    const missed = await insertCall(TENANTS.acme.id, PHONES.acmeFront.id, 'Missed While Offline')
+    await alice.waitForSelector(callRow(missed), { timeout: 2000 })
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(await victor.$(callRow(missed))).toBeNull() // really cut off: nothing arrives while offline
+    await shot(victor, 'offline-viewer')
+
+    await victorContext.setOffline(false)
+    await victor.waitForSelector('[data-testid="connection-indicator"][data-state="live"]', { timeout: 15_000 })
+    await victor.waitForSelector(callRow(missed), { timeout: 10_000 })
+    // And it is live again afterwards.
+    const after = await insertCall(TENANTS.acme.id, PHONES.acmeFront.id, 'After Reconnect')
+    await victor.waitForSelector(callRow(after), { timeout: 3000 })
+    await shot(victor, 'back-online-viewer')
+  })
+})
