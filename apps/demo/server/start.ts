@@ -102,11 +102,12 @@ async function main(): Promise<void> {
   const width = Math.max(...demo.users.map((u) => u.name.length))
   const lines = [
     '',
-    `  Switchboard Ops is running: ${demo.url}/`,
+    `  Switchboard listening on ${demo.url}: Switchboard Ops is at ${demo.url}/`,
     '',
     `  Realtime       ${demo.url.replace(/^http/, 'ws')}/realtime/v1/websocket`,
     `  Database       ${databaseUrl ? databaseUrl.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@') : `${demo.server.databaseUrl} (embedded)`}`,
     `  anon key       ${demo.server.anonKey}`,
+    `  service_role   ${demo.server.serviceRoleKey}`,
     `  Simulator      ${simulate > 0 ? `${simulate} events/min per tenant (switch it in the UI, or --simulate 0)` : 'off (--simulate 20 to start it)'}`,
     '',
     '  Sign in as (pick one on the sign-in page; open a second browser or a private window for another):',
