@@ -14,7 +14,7 @@
 import type { RealtimeClient } from '@supabase/realtime-js'
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
 import { Timer, type Clock } from './clock.js'
-import { createError, ErrorCodes, normalizeError } from './errors.js'
+import { createError, normalizeError } from './errors.js'
 import type { Logger } from './logger.js'
 import type { Signal, SignalSource } from './signals.js'
 import { onSocketEvent, probe } from './socket-events.js'
@@ -155,7 +155,7 @@ export class Connection {
         await client.setAuth()
       }
     } catch (err) {
-      const error = createError(ErrorCodes.AuthFailed, 'the accessToken callback failed', { cause: err })
+      const error = createError('AUTH_FAILED', 'the accessToken callback failed', { cause: err })
       logger.error('token refresh failed', { error })
       this.store.update((s) => ({ ...s, lastError: error }))
     }
@@ -260,7 +260,7 @@ export class Connection {
     const failures = this.store.getSnapshot().attempt + 1
     this.#setAttempt(failures)
     const policy = this.#o.policy()
-    const error = createError(ErrorCodes.ReconnectExhausted, `could not connect after ${failures} attempts`, { cause: reason })
+    const error = createError('RECONNECT_EXHAUSTED', `could not connect after ${failures} attempts`, { cause: reason })
     this.events.emit({ type: 'attempt-failed', attempt: failures, error })
     if (failures >= policy.maxAttempts) {
       logger.error('giving up reconnecting', { attempts: failures, reason: reason.message })

@@ -3,6 +3,10 @@
  *
  * Codes are part of the public API (apps switch on them; the README lists every one of them, and a
  * test keeps the two in step). Messages may change; codes may not.
+ *
+ * Inside the SDK, call sites pass the code as a literal (`createError('RATE_LIMITED', …)`): the
+ * {@link ErrorCode} parameter type checks it against this registry, and an app that never reads
+ * `ErrorCodes` does not ship the map.
  */
 
 /** Every error code the SDK raises. */

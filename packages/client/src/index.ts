@@ -15,7 +15,7 @@
  * cleanupAllChannels() // on logout
  * ```
  */
-import { createError, ErrorCodes } from './errors.js'
+import { createError } from './errors.js'
 import type { EntityChannel, PresenceLease } from './leases.js'
 import { ChannelManager, type BroadcastOptions, type JoinPresenceOptions, type RealtimeConfig, type SubscribeToEntityOptions } from './manager.js'
 import type { EntityRef } from './naming.js'
@@ -82,7 +82,7 @@ export function configureRealtime(config: RealtimeConfig): ChannelManager {
  * ```
  */
 export function getChannelManager(): ChannelManager {
-  if (!current) throw createError(ErrorCodes.NotConfigured, 'call configureRealtime() before using the realtime helpers')
+  if (!current) throw createError('NOT_CONFIGURED', 'call configureRealtime() before using the realtime helpers')
   return current
 }
 

@@ -85,5 +85,11 @@ export function createLogger(options: { level?: LogLevel; sink?: LogSink; bindin
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') }
 }
 
-/** A logger that drops everything (the default). */
-export const silentLogger: Logger = createLogger({ level: 'silent' })
+const drop = (): void => undefined
+
+/**
+ * A logger that drops everything (the default). A plain object rather than
+ * `createLogger({ level: 'silent' })`, so apps that never pass a logger do not ship the level
+ * filter and the redaction code.
+ */
+export const silentLogger: Logger = { debug: drop, info: drop, warn: drop, error: drop }

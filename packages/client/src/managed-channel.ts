@@ -15,14 +15,14 @@ import type { RealtimeChannel, RealtimeClient, RealtimePostgresChangesPayload } 
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
 import { Timer, type Clock } from './clock.js'
 import type { Connection } from './connection.js'
-import { createError, ErrorCodes, normalizeError } from './errors.js'
+import { createError, normalizeError } from './errors.js'
 import type { Logger } from './logger.js'
 import { postgresSpecKey, type ChannelKind, type PostgresSpec } from './naming.js'
 import { checkBroadcastPayload, checkEventName } from './payload.js'
 import { presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser, type PresenceUserInput } from './presence.js'
 import { TokenBucket, type RateLimit } from './rate-limiter.js'
 import { onRawMessage } from './raw-messages.js'
-import { isGap, isLive, Status, transition, type StatusEvent } from './status.js'
+import { isGap, isLive, isTerminal, Status, transition, type StatusEvent } from './status.js'
 import type { Emitter} from './store.js';
 import { Store } from './store.js'
 
@@ -246,11 +246,7 @@ export class ManagedChannel {
     if (this.#closed) return
     this.#grace.cancel()
     const status = this.status.getSnapshot()
-    if (status === Status.disconnected || (status === Status.error && this.#errorCause === 'connection')) {
-      this.#attempts = 0
-      this.#errorCause = undefined
-      this.#dispatch('start')
-    }
+    if (status === Status.disconnected || (status === Status.error && this.#errorCause === 'connection')) this.#restart()
     this.#joinWhenReady()
   }
 
@@ -265,13 +261,17 @@ export class ManagedChannel {
   /** Retry a channel that gave up or was left disconnected by `autoReconnect: false`. */
   retry(): void {
     if (this.#closed) return
-    const status = this.status.getSnapshot()
-    if (status === Status.error || status === Status.disconnected) {
-      this.#attempts = 0
-      this.#errorCause = undefined
-      this.#dispatch('start')
+    if (isTerminal(this.status.getSnapshot())) {
+      this.#restart()
       this.#joinWhenReady()
     }
+  }
+
+  /** Leaves `error`/`disconnected` with a fresh attempt budget. */
+  #restart(): void {
+    this.#attempts = 0
+    this.#errorCause = undefined
+    this.#dispatch('start')
   }
 
   /** The last lease left: leave after `graceMs` unless a lease comes back (React StrictMode). */
@@ -287,7 +287,7 @@ export class ManagedChannel {
     this.#grace.cancel()
     this.#retry.cancel()
     this.#dispatch('stop')
-    this.#rejectWaiters(createError(ErrorCodes.Released, `channel ${this.name} was closed`))
+    this.#settleWaiters(createError('LEASE_RELEASED', `channel ${this.name} was closed`))
     const done = this.#discard()
     this.status.clear()
     this.users.set([])
@@ -298,12 +298,7 @@ export class ManagedChannel {
 
   onConnectionReady(): void {
     if (this.#closed) return
-    const status = this.status.getSnapshot()
-    if (status === Status.error && this.#errorCause === 'connection') {
-      this.#attempts = 0
-      this.#errorCause = undefined
-      this.#dispatch('start')
-    }
+    if (this.status.getSnapshot() === Status.error && this.#errorCause === 'connection') this.#restart()
     if (isLive(this.status.getSnapshot()) && !this.#raw) this.#join()
   }
 
@@ -352,19 +347,20 @@ export class ManagedChannel {
     await connection.refreshAuth()
     if (this.#closed || !connection.ready || !isLive(this.status.getSnapshot()) || this.#raw) return
 
-    let raw = client.channel(this.name, {
+    const options = {
       config: {
         private: this.config.private,
         broadcast: { self: this.config.self, ack: false },
         presence: { key: this.config.presenceKey ?? '', enabled: this.kind === 'presence' },
       },
-    })
+    }
+    let raw = client.channel(this.name, options)
     if (raw.joinedOnce) {
       // realtime-js dedups by topic: an instance it still holds must go before we can join.
       logger.warn('removing a stale instance of the topic', { channel: this.name })
       await client.removeChannel(raw)
-      raw = client.channel(this.name, { config: { private: this.config.private, broadcast: { self: this.config.self, ack: false }, presence: { key: this.config.presenceKey ?? '', enabled: this.kind === 'presence' } } })
-      if (raw.joinedOnce) throw createError(ErrorCodes.JoinFailed, `topic ${this.topic} is held by another instance`)
+      raw = client.channel(this.name, options)
+      if (raw.joinedOnce) throw createError('CHANNEL_JOIN_FAILED', `topic ${this.topic} is held by another instance`)
     }
     const gen = ++this.#gen
     this.#raw = raw
@@ -421,7 +417,7 @@ export class ManagedChannel {
       this.#everConnected = true
       this.#dispatch('up')
       this.#retrack()
-      this.#resolveWaiters()
+      this.#settleWaiters()
       this.#host.logger.debug('joined', { channel: this.name, speaks: this.#speaks })
       // A server that speaks positions says Resumed/Gap/Fresh next; any other return is a gap.
       if (this.#owed && !this.#speaks) this.#resync(false)
@@ -430,7 +426,7 @@ export class ManagedChannel {
     // CHANNEL_ERROR, TIMED_OUT or CLOSED that we did not ask for: this instance is done.
     const socketLevel = !this.#host.client.isConnected() || err?.message === 'heartbeat timeout' || typeof (err?.cause as { code?: unknown } | undefined)?.code === 'number'
     const message = this.#systemMessage ?? err?.message ?? state.toLowerCase().replace('_', ' ')
-    const code = state === 'CLOSED' ? ErrorCodes.ChannelClosed : ErrorCodes.JoinFailed
+    const code = state === 'CLOSED' ? 'CHANNEL_CLOSED' : 'CHANNEL_JOIN_FAILED'
     const error = createError(code, `channel ${this.name}: ${message}`, { cause: err })
     this.#host.logger.warn('channel broke', { channel: this.name, state, message, socketLevel })
     void this.#discard()
@@ -461,7 +457,7 @@ export class ManagedChannel {
     }
     this.#attempts++
     if (this.#attempts >= policy.maxAttempts) {
-      this.#giveUp(createError(ErrorCodes.ReconnectExhausted, `channel ${this.name} gave up after ${this.#attempts} attempts: ${error.message}`, { cause: error }), 'channel')
+      this.#giveUp(createError('RECONNECT_EXHAUSTED', `channel ${this.name} gave up after ${this.#attempts} attempts: ${error.message}`, { cause: error }), 'channel')
       return
     }
     this.#dispatch('down', error)
@@ -480,7 +476,7 @@ export class ManagedChannel {
     this.lastError = error
     if (this.#raw) void this.#discard()
     this.#dispatch('exhausted', error)
-    this.#rejectWaiters(error)
+    this.#settleWaiters(error)
   }
 
   #markBroken(reason: string): void {
@@ -680,31 +676,25 @@ export class ManagedChannel {
   waitConnected(timeoutMs: number): Promise<void> {
     const status = this.status.getSnapshot()
     if (status === Status.connected) return Promise.resolve()
-    if (this.#closed) return Promise.reject(createError(ErrorCodes.Released, `channel ${this.name} was closed`))
-    if (status === Status.error) return Promise.reject(this.lastError ?? createError(ErrorCodes.NotConnected, `channel ${this.name} is in error`))
+    if (this.#closed) return Promise.reject(createError('LEASE_RELEASED', `channel ${this.name} was closed`))
+    if (status === Status.error) return Promise.reject(this.lastError ?? createError('CHANNEL_NOT_CONNECTED', `channel ${this.name} is in error`))
     return new Promise<void>((resolve, reject) => {
       const timer = new Timer(this.#host.clock)
       const waiter: Waiter = { resolve, reject, timer }
       this.#waiters.add(waiter)
       timer.start(() => {
         this.#waiters.delete(waiter)
-        reject(createError(ErrorCodes.NotConnected, `channel ${this.name} did not connect within ${timeoutMs} ms (status ${this.status.getSnapshot()})`, { cause: this.lastError }))
+        reject(createError('CHANNEL_NOT_CONNECTED', `channel ${this.name} did not connect within ${timeoutMs} ms (status ${this.status.getSnapshot()})`, { cause: this.lastError }))
       }, timeoutMs)
     })
   }
 
-  #resolveWaiters(): void {
+  /** Resolves every pending wait, or rejects them all with `err`. */
+  #settleWaiters(err?: Error): void {
     for (const w of [...this.#waiters]) {
       w.timer.cancel()
-      w.resolve()
-    }
-    this.#waiters.clear()
-  }
-
-  #rejectWaiters(err: Error): void {
-    for (const w of [...this.#waiters]) {
-      w.timer.cancel()
-      w.reject(err)
+      if (err) w.reject(err)
+      else w.resolve()
     }
     this.#waiters.clear()
   }
@@ -719,13 +709,13 @@ export class ManagedChannel {
     checkBroadcastPayload(payload, this.#host.maxPayloadBytes)
     const wait = this.#bucket.take()
     if (wait > 0) {
-      throw createError(ErrorCodes.RateLimited, `broadcast rate limit of ${this.#host.broadcastRate.perSecond}/s exceeded on ${this.name}; retry in ${wait} ms`, { retryAfterMs: wait })
+      throw createError('RATE_LIMITED', `broadcast rate limit of ${this.#host.broadcastRate.perSecond}/s exceeded on ${this.name}; retry in ${wait} ms`, { retryAfterMs: wait })
     }
     await this.waitConnected(this.#host.sendTimeoutMs)
     const raw = this.#raw
-    if (!raw) throw createError(ErrorCodes.NotConnected, `channel ${this.name} is not joined`)
+    if (!raw) throw createError('CHANNEL_NOT_CONNECTED', `channel ${this.name} is not joined`)
     const result = await raw.send({ type: 'broadcast', event, payload })
-    if (result !== 'ok') throw createError(ErrorCodes.SendFailed, `broadcast on ${this.name} failed: ${result}`)
+    if (result !== 'ok') throw createError('SEND_FAILED', `broadcast on ${this.name} failed: ${result}`)
     this.messagesOut++
     this.#host.countOut()
   }

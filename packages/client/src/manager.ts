@@ -13,7 +13,7 @@ import { RealtimeClient, type RealtimeClientOptions, type WebSocketLikeConstruct
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
 import { systemClock, Timer, type Clock } from './clock.js'
 import { Connection, type AccessTokenFn, type ConnectionSnapshot } from './connection.js'
-import { createError, ErrorCodes } from './errors.js'
+import { createError } from './errors.js'
 import { EntityChannel, PresenceLease, type LeaseHost } from './leases.js'
 import { silentLogger, type Logger } from './logger.js'
 import { ManagedChannel, type ChangeHandlers, type ChannelConfig, type ChannelHost, type ChannelInfo, type ChannelPolicy, type GapEvent, type LeaseRecord, type PresenceHandlers } from './managed-channel.js'
@@ -244,7 +244,7 @@ export class ChannelManager {
       this.realtime = config.client
       this.#owned = false
     } else {
-      if (!config.url || !config.apiKey) throw createError(ErrorCodes.InvalidArgument, 'configureRealtime needs { url, apiKey } or { client }')
+      if (!config.url || !config.apiKey) throw createError('INVALID_ARGUMENT', 'configureRealtime needs { url, apiKey } or { client }')
       const accessToken = config.accessToken
       this.realtime = new RealtimeClient(realtimeEndpoint(config.url), {
         ...config.realtimeOptions,
@@ -358,7 +358,7 @@ export class ChannelManager {
   /** Takes a presence lease synchronously; tracking starts once joined. */
   acquirePresence<M extends PresenceMetadata = PresenceMetadata>(options: JoinPresenceOptions<M>): PresenceLease<M> {
     if (!options.user || typeof options.user.id !== 'string' || !options.user.id || typeof options.user.name !== 'string') {
-      throw createError(ErrorCodes.InvalidArgument, 'joinPresence needs user: { id, name }')
+      throw createError('INVALID_ARGUMENT', 'joinPresence needs user: { id, name }')
     }
     checkBroadcastPayload(options.metadata ?? {}, this.#host.maxPayloadBytes)
     const record = this.#record(options, undefined, {
@@ -441,7 +441,7 @@ export class ChannelManager {
   async updatePresenceMetadata(entityType: string, entityId: string, metadata: PresenceMetadata, tenantId?: string): Promise<void> {
     const name = channelName('presence', { entityType, entityId, tenantId })
     const records = this.#table.values(name).filter((r) => r.presence)
-    if (records.length === 0) throw createError(ErrorCodes.InvalidArgument, `no presence joined on ${name}`)
+    if (records.length === 0) throw createError('INVALID_ARGUMENT', `no presence joined on ${name}`)
     checkBroadcastPayload(metadata, this.#host.maxPayloadBytes)
     for (const r of records) if (r.presence) r.presence.metadata = { ...r.presence.metadata, ...metadata }
     await this.#channels.get(name)?.updatePresence()
@@ -565,7 +565,7 @@ export class ChannelManager {
   }
 
   #acquire(kind: ChannelKind, ref: EntityRef, config: ChannelConfig, record: LeaseRecord): ManagedChannel {
-    if (this.#destroyed) throw createError(ErrorCodes.Released, 'the channel manager was destroyed')
+    if (this.#destroyed) throw createError('LEASE_RELEASED', 'the channel manager was destroyed')
     const name = channelName(kind, ref)
     let channel = this.#channels.get(name)
     if (channel) {
@@ -576,7 +576,7 @@ export class ChannelManager {
         c.presenceKey !== undefined && config.presenceKey !== undefined && c.presenceKey !== config.presenceKey ? 'presence user' :
         undefined
       if (conflict) {
-        throw createError(ErrorCodes.ConfigConflict, `channel ${name} is already held with a different ${conflict}; use the same settings or another entity`)
+        throw createError('CHANNEL_CONFIG_CONFLICT', `channel ${name} is already held with a different ${conflict}; use the same settings or another entity`)
       }
       if (c.presenceKey === undefined && config.presenceKey !== undefined) c.presenceKey = config.presenceKey
     } else {
@@ -615,7 +615,7 @@ export class ChannelManager {
   }
 
   async #updatePresence(record: LeaseRecord, metadata: PresenceMetadata): Promise<void> {
-    if (record.released || !record.presence) throw createError(ErrorCodes.Released, 'this presence lease was released')
+    if (record.released || !record.presence) throw createError('LEASE_RELEASED', 'this presence lease was released')
     checkBroadcastPayload(metadata, this.#host.maxPayloadBytes)
     record.presence.metadata = { ...record.presence.metadata, ...metadata }
     const name = this.#nameOf(record)
@@ -632,7 +632,7 @@ export class ChannelManager {
             resolve()
           } else if (status === Status.error || status === Status.disconnected) {
             off()
-            reject(error ?? lease.lastError ?? createError(ErrorCodes.JoinFailed, `channel ${lease.name} did not join`))
+            reject(error ?? lease.lastError ?? createError('CHANNEL_JOIN_FAILED', `channel ${lease.name} did not join`))
           }
         })
       })

@@ -11,7 +11,7 @@
  * Names isolate tenants **on the client only**: anyone can join any name. Server-side isolation is
  * private channels (RLS on `realtime.messages`) and RLS on the tables behind postgres_changes.
  */
-import { createError, ErrorCodes } from './errors.js'
+import { createError } from './errors.js'
 
 export const ChannelKinds = { subscription: 'subscription', presence: 'presence' } as const
 /** `subscription` channels carry postgres_changes and broadcast; `presence` channels carry presence. */
@@ -30,10 +30,10 @@ export const MAX_NAME_LENGTH = 200
 
 function assertSegment(label: string, value: unknown, allowColon: boolean): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw createError(ErrorCodes.InvalidArgument, `${label} must be a non-empty string`)
+    throw createError('INVALID_ARGUMENT', `${label} must be a non-empty string`)
   }
   if (!allowColon && value.includes(':')) {
-    throw createError(ErrorCodes.InvalidArgument, `${label} may not contain ':' (got ${JSON.stringify(value)})`)
+    throw createError('INVALID_ARGUMENT', `${label} may not contain ':' (got ${JSON.stringify(value)})`)
   }
 }
 
@@ -51,7 +51,7 @@ export function isChannelKind(value: unknown): value is ChannelKind {
  * ```
  */
 export function channelName(kind: ChannelKind, ref: EntityRef): string {
-  if (!isChannelKind(kind)) throw createError(ErrorCodes.InvalidArgument, `unknown channel kind ${String(kind)}`)
+  if (!isChannelKind(kind)) throw createError('INVALID_ARGUMENT', `unknown channel kind ${String(kind)}`)
   assertSegment('entityType', ref.entityType, false)
   assertSegment('entityId', ref.entityId, true)
   let name = `${kind}:${ref.entityType}:${ref.entityId}`
@@ -60,7 +60,7 @@ export function channelName(kind: ChannelKind, ref: EntityRef): string {
     name = `tenant:${ref.tenantId}:${name}`
   }
   if (name.length > MAX_NAME_LENGTH) {
-    throw createError(ErrorCodes.InvalidArgument, `channel name longer than ${MAX_NAME_LENGTH} characters`)
+    throw createError('INVALID_ARGUMENT', `channel name longer than ${MAX_NAME_LENGTH} characters`)
   }
   return name
 }
@@ -101,7 +101,7 @@ export function quoteFilterValue(value: string): string {
  */
 export function postgresSpecFor(input: PostgresSpecInput): PostgresSpec {
   const event = input.event ?? '*'
-  if (!EVENTS.has(event)) throw createError(ErrorCodes.InvalidArgument, `event must be one of *, INSERT, UPDATE, DELETE`)
+  if (!EVENTS.has(event)) throw createError('INVALID_ARGUMENT', `event must be one of *, INSERT, UPDATE, DELETE`)
   assertSegment('entityType', input.entityType, false)
   assertSegment('entityId', input.entityId, true)
   const table = input.table ?? `${input.entityType}s`

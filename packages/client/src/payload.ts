@@ -6,7 +6,7 @@
  *   - at most `maxBytes` once encoded (UTF-8 JSON).
  * Each failure is a {@link SwitchboardError} with a stable code and the path of the offending value.
  */
-import { createError, ErrorCodes } from './errors.js'
+import { createError } from './errors.js'
 
 /** 256 KiB: the hosted Supabase broadcast payload quota on the free plan. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
@@ -19,7 +19,7 @@ function isPlainObject(value: object): boolean {
 }
 
 function fail(path: string, what: string): never {
-  throw createError(ErrorCodes.PayloadNotSerializable, `broadcast payload is not plain JSON at ${path}: ${what}`)
+  throw createError('PAYLOAD_NOT_SERIALIZABLE', `broadcast payload is not plain JSON at ${path}: ${what}`)
 }
 
 function walk(value: unknown, path: string, depth: number, stack: Set<object>): void {
@@ -52,7 +52,7 @@ function walk(value: unknown, path: string, depth: number, stack: Set<object>): 
         for (const key of Reflect.ownKeys(value)) {
           if (typeof key === 'symbol') fail(path, 'symbol key')
           if (FORBIDDEN_KEYS.has(key)) {
-            throw createError(ErrorCodes.PayloadForbiddenKey, `broadcast payload has a forbidden key "${key}" at ${path}`)
+            throw createError('PAYLOAD_FORBIDDEN_KEY', `broadcast payload has a forbidden key "${key}" at ${path}`)
           }
           const member = (value as Record<string, unknown>)[key]
           if (member !== undefined) walk(member, `${path}.${key}`, depth + 1, stack)
@@ -86,7 +86,7 @@ export function checkBroadcastPayload(payload: unknown, maxBytes = DEFAULT_MAX_P
   walk(payload, '$', 0, new Set())
   const size = utf8Length(JSON.stringify(payload))
   if (size > maxBytes) {
-    throw createError(ErrorCodes.PayloadTooLarge, `broadcast payload is ${size} bytes; the limit is ${maxBytes}`)
+    throw createError('PAYLOAD_TOO_LARGE', `broadcast payload is ${size} bytes; the limit is ${maxBytes}`)
   }
   return size
 }
@@ -94,6 +94,6 @@ export function checkBroadcastPayload(payload: unknown, maxBytes = DEFAULT_MAX_P
 /** Validates a broadcast event name (non-empty, at most 128 characters). */
 export function checkEventName(event: unknown): asserts event is string {
   if (typeof event !== 'string' || event.length === 0 || event.length > 128) {
-    throw createError(ErrorCodes.InvalidArgument, 'broadcast event must be a string of 1 to 128 characters')
+    throw createError('INVALID_ARGUMENT', 'broadcast event must be a string of 1 to 128 characters')
   }
 }

@@ -14,53 +14,6 @@ export interface ReadableStore<T> {
   getSnapshot(): T
 }
 
-/** A store the SDK writes to. @internal */
-export class Store<T> implements ReadableStore<T> {
-  #value: T
-  readonly #listeners = new Set<Listener>()
-  readonly #equal: (a: T, b: T) => boolean
-
-  constructor(initial: T, equal: (a: T, b: T) => boolean = Object.is) {
-    this.#value = initial
-    this.#equal = equal
-  }
-
-  readonly subscribe = (listener: Listener): (() => void) => {
-    // Wrap so the same function subscribed twice gets two independent registrations.
-    const entry: Listener = () => listener()
-    this.#listeners.add(entry)
-    return () => {
-      this.#listeners.delete(entry)
-    }
-  }
-
-  readonly getSnapshot = (): T => this.#value
-
-  get listenerCount(): number {
-    return this.#listeners.size
-  }
-
-  set(next: T): void {
-    if (this.#equal(this.#value, next)) return
-    this.#value = next
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener()
-      } catch {
-        // One broken subscriber must not starve the others.
-      }
-    }
-  }
-
-  update(fn: (current: T) => T): void {
-    this.set(fn(this.#value))
-  }
-
-  clear(): void {
-    this.#listeners.clear()
-  }
-}
-
 /** A typed event emitter with `on(listener) → off`, used for `gap` and status events. @internal */
 export class Emitter<E> {
   readonly #listeners = new Set<(event: E) => void>()
@@ -89,5 +42,41 @@ export class Emitter<E> {
 
   clear(): void {
     this.#listeners.clear()
+  }
+}
+
+/** A store the SDK writes to; its listeners are an {@link Emitter} (a throwing one is skipped). @internal */
+export class Store<T> implements ReadableStore<T> {
+  #value: T
+  readonly #changes = new Emitter<void>()
+  readonly #equal: (a: T, b: T) => boolean
+
+  constructor(initial: T, equal: (a: T, b: T) => boolean = Object.is) {
+    this.#value = initial
+    this.#equal = equal
+  }
+
+  // The emitter wraps each registration, so the same function subscribed twice gets two.
+  readonly subscribe = (listener: Listener): (() => void) => this.#changes.on(listener)
+
+  readonly getSnapshot = (): T => this.#value
+
+  get listenerCount(): number {
+    return this.#changes.size
+  }
+
+  set(next: T): void {
+    if (this.#equal(this.#value, next)) return
+    this.#value = next
+    // One broken subscriber must not starve the others (the emitter catches per listener).
+    this.#changes.emit()
+  }
+
+  update(fn: (current: T) => T): void {
+    this.set(fn(this.#value))
+  }
+
+  clear(): void {
+    this.#changes.clear()
   }
 }
