@@ -234,7 +234,7 @@ function SimulatorSwitch() {
 
 function PagePresence({ page }: { page: string }) {
   const { user, tenantId } = useSession()
-  const { users } = usePresence({ entityType: 'page', entityId: page, tenantId }, { id: user.id, name: user.name, email: user.email }, { color: user.color, role: user.role, page })
+  const { users } = usePresence({ entityType: 'page', entityId: page, tenantId, private: true }, { id: user.id, name: user.name, email: user.email }, { color: user.color, role: user.role, page })
   return <PresenceStack users={users} me={user.id} />
 }
 

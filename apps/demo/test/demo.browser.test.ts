@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import WebSocket from 'ws'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/database.js'
 import { startDemo, type RunningDemo } from '../server/demo.js'
 import { PHONES, TENANTS, USERS } from '../server/ids.js'
@@ -221,5 +222,26 @@ describe('Switchboard Ops in chromium', () => {
     const after = await insertCall(TENANTS.acme.id, PHONES.acmeFront.id, 'After Reconnect')
     await victor.waitForSelector(callRow(after), { timeout: 3000 })
     await shot(victor, 'back-online-viewer')
+  })
+  it('presence and typing channels are private: the server refuses another tenant, whatever the name', async () => {
+    // What a hostile client of tenant B would do: join tenant A's presence channel by name.
+    const ben = USERS.find((u) => u.tenantId === TENANTS.bright.id && u.role === 'ADMIN')!
+    const response = await fetch(`${demo.url}/demo/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: ben.id }) })
+    const { token } = (await response.json()) as { token: string }
+    const url = `${demo.url.replace(/^http/, 'ws')}/realtime/v1/websocket?apikey=${demo.server.anonKey}&vsn=1.0.0`
+    const replies: { topic: string; payload: { status: string; response: { reason?: string } } }[] = []
+    const socket = new WebSocket(url)
+    await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = reject })
+    socket.onmessage = (event) => { const message = JSON.parse(String(event.data)); if (message.event === 'phx_reply') replies.push(message) }
+    const join = (topic: string, ref: string) => socket.send(JSON.stringify({ topic, event: 'phx_join', ref, join_ref: ref,
+      payload: { config: { private: true, presence: { key: ben.id, enabled: true }, broadcast: { self: false, ack: false }, postgres_changes: [] }, access_token: token } }))
+    join(`realtime:tenant:${TENANTS.acme.id}:presence:page:calls`, '1')
+    join(`realtime:tenant:${TENANTS.bright.id}:presence:page:calls`, '2')
+    const deadline = Date.now() + 5000
+    while (replies.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    socket.close()
+    const byTopic = Object.fromEntries(replies.map((r) => [r.topic.split(':')[2], r.payload]))
+    expect(byTopic[TENANTS.acme.id]).toMatchObject({ status: 'error', response: { reason: expect.stringMatching(/^Unauthorized/) } })
+    expect(byTopic[TENANTS.bright.id]).toMatchObject({ status: 'ok' })
   })
 })

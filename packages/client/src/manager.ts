@@ -124,6 +124,11 @@ export interface SubscribeToEntityOptions<Row extends Record<string, unknown> = 
   idColumn?: string
   /** Replaces `id=eq.<entityId>`; `null` listens to the whole table. */
   filter?: string | null
+  /**
+   * `false`: a broadcast-only lease on the entity's channel, with no postgres_changes binding
+   * (for typing indicators, cursors, progress). Default true.
+   */
+  changes?: boolean
   /** Join as a private channel (RLS on `realtime.messages`). Default false. */
   private?: boolean
   /** Receive own broadcasts. Default false. */
@@ -146,6 +151,8 @@ export interface BroadcastOptions<P = unknown> extends EntityRef {
   payload: P
   /** The channel to send on (default `subscription`, the channel `subscribeToEntity` listens on). */
   kind?: ChannelKind
+  /** Send on the private channel of that name (RLS on `realtime.messages`). Default false. */
+  private?: boolean
 }
 
 /** `getChannelStats()` */
@@ -323,6 +330,11 @@ export class ChannelManager {
    * background. Prefer {@link ChannelManager.subscribeToEntity} outside UI code.
    */
   acquireEntity<Row extends Record<string, unknown> = Record<string, unknown>>(options: SubscribeToEntityOptions<Row>): EntityChannel {
+    if (options.changes === false) {
+      const record = this.#record(options, undefined, undefined)
+      const channel = this.#acquire('subscription', options, { private: options.private ?? false, self: options.broadcastSelf ?? false, presenceKey: undefined }, record)
+      return new EntityChannel(this.#leaseHost, channel, record)
+    }
     const spec = postgresSpecFor(options)
     const record = this.#record(options, {
       key: postgresSpecKey(spec),
@@ -412,7 +424,7 @@ export class ChannelManager {
     checkBroadcastPayload(options.payload, this.#host.maxPayloadBytes)
     // Nobody holds the channel: a short internal lease joins it for the send.
     const record = this.#record({}, undefined, undefined)
-    const channel = this.#acquire(kind, options, { private: false, self: false, presenceKey: undefined }, record)
+    const channel = this.#acquire(kind, options, { private: options.private ?? false, self: false, presenceKey: undefined }, record)
     try {
       await channel.send(options.event, options.payload)
     } finally {

@@ -48,6 +48,26 @@ describe('leases', () => {
     await waitFor(() => m.getChannelStats().total === 0 && m.realtime.getChannels().length === 0, 5000, 'channel left')
   })
 
+  it('a broadcast-only lease (changes: false) joins without a postgres_changes binding, privately when asked', async () => {
+    const m = h.manager()
+    const sender = h.manager()
+    const lease = await m.subscribeToEntity({ entityType: 'room', entityId: 'b1', changes: false, broadcastSelf: false })
+    const join = joinFrames(h.sent, 'realtime:subscription:room:b1').at(-1) as { config: { postgres_changes: unknown[]; private: boolean } }
+    expect(join.config.postgres_changes).toEqual([])
+    expect(join.config.private).toBe(false)
+    const got: unknown[] = []
+    lease.on('broadcast', { event: 'typing' }, ({ payload }) => got.push(payload))
+    await sender.broadcast({ entityType: 'room', entityId: 'b1', event: 'typing', payload: { who: 'ann' } })
+    await waitFor(() => got.length === 1, 5000, 'broadcast on a broadcast-only lease')
+    lease.release()
+
+    // The private room is the server's to guard: these managers hold the anon key and no policy
+    // on realtime.messages admits anon, so the join is refused, not silently made public.
+    await expect(m.subscribeToEntity({ entityType: 'room', entityId: 'p1', changes: false, private: true })).rejects.toThrow(/Unauthorized/)
+    const privateJoin = joinFrames(h.sent, 'realtime:subscription:room:p1').at(-1) as { config: { private: boolean; postgres_changes: unknown[] } }
+    expect(privateJoin.config).toMatchObject({ private: true, postgres_changes: [] })
+  })
+
   it('different configs on one entity are merged (both bindings joined), never silently dropped', async () => {
     const m = h.manager()
     const a = await m.subscribeToEntity({ entityType: 'order', entityId: '1', event: 'INSERT' })

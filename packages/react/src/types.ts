@@ -14,6 +14,11 @@ export interface EntityRef {
   entityType: string
   entityId: string
   tenantId?: string | undefined
+  /**
+   * Join the private channel (authorized by RLS policies on `realtime.messages`, so the server,
+   * not the channel name, keeps tenants apart). Default false.
+   */
+  private?: boolean | undefined
 }
 
 /** `subscribeToEntity` options minus callbacks. */

@@ -3,10 +3,7 @@
  * (a stable send function). Both hold a lease on the entity's `subscription` channel while
  * mounted, the same channel `useEntityChanges` uses for that entity, so they share one join.
  *
- * Caveat: `@switchboard/client` has no lease without a postgres binding yet, so these leases
- * carry the entity's default binding (`<entityType>s`, `id=eq.<entityId>`), the one
- * `useEntityChanges` uses by default. If that table does not exist the server answers with a
- * harmless `system` error message; broadcast still works.
+ * Their leases are broadcast-only (`changes: false`): they add no postgres_changes binding.
  */
 import { useCallback, useEffect, useRef } from 'react'
 import type { BroadcastMessage, EntityChannel } from '@switchboard/client'
@@ -16,7 +13,13 @@ import type { EnabledOption, EntityRef } from './types.js'
 import type { SubscriptionResult } from './use-entity-changes.js'
 import { useEntityLease, type LeaseListeners } from './use-entity-lease.js'
 
-const entityOf = (entity: EntityRef) => ({ entityType: entity.entityType, entityId: entity.entityId, tenantId: entity.tenantId })
+const entityOf = (entity: EntityRef) => ({
+  entityType: entity.entityType,
+  entityId: entity.entityId,
+  tenantId: entity.tenantId,
+  private: entity.private ?? false,
+  changes: false,
+})
 
 /**
  * Calls `handler` with every `event` broadcast on the entity's channel by others
@@ -60,7 +63,7 @@ export function useBroadcastSender<P = unknown>(entity: EntityRef): (event: stri
   const lease = useRef<EntityChannel | undefined>(undefined)
 
   useEffect(() => {
-    const taken = manager.acquireEntity({ ...(JSON.parse(key) as EntityRef), waitForJoin: false })
+    const taken = manager.acquireEntity({ ...(JSON.parse(key) as ReturnType<typeof entityOf>), waitForJoin: false })
     lease.current = taken
     return () => {
       if (lease.current === taken) lease.current = undefined
@@ -70,7 +73,7 @@ export function useBroadcastSender<P = unknown>(entity: EntityRef): (event: stri
 
   return useCallback(
     (event: string, payload: P): Promise<void> =>
-      lease.current ? lease.current.send(event, payload) : manager.broadcast({ ...(JSON.parse(key) as EntityRef), event, payload }),
+      lease.current ? lease.current.send(event, payload) : manager.broadcast({ ...(JSON.parse(key) as ReturnType<typeof entityOf>), event, payload }),
     [manager, key],
   )
 }

@@ -50,6 +50,7 @@ export function useEntityChanges<Row extends Record<string, unknown> = Record<st
       event: spec.event,
       idColumn: spec.idColumn,
       filter: spec.filter,
+      private: spec.private ?? false,
     },
     listeners,
     enabled,

@@ -36,7 +36,7 @@ export function usePresence<M extends PresenceMetadata = PresenceMetadata>(
   { enabled = true }: EnabledOption = {},
 ): PresenceResult<M> {
   const manager = useRealtimeManager()
-  const entityKey = stableKey({ entityType: entity.entityType, entityId: entity.entityId, tenantId: entity.tenantId })
+  const entityKey = stableKey({ entityType: entity.entityType, entityId: entity.entityId, tenantId: entity.tenantId, private: entity.private ?? false })
   const userKey = user ? stableKey({ id: user.id, name: user.name, email: user.email, avatar: user.avatar }) : null
   const metaKey = stableKey(metadata ?? {})
   const latestMeta = useLatest(metadata)

@@ -21,7 +21,7 @@ interface TypingPayload {
 }
 
 function useTyping(conversationId: string, tenantId: string, me: { id: string; name: string }) {
-  const entity = { entityType: 'conversation', entityId: conversationId, tenantId }
+  const entity = { entityType: 'conversation', entityId: conversationId, tenantId, private: true }
   const [typers, setTypers] = useState<Record<string, { name: string; until: number }>>({})
   useBroadcast<TypingPayload>(entity, 'typing', ({ payload }) => {
     if (!payload || payload.userId === me.id) return
@@ -71,7 +71,7 @@ function Thread({ conversation }: { conversation: Conversation }) {
     newestFirst: true,
   })
   const team = useQuery({ queryKey: ['users', tenantId], queryFn: api.users })
-  const { users: viewers } = usePresence({ entityType: 'conversation', entityId: id, tenantId }, { id: user.id, name: user.name }, { color: user.color })
+  const { users: viewers } = usePresence({ entityType: 'conversation', entityId: id, tenantId, private: true }, { id: user.id, name: user.name }, { color: user.color })
   const { typers, notify } = useTyping(id, tenantId, user)
   const [draft, setDraft] = useState('')
   const [sending, setSending] = useState(false)

@@ -63,8 +63,8 @@ function TreeView({ tree, reports, selectedAsset, onSelect }: { tree: Tree; repo
 function ReportDetail({ report, assetName }: { report: Report; assetName: string }) {
   const { tenantId, user } = useSession()
   const toasts = useToasts()
-  const entity = { entityType: 'maintenance_report', entityId: report.id, tenantId }
-  const { users } = usePresence({ entityType: 'report', entityId: report.id, tenantId }, { id: user.id, name: user.name }, { color: user.color })
+  const entity = { entityType: 'maintenance_report', entityId: report.id, tenantId, private: true }
+  const { users } = usePresence({ entityType: 'report', entityId: report.id, tenantId, private: true }, { id: user.id, name: user.name }, { color: user.color })
   const attachments = useRealtimeQuery<Attachment[]>({
     queryKey: ['attachments', report.id],
     queryFn: () => api.attachments(report.id),
