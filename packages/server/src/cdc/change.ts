@@ -54,6 +54,8 @@ export class Change implements RoutableChange {
     readonly position: ChangePosition,
     /** Bytes of tuple data received: the size the 1 MiB record limit is measured on. */
     readonly byteSize: number,
+    /** The transaction's id (32-bit, as pgoutput sends it): RLS checks wait until it is visible. */
+    readonly xid = 0,
   ) {
     this.schema = relation.schema
     this.table = relation.table

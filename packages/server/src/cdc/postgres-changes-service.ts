@@ -281,11 +281,11 @@ export class PostgresChangesService {
         this.#countEvent()
         this.#metrics.changes.inc({ slot: this.#slot, type: msg.tag })
         if (msg.tag === 'insert') {
-          changes.push(new Change(relation, 'INSERT', msg.newTuple, null, null, commitTimestamp, position, tupleBytes(msg.newTuple)))
+          changes.push(new Change(relation, 'INSERT', msg.newTuple, null, null, commitTimestamp, position, tupleBytes(msg.newTuple), txn.xid))
         } else if (msg.tag === 'update') {
-          changes.push(new Change(relation, 'UPDATE', msg.newTuple, msg.oldTuple, msg.keyTuple, commitTimestamp, position, tupleBytes(msg.newTuple, msg.oldTuple, msg.keyTuple)))
+          changes.push(new Change(relation, 'UPDATE', msg.newTuple, msg.oldTuple, msg.keyTuple, commitTimestamp, position, tupleBytes(msg.newTuple, msg.oldTuple, msg.keyTuple), txn.xid))
         } else {
-          changes.push(new Change(relation, 'DELETE', null, msg.oldTuple, msg.keyTuple, commitTimestamp, position, tupleBytes(msg.oldTuple, msg.keyTuple)))
+          changes.push(new Change(relation, 'DELETE', null, msg.oldTuple, msg.keyTuple, commitTimestamp, position, tupleBytes(msg.oldTuple, msg.keyTuple), txn.xid))
         }
       }
       if (!duplicate) this.#lastCommitLsn = txn.commitLsn

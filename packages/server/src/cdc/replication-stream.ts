@@ -32,6 +32,8 @@ export interface RawTransaction {
   messages: PgOutputMessage[]
   /** Payload bytes received for the transaction. */
   bytes: number
+  /** Transaction id from the Begin message. */
+  xid: number
 }
 
 export const STREAM_STATES = { idle: 'idle', connecting: 'connecting', streaming: 'streaming', waiting: 'waiting', stopped: 'stopped' } as const
@@ -224,7 +226,7 @@ export class ReplicationStream {
       return
     }
     if (msg.tag === 'begin') {
-      this.#open = { commitLsn: msg.finalLsn, endLsn: 0n, commitTime: msg.commitTime, messages: [], bytes: 0 }
+      this.#open = { commitLsn: msg.finalLsn, endLsn: 0n, commitTime: msg.commitTime, messages: [], bytes: 0, xid: msg.xid }
       return
     }
     const txn = this.#open

@@ -3,24 +3,61 @@
  *
  * Why: one Node core writes ~95k WebSocket frames/s when each frame is its own `write`, and
  * over 1M/s when ten frames share one (performance-anchors.md §1.8). Fan-out queues a frame
- * per recipient; the shared FlushScheduler then corks each dirty socket, hands ws all its
- * frames, and uncorks, so the kernel sees one writev per socket per turn.
+ * per recipient; the shared FlushScheduler then writes each dirty socket's frames with ONE
+ * `socket.write` per turn.
+ *
+ * Encode once, frame once (style.md §7, Socket.IO `Adapter._encode` + ws `Sender.frame`): a
+ * fan-out frame object is shared by all its recipients, so its complete WebSocket frame
+ * (header + payload) is built by the first flush that needs it and reused by the others, and
+ * consecutive sockets with the same queued frames (members of one room) share one
+ * concatenated Buffer. Per recipient that leaves a few comparisons and one `write`, instead
+ * of `ws.send`'s header allocation, two stream writes and a writev of 2×N chunks
+ * (bench/README.md, "Broadcast fan-out", has the before/after numbers). The bytes on the
+ * wire are the ones `ws.send` would produce. Without `Sender.frame` (another ws), frames go
+ * through `ws.send` under cork as before.
  *
  * Bounded: if the bytes queued here plus those ws still buffers pass `maxBufferedBytes`, the
  * reader is too slow; the queue drops its frames and calls `onOverflow` (the connection
  * closes the socket) instead of growing memory without bound.
  */
 import type { Duplex } from 'node:stream'
+import * as wsModule from 'ws'
 import type { WebSocket } from 'ws'
 
 /** One outbound message: `binary: false` sends `data` as a text frame. */
 export interface OutFrame {
   data: Buffer | string
   binary: boolean
+  /** @internal The complete WebSocket frame, built on first flush and shared by every recipient. */
+  wire?: Buffer
 }
 
 const TEXT = { binary: false, compress: false, fin: true } as const
 const BINARY = { binary: true, compress: false, fin: true } as const
+
+type FrameFn = (data: Buffer, options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }) => Buffer[]
+// Feature check: `Sender.frame` is public in ws 8 but absent from @types/ws.
+const senderFrame = (wsModule as unknown as { Sender?: { frame?: FrameFn } }).Sender?.frame
+const OPCODE_TEXT = 1
+const OPCODE_BINARY = 2
+
+/** The server-to-client (unmasked, final, uncompressed) WebSocket frame of `frame`, built once. */
+function wireFrame(frame: OutFrame, frameFn: FrameFn): Buffer {
+  if (frame.wire) return frame.wire
+  const data = typeof frame.data === 'string' ? Buffer.from(frame.data, 'utf8') : frame.data
+  const parts = frameFn(data, { fin: true, rsv1: false, opcode: frame.binary ? OPCODE_BINARY : OPCODE_TEXT, mask: false, readOnly: false })
+  frame.wire = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+  return frame.wire
+}
+
+/**
+ * The last frame list a flush concatenated in this turn: the next socket with exactly the same
+ * frames (the next member of the same room) writes the same Buffer.
+ */
+interface SharedWrite {
+  frames: OutFrame[] | null
+  buffer: Buffer | null
+}
 
 export class FlushScheduler {
   readonly #dirty = new Set<OutboundQueue>()
@@ -42,8 +79,9 @@ export class FlushScheduler {
     this.#scheduled = false
     const queues = [...this.#dirty]
     this.#dirty.clear()
+    const shared: SharedWrite = { frames: null, buffer: null }
     for (const queue of queues) {
-      const { frames, bytes } = queue.flush()
+      const { frames, bytes } = queue.flush(shared)
       this.framesWritten += frames
       this.bytesWritten += bytes
     }
@@ -75,15 +113,34 @@ export class OutboundQueue {
     if (this.#frames.length === 1) this.scheduler.markDirty(this)
   }
 
-  flush(): { frames: number; bytes: number } {
+  /** Writes the queued frames; `shared` lets consecutive sockets with the same frames share one Buffer. */
+  flush(shared?: SharedWrite): { frames: number; bytes: number } {
     const frames = this.#frames
     const bytes = this.#bytes
     this.#frames = []
     this.#bytes = 0
     if (this.#closed || frames.length === 0 || this.ws.readyState !== this.ws.OPEN) return { frames: 0, bytes: 0 }
-    this.rawSocket.cork()
-    for (const frame of frames) this.ws.send(frame.data, frame.binary ? BINARY : TEXT)
-    this.rawSocket.uncork()
+    if (!senderFrame) {
+      this.rawSocket.cork()
+      for (const frame of frames) this.ws.send(frame.data, frame.binary ? BINARY : TEXT)
+      this.rawSocket.uncork()
+      return { frames: frames.length, bytes }
+    }
+    // ws writes its own frames (pong, close) straight to this socket too, and never queues
+    // them here (no permessage-deflate, no Blobs), so a direct write keeps the order ws.send would.
+    if (frames.length === 1) {
+      this.rawSocket.write(wireFrame(frames[0]!, senderFrame))
+    } else if (shared && shared.frames !== null && sameFrames(shared.frames, frames)) {
+      this.rawSocket.write(shared.buffer!)
+    } else {
+      const parts = frames.map((frame) => wireFrame(frame, senderFrame))
+      const buffer = Buffer.concat(parts)
+      if (shared) {
+        shared.frames = frames
+        shared.buffer = buffer
+      }
+      this.rawSocket.write(buffer)
+    }
     return { frames: frames.length, bytes }
   }
 
@@ -93,4 +150,10 @@ export class OutboundQueue {
     this.#frames = []
     this.#bytes = 0
   }
+}
+
+function sameFrames(a: OutFrame[], b: OutFrame[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }

@@ -58,11 +58,11 @@ describe('pgoutput decoder (captured bytes)', () => {
     const rel = decode(F.relationT) as Extract<PgOutputMessage, { tag: 'relation' }>
     const info = relationInfo(rel, TYPES)
     const upd = decode(F.updateToast) as Extract<PgOutputMessage, { tag: 'update' }>
-    const change = new Change(info, 'UPDATE', upd.newTuple, upd.oldTuple, upd.keyTuple, 'ts', { lsn: 1n, index: 0 }, 10)
+    const change = new Change(info, 'UPDATE', upd.newTuple, upd.oldTuple, upd.keyTuple, 'ts', { lsn: 1n, index: 0, seq: 0 }, 10)
     expect(change.record).toEqual({ id: 1, name: 'b', tags: ['x', 'y'] })
     expect(change.oldRecord).toEqual({ id: 1 })
     const del = decode(F.deleteDefault) as Extract<PgOutputMessage, { tag: 'delete' }>
-    const gone = new Change(info, 'DELETE', null, del.oldTuple, del.keyTuple, 'ts', { lsn: 1n, index: 0 }, 10)
+    const gone = new Change(info, 'DELETE', null, del.oldTuple, del.keyTuple, 'ts', { lsn: 1n, index: 0, seq: 0 }, 10)
     expect(gone.oldRecord).toEqual({ id: 2 })
     expect(gone.value('id')).toBe('2')
     expect(gone.value('name')).toBeUndefined()

@@ -15,7 +15,11 @@ const SETUP = `
   create policy "own tenant" on public.calls_full for select to authenticated
     using (tenant_id = (auth.jwt() ->> 'tenant_id'));
   grant select on public.calls_full to authenticated;
-  alter publication supabase_realtime add table public.calls, public.calls_full;
+  create table public.notes (id int primary key, owner text not null);
+  alter table public.notes enable row level security;
+  create policy "own notes" on public.notes for select to authenticated using (owner = (auth.jwt() ->> 'sub'));
+  grant select on public.notes to authenticated;
+  alter publication supabase_realtime add table public.calls, public.calls_full, public.notes;
 `
 
 describe('PostgresChangesService: row-level security per auth context', () => {
@@ -98,6 +102,20 @@ describe('PostgresChangesService: row-level security per auth context', () => {
     expect(b.changes[0]!.data.record).toMatchObject({ id: 30, tenant_id: 't2' })
     h.service.unsubscribe(a)
     h.service.unsubscribe(b)
+  })
+
+  it('a per-user policy: contexts checked one after another in one batch each see only their rows', async () => {
+    // The policy reads `sub`, so nothing is grouped: one set_config + query per context, all in
+    // one simple-protocol message (one implicit transaction, rls-authorizer.ts).
+    const users = ['n1', 'n2', 'n3'].map((sub) => user(sub))
+    const subs = await Promise.all(users.map((u) => subscribe(h, binding('notes'), u)))
+    await h.sql`insert into notes values (1, 'n1'), (2, 'n2'), (3, 'n3'), (4, 'n1'), (5, 'nobody')`
+    await subs[0]!.changeCount(2)
+    await subs[1]!.changeCount(1)
+    await subs[2]!.changeCount(1)
+    await sleep(200)
+    expect(subs.map((s) => s.changes.map((c) => c.data.record!.id))).toEqual([[1, 4], [2], [3]])
+    for (const s of subs) h.service.unsubscribe(s)
   })
 
   it('token refresh moves a subscriber to its new context', async () => {

