@@ -10,30 +10,28 @@
  * JWT_SECRET, DATA_DIR, LOG_LEVEL), plus SIMULATE (events per minute, 0 = off).
  */
 import { parseArgs } from 'node:util'
+import { START_OPTIONS, START_OPTIONS_HELP, UsageError, createLogger, redactPassword, resolveStartFlags } from '@switchboard/server'
+import { startDemo, type RunningDemo } from './demo.js'
 
 // Output goes straight to stdout/stderr (this is a CLI; the lint rule bans console elsewhere).
 const out = (text: string) => void process.stdout.write(`${text}\n`)
 const err = (text: string) => void process.stderr.write(`${text}\n`)
-import { createLogger } from '@switchboard/server'
-import { startDemo, type RunningDemo } from './demo.js'
 
 const HELP = `Switchboard Ops: the Switchboard demo (server, embedded Postgres, UI).
 
-Options:
-  --port <n>            TCP port (env PORT; default 4000; 0 picks a free port)
-  --host <addr>         interface (env HOST; default 127.0.0.1)
-  --database-url <url>  Postgres with wal_level=logical (env DATABASE_URL); default: embedded
-  --jwt-secret <s>      JWT secret (env JWT_SECRET; default: the public development secret)
-  --data-dir <path>     embedded Postgres folder (env DATA_DIR; default .switchboard)
-  --log-level <level>   server log level (env LOG_LEVEL; default warn)
+Options (as \`switchboard start\`, log level default warn):
+${START_OPTIONS_HELP}
   --simulate <n>        simulator events per minute per tenant, 0 = off (env SIMULATE; default 20)
   --no-seed             do not generate history (tenants and users are always created)
   --no-dev-auth         disable the dev-only token endpoint (/demo/token)
-  -h, --help            show this help
 `
 
-type LogLevel = NonNullable<NonNullable<Parameters<typeof createLogger>[0]>['level']>
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const DEMO_OPTIONS = {
+  ...START_OPTIONS,
+  simulate: { type: 'string' },
+  'no-seed': { type: 'boolean' },
+  'no-dev-auth': { type: 'boolean' },
+} as const
 
 function fail(message: string): never {
   err(`switchboard-demo: ${message}`)
@@ -43,23 +41,7 @@ function fail(message: string): never {
 async function main(): Promise<void> {
   let values
   try {
-    values = parseArgs({
-      args: process.argv.slice(2),
-      strict: true,
-      allowPositionals: true,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'database-url': { type: 'string' },
-        'jwt-secret': { type: 'string' },
-        'data-dir': { type: 'string' },
-        'log-level': { type: 'string' },
-        simulate: { type: 'string' },
-        'no-seed': { type: 'boolean' },
-        'no-dev-auth': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values
+    values = parseArgs({ args: process.argv.slice(2), strict: true, allowPositionals: true, options: DEMO_OPTIONS }).values
   } catch (error) {
     fail((error as Error).message)
   }
@@ -67,28 +49,27 @@ async function main(): Promise<void> {
     out(HELP)
     return
   }
-  const env = process.env
-  const portText = values.port ?? env.PORT ?? '4000'
-  if (!/^\d+$/.test(portText) || Number(portText) > 65_535) fail(`--port must be a number from 0 to 65535, got '${portText}'`)
-  const simulateText = values.simulate ?? env.SIMULATE ?? '20'
+  let flags
+  try {
+    flags = resolveStartFlags(values, process.env, { logLevel: 'warn' })
+  } catch (error) {
+    if (error instanceof UsageError) fail(error.message)
+    throw error
+  }
+  const simulateText = values.simulate ?? process.env.SIMULATE ?? '20'
   const simulate = Number(simulateText)
   if (!Number.isFinite(simulate) || simulate < 0 || simulate > 600) fail(`--simulate must be a number from 0 to 600, got '${simulateText}'`)
-  const databaseUrl = values['database-url'] ?? env.DATABASE_URL
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) fail('--database-url must start with postgres:// or postgresql://')
-  const jwtSecret = values['jwt-secret'] ?? env.JWT_SECRET
-  if (jwtSecret !== undefined && jwtSecret.length < 16) fail('--jwt-secret must be at least 16 characters')
-  const level = values['log-level'] ?? env.LOG_LEVEL ?? 'warn'
-  if (!LOG_LEVELS.includes(level)) fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${level}'`)
+  const { databaseUrl, jwtSecret } = flags
 
   let demo: RunningDemo
   try {
     demo = await startDemo({
-      port: Number(portText),
-      host: values.host ?? env.HOST ?? '127.0.0.1',
+      port: flags.port,
+      host: flags.host,
       ...(databaseUrl ? { databaseUrl } : {}),
       ...(jwtSecret ? { jwtSecret } : {}),
-      dataDir: values['data-dir'] ?? env.DATA_DIR ?? '.switchboard',
-      logger: createLogger({ level: level as LogLevel }),
+      dataDir: flags.dataDir,
+      logger: createLogger({ level: flags.logLevel }),
       simulate,
       seed: !values['no-seed'],
       devAuth: !values['no-dev-auth'],
@@ -105,7 +86,7 @@ async function main(): Promise<void> {
     `  Switchboard listening on ${demo.url}: Switchboard Ops is at ${demo.url}/`,
     '',
     `  Realtime       ${demo.url.replace(/^http/, 'ws')}/realtime/v1/websocket`,
-    `  Database       ${databaseUrl ? databaseUrl.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@') : `${demo.server.databaseUrl} (embedded)`}`,
+    `  Database       ${databaseUrl ? redactPassword(databaseUrl) : `${demo.server.databaseUrl} (embedded)`}`,
     `  anon key       ${demo.server.anonKey}`,
     `  service_role   ${demo.server.serviceRoleKey}`,
     `  Simulator      ${simulate > 0 ? `${simulate} events/min per tenant (switch it in the UI, or --simulate 0)` : 'off (--simulate 20 to start it)'}`,

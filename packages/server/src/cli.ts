@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util'
 import { createLogger } from './logger.js'
 import { startSwitchboard, type RunningSwitchboard } from './server.js'
+import { START_OPTIONS, START_OPTIONS_HELP, UsageError, redactPassword, resolveStartFlags, type StartFlags } from './start-options.js'
 
 const HELP = `Switchboard: a Supabase-Realtime-compatible server (Broadcast, Presence, Postgres Changes).
 
@@ -20,77 +21,23 @@ Usage:
   switchboard --help
 
 Options:
-  --port <n>            TCP port to listen on (env PORT; default 4000; 0 picks a free port)
-  --host <addr>         interface to listen on (env HOST; default 127.0.0.1)
-  --database-url <url>  Postgres to use, with wal_level=logical (env DATABASE_URL).
-                        Without it an embedded Postgres starts under --data-dir.
-  --jwt-secret <s>      secret of the HS256/384/512 JWTs clients present (env JWT_SECRET;
-                        default: the Supabase CLI's public development secret)
-  --data-dir <path>     folder for the embedded Postgres data (env DATA_DIR; default .switchboard)
-  --log-level <level>   fatal, error, warn, info, debug, trace or silent (env LOG_LEVEL; default info)
-  -h, --help            show this help
+${START_OPTIONS_HELP}
 
 On start it prints "listening on http://HOST:PORT", the database URL, and an anon and a
 service_role key signed with the JWT secret. SIGINT/SIGTERM stop it gracefully.
 `
 
-const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-
-class UsageError extends Error {}
-
-interface StartFlags {
-  port: number
-  host: string
-  databaseUrl: string | undefined
-  jwtSecret: string | undefined
-  dataDir: string
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-}
-
 function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): { command: 'help' } | { command: 'start'; flags: StartFlags } {
   let parsed
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'database-url': { type: 'string' },
-        'jwt-secret': { type: 'string' },
-        'data-dir': { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: START_OPTIONS })
   } catch (error) {
     throw new UsageError((error as Error).message)
   }
   const { values, positionals } = parsed
   if (values.help || positionals.length === 0) return { command: 'help' }
   if (positionals[0] !== 'start' || positionals.length > 1) throw new UsageError(`unknown command '${positionals.join(' ')}' (try: switchboard start)`)
-
-  const portText = values.port ?? env.PORT ?? '4000'
-  const port = Number(portText)
-  if (!/^\d+$/.test(portText) || port > 65_535) throw new UsageError(`--port must be a number from 0 to 65535, got '${portText}'`)
-  const logLevel = values['log-level'] ?? env.LOG_LEVEL ?? 'info'
-  if (!LOG_LEVELS.has(logLevel)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got '${logLevel}'`)
-  const databaseUrl = values['database-url'] ?? env.DATABASE_URL
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new UsageError('--database-url must start with postgres:// or postgresql://')
-  const jwtSecret = values['jwt-secret'] ?? env.JWT_SECRET
-  if (jwtSecret !== undefined && jwtSecret.length < 16) throw new UsageError('--jwt-secret must be at least 16 characters')
-  return {
-    command: 'start',
-    flags: {
-      port,
-      host: values.host ?? env.HOST ?? '127.0.0.1',
-      databaseUrl,
-      jwtSecret,
-      dataDir: values['data-dir'] ?? env.DATA_DIR ?? '.switchboard',
-      logLevel: logLevel as StartFlags['logLevel'],
-    },
-  }
+  return { command: 'start', flags: resolveStartFlags(values, env) }
 }
 
 function printBanner(server: RunningSwitchboard, embedded: boolean): void {
@@ -104,10 +51,6 @@ function printBanner(server: RunningSwitchboard, embedded: boolean): void {
   if (server.usingDevSecret) lines.push('  (keys are signed with the public development JWT secret: pass --jwt-secret in production)')
   lines.push(`  createClient('${server.url}', '<anon key>') from @supabase/supabase-js connects to it.`)
   console.log(lines.join('\n'))
-}
-
-function redactPassword(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@')
 }
 
 async function main(): Promise<void> {
