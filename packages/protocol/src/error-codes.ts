@@ -21,6 +21,7 @@ export const ErrorCode = {
   Unauthorized: 'Unauthorized',
   PrivateOnly: 'PrivateOnly',
   ChannelRateLimitReached: 'ChannelRateLimitReached',
+  ConnectionRateLimitReached: 'ConnectionRateLimitReached',
   ClientJoinRateLimitReached: 'ClientJoinRateLimitReached',
   RealtimeRestarting: 'RealtimeRestarting',
   UnknownErrorOnChannel: 'UnknownErrorOnChannel',

@@ -6,6 +6,8 @@
  * Each limit's wire behaviour mirrors Supabase's (see docs/limits.md).
  */
 export interface Limits {
+  /** Open WebSocket connections per server; above it the upgrade gets HTTP 429 `Too many connected users`. */
+  maxConnections: number
   /** Channels one socket may have joined at once (`ChannelRateLimitReached: Too many channels`). */
   maxChannelsPerSocket: number
   /** Joins per second per socket; above it the join fails and the socket is closed (1001). */
@@ -32,6 +34,7 @@ export interface Limits {
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxConnections: 20_000,
   maxChannelsPerSocket: 100,
   maxJoinsPerSecond: 500,
   maxEventsPerSecond: 1_000,

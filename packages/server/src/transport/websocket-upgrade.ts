@@ -36,7 +36,7 @@ export function createUpgradeHandler(tenant: Tenant, scheduler: FlushScheduler):
   function reject(socket: Duplex, status: number, message: string, code: ErrorCode): void {
     tenant.metrics.countError(code)
     const body = JSON.stringify({ error: message })
-    const statusText = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[status] ?? 'Error'
+    const statusText = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ?? 'Error'
     socket.end(
       `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     )
@@ -46,6 +46,7 @@ export function createUpgradeHandler(tenant: Tenant, scheduler: FlushScheduler):
     const url = new URL(request.url ?? '/', 'http://localhost')
     if (!WEBSOCKET_PATHS.has(url.pathname)) return reject(socket, 404, 'Not Found', ErrorCode.UnmatchedTopic)
     if (!accepting) return reject(socket, 503, 'Realtime is restarting, please standby', ErrorCode.RealtimeRestarting)
+    if (connections.size >= tenant.limits.maxConnections) return reject(socket, 429, 'Too many connected users', ErrorCode.ConnectionRateLimitReached)
     const serializer = serializerFor(url.searchParams.get('vsn'))
     if (!serializer) return reject(socket, 400, `Unsupported serializer version: ${url.searchParams.get('vsn')}`, ErrorCode.MalformedWebSocketMessage)
     const header = request.headers['x-api-key']
