@@ -63,6 +63,7 @@ export function pushResumeStatus(
  */
 export async function resume(channel: Channel, request: { epoch: string; position: number }, held: () => HeldFrame[] | 'overflow'): Promise<void> {
   const { tenant } = channel
+  if (channel.state !== 'joined') return // left while its Postgres Changes bindings were set up
   const snapshot = tenant.replayLog.since(request.epoch, request.position)
   if (!snapshot.ok) {
     const position = tenant.replayLog.lastSeq
