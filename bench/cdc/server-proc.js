@@ -15,7 +15,8 @@
  * IPC: reports `{ ready, port }`; answers `{ id, cmd: 'stats' }` with CPU time and the CDC
  * counters, `{ id, cmd: 'strategy', perSubscriber }` and `{ id, cmd: 'stop' }`.
  */
-import { readFileSync } from 'node:fs'
+import { serve } from '../lib/child-ipc.js'
+import { runQueueWaitNs } from '../lib/cpu.js'
 
 const dist = new URL('../../packages/server/dist/', import.meta.url)
 const { createLogger, startSwitchboard } = await import(new URL('index.js', dist).href)
@@ -65,11 +66,6 @@ const server = await startSwitchboard({
   limits: { maxJoinsPerSecond: 100_000, maxDbEventsPerSecond: 1_000_000 },
 })
 
-/** Nanoseconds the main thread spent runnable but waiting for a core (/proc/self/schedstat). */
-function runQueueWaitNs() {
-  try { return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]) } catch { return 0 }
-}
-
 async function counter(name) {
   const metric = server.metrics.registry.getSingleMetric(name)
   if (!metric) return 0
@@ -77,26 +73,23 @@ async function counter(name) {
   return values.reduce((sum, v) => sum + (v.metricName === undefined || v.metricName === name ? v.value : 0), 0)
 }
 
-process.on('message', async ({ id, cmd, ...args }) => {
-  if (cmd === 'stats') {
+serve({
+  async stats() {
     const { user, system } = process.cpuUsage()
-    process.send({
-      id,
+    return {
       cpuUs: user + system,
       waitNs: runQueueWaitNs(),
       rss: process.memoryUsage().rss,
       changes: await counter('switchboard_cdc_changes_total'),
       deliveries: await counter('switchboard_cdc_deliveries_total'),
       authQueries: await counter('switchboard_cdc_auth_queries_total'),
-    })
-  } else if (cmd === 'trace') {
-    process.send({ id, trace: trace ? trace.collect(Boolean(args.reset)) : null })
-  } else if (cmd === 'strategy') {
+    }
+  },
+  trace: ({ reset }) => ({ trace: trace ? trace.collect(Boolean(reset)) : null }),
+  strategy(args) {
     perSubscriber = Boolean(args.perSubscriber)
-    process.send({ id })
-  } else if (cmd === 'stop') {
+  },
+  async stop() {
     await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 5_000))])
-    process.send({ id }, () => process.exit(0))
-  }
-})
-process.send({ ready: true, port: server.port })
+  },
+}, { ready: { port: server.port }, exitAfter: ['stop'] })

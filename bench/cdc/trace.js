@@ -9,7 +9,7 @@
  *   flushed   the first socket flush after that (the outbound scheduler's turn)
  * plus batch sizes and the RLS round-trip durations.
  */
-import { LatencyHistogram } from './histogram.js'
+import { LatencyHistogram } from '../lib/histogram.js'
 
 const now = () => performance.timeOrigin + performance.now()
 const stages = ['receipt', 'dispatch', 'authz', 'enqueued', 'flushed', 'authzMs', 'dispatchMs', 'batchChanges']
