@@ -3,101 +3,40 @@
  * launcher started in-process (port 0, fresh database), with three browser contexts: an ADMIN
  * and a VIEWER of Acme Dental (tenant A) and the ADMIN of Bright Plumbing (tenant B).
  *
- * The UI is built with Vite into a temporary folder first (a few seconds), so the test never
- * depends on a stale apps/demo/dist. Screenshots land in apps/demo/test-results/.
+ * Setup (Vite build into a temporary folder, demo, chromium) is shared with
+ * demo-live.browser.test.ts through ./browser.ts. Screenshots land in apps/demo/test-results/.
  */
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import WebSocket from 'ws'
-import { createTestDatabase, type TestDatabase } from '../../../test-support/database.js'
-import { startDemo, type RunningDemo } from '../server/demo.js'
+import type { RunningDemo } from '../server/demo.js'
 import { PHONES, TENANTS, USERS } from '../server/ids.js'
+import { callRow, go, insertCall as insertCallInto, shot, startDemoBrowser, waitLive, type DemoBrowser } from './browser.js'
 
-const DEMO_DIR = fileURLToPath(new URL('..', import.meta.url))
-const RESULTS = join(DEMO_DIR, 'test-results')
 const ALICE = USERS.find((u) => u.email === 'alice@acme-dental.test')!
 const VICTOR = USERS.find((u) => u.email === 'victor@acme-dental.test')!
 const BEN = USERS.find((u) => u.email === 'ben@bright-plumbing.test')!
 
-let db: TestDatabase
+let session: DemoBrowser
 let demo: RunningDemo
-let browser: Browser
-let buildDir: string
-const contexts: BrowserContext[] = []
 let alice: Page
 let victor: Page
 let ben: Page
 let victorContext: BrowserContext
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(RESULTS, `${name}.png`) })
-}
-
-async function signIn(email: string): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
-  contexts.push(context)
-  const page = await context.newPage()
-  page.on('pageerror', (error) => console.error(`[${email}] page error: ${error.message}`))
-  await page.goto(`${demo.url}/`)
-  await page.waitForSelector(`[data-testid="signin-${email}"]`)
-  if (email === ALICE.email) await shot(page, 'signin')
-  await page.click(`[data-testid="signin-${email}"]`)
-  await page.waitForSelector('[data-testid="current-user"]')
-  await waitLive(page)
-  return { context, page }
-}
-
-/** Socket connected and every channel the page holds joined. */
-async function waitLive(page: Page, timeout = 10_000): Promise<void> {
-  await page.waitForFunction(() => {
-    const el = document.querySelector('[data-testid="connection-indicator"]')
-    if (!el || el.getAttribute('data-state') !== 'live') return false
-    const total = Number(el.getAttribute('data-channels'))
-    return total > 0 && Number(el.getAttribute('data-channels-connected')) === total
-  }, undefined, { timeout })
-}
-
-async function go(page: Page, name: string): Promise<void> {
-  await page.click(`[data-testid="nav-${name}"]`)
-  await waitLive(page)
-}
-
-async function insertCall(tenantId: string, phoneId: string, caller: string): Promise<string> {
-  const [row] = await demo.server.sql<{ id: string }[]>`
-    insert into calls (tenant_id, phone_number_id, from_number, caller_name) values (${tenantId}, ${phoneId}, '+1 555 010 2030', ${caller}) returning id`
-  return row!.id
-}
-
-const callRow = (id: string) => `[data-testid="call-row"][data-call-id="${id}"]`
+const insertCall = (tenantId: string, phoneId: string, caller: string) => insertCallInto(demo, tenantId, phoneId, caller)
 
 describe('Switchboard Ops in chromium', () => {
   beforeAll(async () => {
-    mkdirSync(RESULTS, { recursive: true })
-    buildDir = mkdtempSync(join(tmpdir(), 'switchboard-demo-ui-'))
-    execFileSync(process.execPath, [join(DEMO_DIR, '../../node_modules/vite/bin/vite.js'), 'build', '--outDir', join(buildDir, 'dist'), '--emptyOutDir', '--logLevel', 'warn'], { cwd: DEMO_DIR, stdio: 'pipe', timeout: 90_000 })
-    db = await createTestDatabase('demo')
-    demo = await startDemo({ port: 0, databaseUrl: db.url, simulate: 0, staticDir: join(buildDir, 'dist') })
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      // launch() gives every run a fresh temporary profile (user data dir), removed on close.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-    })
-    ;({ page: alice } = await signIn(ALICE.email))
-    ;({ page: victor, context: victorContext } = await signIn(VICTOR.email))
-    ;({ page: ben } = await signIn(BEN.email))
+    session = await startDemoBrowser('demo')
+    demo = session.demo
+    ;({ page: alice } = await session.signIn(ALICE.email, { screenshot: 'signin' }))
+    ;({ page: victor, context: victorContext } = await session.signIn(VICTOR.email))
+    ;({ page: ben } = await session.signIn(BEN.email))
   }, 120_000)
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined)
-    await browser?.close().catch(() => undefined)
-    await demo?.close()
-    await db?.drop()
-    if (buildDir) rmSync(buildDir, { recursive: true, force: true })
+    await session?.close()
   }, 60_000)
 
   it('signs in per tenant and role; a viewer sees only the assigned phone (RLS)', async () => {

@@ -32,25 +32,25 @@ function CampaignBoard({ campaign, bids, now }: { campaign: Campaign; bids: Bid[
       <div className="board-top">
         <div>
           <div className="muted small">Leading bid</div>
-          <div className="board-amount" data-testid="leading-bid">{top ? money(top.amount) : '—'}</div>
+          <div className="board-amount" data-testid="leading-bid" data-campaign-id={campaign.id}>{top ? money(top.amount) : '—'}</div>
           <div className="muted small">{top ? `${top.bidder} · ${timeAgo(top.created_at, now)}` : `reserve ${money(campaign.reserve)}`}</div>
         </div>
-        <form className="bid-form" onSubmit={(e) => { e.preventDefault(); place() }}>
+        <form className="bid-form" data-testid="bid-form" data-campaign-id={campaign.id} onSubmit={(e) => { e.preventDefault(); place() }}>
           <input type="number" step="0.01" min="0.01" placeholder={suggested} value={amount} onChange={(e) => setAmount(e.target.value)} aria-label="Bid amount" />
           <button className="btn btn-primary btn-sm">Bid</button>
         </form>
       </div>
-      <ol className="ranking">
+      <ol className="ranking" data-testid="ranking" data-campaign-id={campaign.id}>
         {ranked.slice(0, 6).map((bid, i) => (
-          <li key={bid.id} className={`${now - ts(bid.created_at) < 4000 ? 'flash' : ''}${i === 0 ? ' leader' : ''}`} data-testid="bid-row">
+          <li key={bid.id} className={`${now - ts(bid.created_at) < 4000 ? 'flash' : ''}${i === 0 ? ' leader' : ''}`} data-testid="bid-row" data-bid-id={bid.id} data-rank={i + 1}>
             <span className="rank">{i + 1}</span>
-            <span className="bidder">{bid.bidder}{bid.user_id === user.id ? ' (you)' : ''}</span>
-            <span className="mono">{money(bid.amount)}</span>
+            <span className="bidder" data-testid="bid-bidder">{bid.bidder}{bid.user_id === user.id ? ' (you)' : ''}</span>
+            <span className="mono" data-testid="bid-amount">{money(bid.amount)}</span>
           </li>
         ))}
         {ranked.length === 0 && <Empty>No bids yet</Empty>}
       </ol>
-      <div className="muted small">{bids.length} bids</div>
+      <div className="muted small" data-testid="bid-count" data-campaign-id={campaign.id}>{bids.length} bids</div>
     </Card>
   )
 }

@@ -107,7 +107,7 @@ export function CallsPage() {
     <div className="page">
       <div className="stats-row">
         <Stat label="Active calls" value={(calls.data ?? []).filter((c) => c.status !== 'completed' && c.status !== 'missed').length} tone="green" testId="stat-active-calls" />
-        <Stat label="Calls today" value={s?.callsToday ?? '–'} hint={s ? `${s.missedToday} missed` : undefined} />
+        <Stat label="Calls today" value={s?.callsToday ?? '–'} testId="stat-calls-today" hint={s ? `${s.missedToday} missed` : undefined} />
         <Stat label="Avg. time to answer" value={s ? `${Math.round(s.avgAnswerSeconds)} s` : '–'} hint="last 24 h" />
         <Stat label="Lines you can see" value={phones.data?.length ?? '–'} hint={isAdmin ? 'admin: all lines' : 'viewer: assigned lines'} />
       </div>

@@ -70,7 +70,7 @@ export function ChartPage() {
       <div className="stats-row">
         <Stat label="This minute" value={current} tone="green" testId="chart-current" />
         <Stat label="Last 30 minutes" value={total} hint={`${(total / MINUTES).toFixed(1)} calls/min on average`} />
-        <Stat label="Live events received" value={received.current} hint={`${renders.current} renders so far`} />
+        <Stat label="Live events received" value={received.current} testId="chart-received" hint={`${renders.current} renders so far`} />
       </div>
       <Card title="Calls per minute" actions={<span className="muted small">updates batched to ≤ 1 render/s</span>}>
         <svg className="chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label="Calls per minute" data-testid="chart">
@@ -81,7 +81,7 @@ export function ChartPage() {
             </g>
           ))}
           {buckets.map((b, i) => (
-            <rect key={b.minute} x={P + i * bw + 3} y={y(b.count)} width={bw - 6} height={H - P - y(b.count)} rx={3} className={i === MINUTES - 1 ? 'chart-bar chart-bar-now' : 'chart-bar'}>
+            <rect key={b.minute} x={P + i * bw + 3} y={y(b.count)} width={bw - 6} height={H - P - y(b.count)} rx={3} className={i === MINUTES - 1 ? 'chart-bar chart-bar-now' : 'chart-bar'} data-testid="chart-bar">
               <title>{`${new Date(b.minute).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}: ${b.count} calls`}</title>
             </rect>
           ))}
