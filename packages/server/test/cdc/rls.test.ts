@@ -19,7 +19,16 @@ const SETUP = `
   alter table public.notes enable row level security;
   create policy "own notes" on public.notes for select to authenticated using (owner = (auth.jwt() ->> 'sub'));
   grant select on public.notes to authenticated;
-  alter publication supabase_realtime add table public.calls, public.calls_full, public.notes;
+  create table public.notes_init (id int primary key, owner text not null, shared boolean not null default false);
+  alter table public.notes_init enable row level security;
+  create policy "own or shared" on public.notes_init for select to authenticated
+    using (owner = (select auth.jwt() ->> 'sub') or shared);
+  grant select on public.notes_init to authenticated;
+  create table public.notes_multi (a int, b text, owner text not null, primary key (a, b));
+  alter table public.notes_multi enable row level security;
+  create policy "own" on public.notes_multi for select to authenticated using (owner = (select auth.jwt() ->> 'sub'));
+  grant select on public.notes_multi to authenticated;
+  alter publication supabase_realtime add table public.calls, public.calls_full, public.notes, public.notes_init, public.notes_multi;
 `
 
 describe('PostgresChangesService: row-level security per auth context', () => {
@@ -105,8 +114,8 @@ describe('PostgresChangesService: row-level security per auth context', () => {
   })
 
   it('a per-user policy: contexts checked one after another in one batch each see only their rows', async () => {
-    // The policy reads `sub`, so nothing is grouped: one set_config + query per context, all in
-    // one simple-protocol message (one implicit transaction, rls-authorizer.ts).
+    // The policy reads `sub`, so nothing is grouped: one check per context, all in one
+    // simple-protocol message (one implicit transaction, rls-authorizer.ts).
     const users = ['n1', 'n2', 'n3'].map((sub) => user(sub))
     const subs = await Promise.all(users.map((u) => subscribe(h, binding('notes'), u)))
     await h.sql`insert into notes values (1, 'n1'), (2, 'n2'), (3, 'n3'), (4, 'n1'), (5, 'nobody')`
@@ -115,6 +124,70 @@ describe('PostgresChangesService: row-level security per auth context', () => {
     await subs[2]!.changeCount(1)
     await sleep(200)
     expect(subs.map((s) => s.changes.map((c) => c.data.record!.id))).toEqual([[1, 4], [2], [3]])
+    for (const s of subs) h.service.unsubscribe(s)
+  })
+
+  it('a per-user policy with an initPlan `(select auth.jwt() ->> \'sub\')`: evaluated per context, in one batch', async () => {
+    // One check-function call runs the contexts one after another (rls-authorizer.ts); each
+    // iteration is a new execution, so the initPlan reads each context's own claims. Users
+    // with distinct filters ask for distinct keys in the same call.
+    const users = ['m1', 'm2', 'm3', 'm4'].map((sub) => user(sub))
+    const subs = await Promise.all(users.map((u) => subscribe(h, binding('notes_init'), u)))
+    const filtered = await subscribe(h, [{ event: 'INSERT', schema: 'public', table: 'notes_init', filter: 'id=in.(5,6)' }], user('m5'))
+    await h.sql`insert into notes_init values (1, 'm1', false), (2, 'm2', false), (3, 'm3', false), (4, 'm1', false), (5, 'nobody', false), (6, 'nobody', true), (7, 'm4', false)`
+    await subs[0]!.changeCount(3)
+    await subs[1]!.changeCount(2)
+    await subs[2]!.changeCount(2)
+    await subs[3]!.changeCount(2)
+    await filtered.changeCount(1)
+    await sleep(200)
+    expect(subs.map((s) => s.changes.map((c) => c.data.record!.id))).toEqual([[1, 4, 6], [2, 6], [3, 6], [6, 7]])
+    expect(filtered.changes.map((c) => c.data.record!.id)).toEqual([6])
+    // An UPDATE that moves a row to another user, in the same batch as a new row.
+    await h.sql.begin(async (tx) => {
+      await tx`update notes_init set owner = 'm3' where id = 1`
+      await tx`insert into notes_init values (8, 'm2', false)`
+    })
+    await subs[2]!.changeCount(3)
+    await subs[1]!.changeCount(3)
+    await sleep(200)
+    expect(subs.map((s) => s.changes.slice(-1).map((c) => [c.data.type, c.data.record!.id]))).toEqual([[['INSERT', 6]], [['INSERT', 8]], [['UPDATE', 1]], [['INSERT', 7]]])
+    for (const s of [...subs, filtered]) h.service.unsubscribe(s)
+  })
+
+  it('a per-user policy on a composite primary key: each user sees only their rows', async () => {
+    const users = ['k1', 'k2', 'k3'].map((sub) => user(sub))
+    const subs = await Promise.all(users.map((u) => subscribe(h, binding('notes_multi'), u)))
+    await h.sql`insert into notes_multi values (1, 'x', 'k1'), (1, 'y', 'k2'), (2, 'x', 'k3'), (2, 'y', 'k1')`
+    await subs[0]!.changeCount(2)
+    await subs[1]!.changeCount(1)
+    await subs[2]!.changeCount(1)
+    await sleep(200)
+    expect(subs.map((s) => s.changes.map((c) => [c.data.record!.a, c.data.record!.b]))).toEqual([[[1, 'x'], [2, 'y']], [[1, 'y']], [[2, 'x']]])
+    for (const s of subs) h.service.unsubscribe(s)
+  })
+
+  it('a check function is created once per table, revoked from PUBLIC, and a dropped one is recreated', async () => {
+    const fns = await h.sql<{ name: string; acl: string | null }[]>`
+      select p.proname as name, p.proacl::text as acl from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname = 'realtime' and p.proname like 'switchboard_rls_%'`
+    expect(fns.length).toBeGreaterThan(0)
+    for (const fn of fns) expect(fn.acl ?? '').not.toMatch(/(^|[{,])=X/)
+    // Drop them behind the server's back: the next batch fails, is retried with per-context
+    // queries (still correct), and the function comes back after that.
+    for (const fn of fns) await h.sql.unsafe(`drop function realtime."${fn.name}"`)
+    const users = ['d1', 'd2', 'd3'].map((sub) => user(sub))
+    const subs = await Promise.all(users.map((u) => subscribe(h, binding('notes'), u)))
+    await h.sql`insert into notes values (101, 'd1'), (102, 'd2'), (103, 'd3')`
+    for (const s of subs) await s.changeCount(1)
+    await h.sql`insert into notes values (104, 'd1'), (105, 'd2'), (106, 'd3')`
+    for (const s of subs) await s.changeCount(2)
+    await sleep(200)
+    expect(subs.map((s) => s.changes.map((c) => c.data.record!.id))).toEqual([[101, 104], [102, 105], [103, 106]])
+    const [{ count }] = await h.sql<{ count: number }[]>`
+      select count(*)::int as count from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname = 'realtime' and p.proname like 'switchboard_rls_%'`
+    expect(count).toBeGreaterThan(0)
     for (const s of subs) h.service.unsubscribe(s)
   })
 
