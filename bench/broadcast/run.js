@@ -22,9 +22,11 @@ import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { canPin, spawnNode } from '../lib/child.js'
-import { argv, flag, option } from '../lib/cli.js'
+import { argv, flag, option, helpFromHeader } from '../lib/cli.js'
 import { startPostgres } from '../lib/postgres.js'
 import { median } from '../lib/stats.js'
+
+await helpFromHeader(import.meta.url)
 
 const here = dirname(fileURLToPath(import.meta.url))
 const resultsDir = join(here, '..', 'results')

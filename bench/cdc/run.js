@@ -53,9 +53,11 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
 import { canPin, spawnNode } from '../lib/child.js'
-import { option } from '../lib/cli.js'
+import { option, helpFromHeader } from '../lib/cli.js'
 import { startPostgres } from '../lib/postgres.js'
 import { median } from '../lib/stats.js'
+
+await helpFromHeader(import.meta.url)
 
 const here = dirname(fileURLToPath(import.meta.url))
 const resultsDir = join(here, '..', 'results')
