@@ -40,6 +40,18 @@ async function joined(channel: RealtimeChannel): Promise<RealtimeChannel> {
 
 const events = (got: Received[]) => got.map((m) => m.event)
 
+/** A sender plus a vsn 2.0.0 and a vsn 1.0.0 receiver, all joined to `topic`. */
+async function senderAndReceivers(topic: string, senderConfig: Record<string, unknown> = {}) {
+  const sender = await joined(h.client().channel(topic, { config: senderConfig }))
+  const r2 = h.client().channel(topic)
+  const r1 = h.client({ vsn: '1.0.0' }).channel(topic)
+  const got2 = collect(r2)
+  const got1 = collect(r1)
+  await joined(r2)
+  await joined(r1)
+  return { sender, got1, got2 }
+}
+
 function rest(path: string, init: { body?: BodyInit; headers?: Record<string, string>; token?: string | null } = {}): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...init.headers }
   const token = init.token === undefined ? h.server.anonKey : init.token
@@ -236,13 +248,7 @@ describe('wire versions and payloads', () => {
 
   test('a 100 KB payload arrives intact at v2 and v1 receivers', async () => {
     const topic = unique('large')
-    const sender = await joined(h.client().channel(topic, { config: { broadcast: { ack: true } } }))
-    const r2 = h.client().channel(topic)
-    const r1 = h.client({ vsn: '1.0.0' }).channel(topic)
-    const got2 = collect(r2)
-    const got1 = collect(r1)
-    await joined(r2)
-    await joined(r1)
+    const { sender, got1, got2 } = await senderAndReceivers(topic, { broadcast: { ack: true } })
     const payload = { blob: 'x'.repeat(100 * 1024), items: Array.from({ length: 100 }, (_, i) => ({ i })) }
     expect(await sender.send({ type: 'broadcast', event: 'big', payload })).toBe('ok')
     await waitFor(() => got2.length === 1 && got1.length === 1, 5_000, '100 KB broadcast')
@@ -252,13 +258,7 @@ describe('wire versions and payloads', () => {
 
   test('a burst of 200 broadcasts arrives complete and in order', async () => {
     const topic = unique('burst')
-    const sender = await joined(h.client().channel(topic))
-    const r2 = h.client().channel(topic)
-    const r1 = h.client({ vsn: '1.0.0' }).channel(topic)
-    const got2 = collect(r2)
-    const got1 = collect(r1)
-    await joined(r2)
-    await joined(r1)
+    const { sender, got1, got2 } = await senderAndReceivers(topic)
     await Promise.all(Array.from({ length: 200 }, (_, i) => sender.send({ type: 'broadcast', event: 'seq', payload: { i } })))
     await waitFor(() => got2.length === 200 && got1.length === 200, 10_000, '200 broadcasts')
     const expected = Array.from({ length: 200 }, (_, i) => i)
@@ -268,13 +268,7 @@ describe('wire versions and payloads', () => {
 
   test('a binary (ArrayBuffer) payload goes to v2 clients and not to v1 clients', async () => {
     const topic = unique('binary')
-    const sender = await joined(h.client().channel(topic, { config: { broadcast: { ack: true } } }))
-    const r2 = h.client().channel(topic)
-    const r1 = h.client({ vsn: '1.0.0' }).channel(topic)
-    const got2 = collect(r2)
-    const got1 = collect(r1)
-    await joined(r2)
-    await joined(r1)
+    const { sender, got1, got2 } = await senderAndReceivers(topic, { broadcast: { ack: true } })
     const bytes = new Uint8Array([0, 1, 127, 128, 255, 10, 13])
     expect(await sender.send({ type: 'broadcast', event: 'bin', payload: bytes.buffer })).toBe('ok')
     expect(await sender.send({ type: 'broadcast', event: 'after', payload: { done: true } })).toBe('ok')
