@@ -101,10 +101,12 @@ describe('positions and resume', () => {
   })
 
   it('Postgres changes committed during a drop arrive on resume, in order, once', async () => {
-    const m = await serviceManager()
+    // The proxy refuses connections while the inserts run, which under a loaded test run can
+    // outlast the harness's 5-attempt policy: give this client room to keep retrying.
+    const m = h.manager({ ...fast, accessToken: async () => h.server.serviceRoleKey, reconnect: { baseDelayMs: 100, maxDelayMs: 500, maxAttempts: 50 } })
     const ids: string[] = []
     const recoveries: GapEvent[] = []
-    const sub = await m.subscribeToEntity({ entityType: 'contact', entityId: 'any', filter: 'name=eq.resume', event: 'INSERT', onInsert: (p) => ids.push((p.new as { id: string }).id), onRecover: (g) => recoveries.push(g) })
+    const sub = await m.subscribeToEntity({ entityType: 'contact', entityId: 'any', filter: 'name=eq.resume', event: 'INSERT', maxReconnectAttempts: 50, onInsert: (p) => ids.push((p.new as { id: string }).id), onRecover: (g) => recoveries.push(g) })
     await sleep(300)
     await sql`insert into contacts values ('p-0', 'resume')`
     await waitFor(() => ids.length === 1, 10_000, 'live insert')
@@ -114,7 +116,9 @@ describe('positions and resume', () => {
     for (let i = 1; i <= 5; i++) await sql`insert into contacts values (${`p-${i}`}, 'resume')`
     await sleep(500) // let them reach the replay log
     h.proxy.resume()
-    await waitFor(() => recoveries.length === 1, 10_000, 'recovery')
+    await waitFor(() => recoveries.length === 1, 15_000, 'recovery').catch((error: Error) => {
+      throw new Error(`${error.message}: status=${sub.status} lastError=${String(sub.lastError)}`)
+    })
     await sql`insert into contacts values ('p-6', 'resume')`
     await waitFor(() => ids.length === 7, 10_000, 'all inserts')
     await sleep(200)
