@@ -53,12 +53,12 @@ export class JwtVerifier {
       })
       payload = result.payload
     } catch (cause) {
-      throw this.#translate(cause, token)
+      throw this.#translate(cause)
     }
     return this.#checkClaims(payload)
   }
 
-  #translate(cause: unknown, token: string): RealtimeError {
+  #translate(cause: unknown): RealtimeError {
     if (cause instanceof joseErrors.JWSSignatureVerificationFailed) {
       return new RealtimeError(ErrorCode.JwtSignatureError, 'Failed to validate JWT signature', { cause })
     }
@@ -69,7 +69,6 @@ export class JwtVerifier {
     if (cause instanceof joseErrors.JWTClaimValidationFailed && cause.claim === 'exp') {
       return new RealtimeError(ErrorCode.InvalidJWTToken, 'Token expiration time is invalid', { cause })
     }
-    void token
     return new RealtimeError(ErrorCode.MalformedJWT, 'The token provided is not a valid JWT', { cause })
   }
 
