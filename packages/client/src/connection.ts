@@ -8,8 +8,9 @@
  * `accessToken` callback and `setAuth` **before** announcing `ready` (which is what makes channels
  * rejoin), and listens to browser signals (online/offline, visibility, pageshow).
  *
- * Events it emits to the manager: `ready` (socket open and token fresh), `down` (socket lost),
- * `exhausted` (gave up). Status snapshots go to {@link Connection.store}.
+ * It tells the manager (`notify`): `ready` (socket open and token fresh), `down` (an open socket
+ * was lost), `failed` (connect attempt number `attempt` failed; at the policy's cap the status is
+ * `error`). Status snapshots go to {@link Connection.store}.
  */
 import type { RealtimeClient } from '@supabase/realtime-js'
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
@@ -18,8 +19,8 @@ import { createError, normalizeError } from './errors.js'
 import type { Logger } from './logger.js'
 import type { Signal, SignalSource } from './signals.js'
 import { onSocketEvent, probe } from './socket-events.js'
-import { Status, transition, type StatusEvent } from './status.js'
-import { Emitter, Store } from './store.js'
+import { isLive, isTerminal, Status, transition, type StatusEvent } from './status.js'
+import { Store } from './store.js'
 
 /** The connection as UI code sees it. */
 export interface ConnectionSnapshot {
@@ -28,11 +29,11 @@ export interface ConnectionSnapshot {
   attempt: number
   /** The last error (connect failure, auth failure, give-up). */
   lastError: Error | undefined
-  /** `clock.now()` of the last status change. */
-  since: number
 }
 
 export type AccessTokenFn = () => Promise<string | null> | string | null
+
+export type ConnectionEvent = 'ready' | 'down' | 'failed'
 
 export interface ConnectionOptions {
   client: RealtimeClient
@@ -44,46 +45,41 @@ export interface ConnectionOptions {
   policy: () => BackoffPolicy
   connectTimeoutMs: number
   signals: SignalSource | undefined
+  notify(event: ConnectionEvent, error?: Error, attempt?: number): void
 }
 
-export type ConnectionEvent = { type: 'ready' } | { type: 'down'; reason: Error } | { type: 'exhausted'; error: Error } | { type: 'attempt-failed'; attempt: number; error: Error }
+const ignore = (): undefined => undefined
 
 export class Connection {
-  readonly store: Store<ConnectionSnapshot>
-  readonly events = new Emitter<ConnectionEvent>()
-  /** Successful reopen count after a loss (stats). */
+  readonly store = new Store<ConnectionSnapshot>(
+    { status: Status.disconnected, attempt: 0, lastError: undefined },
+    (a, b) => a.status === b.status && a.attempt === b.attempt && a.lastError === b.lastError,
+  )
+  /** Successful reopens after a loss (stats). */
   reconnects = 0
-  /** Successful opens (stats). */
-  opens = 0
 
   readonly #o: ConnectionOptions
+  /** The next attempt (backoff, or a short poll while the old socket closes). */
   readonly #retry: Timer
   readonly #connectTimeout: Timer
-  readonly #closingPoll: Timer
-  readonly #offs: Array<() => void> = []
+  readonly #offs: Array<() => void>
   #ready = false
   #everReady = false
   #auth: Promise<void> | undefined
-  #offline = false
+  #offline: boolean
   #destroyed = false
 
   constructor(options: ConnectionOptions) {
+    const { client, clock, signals } = options
     this.#o = options
-    this.#retry = new Timer(options.clock)
-    this.#connectTimeout = new Timer(options.clock)
-    this.#closingPoll = new Timer(options.clock)
-    this.store = new Store<ConnectionSnapshot>({ status: Status.disconnected, attempt: 0, lastError: undefined, since: options.clock.now() })
-    const { client } = options
-    this.#offs.push(onSocketEvent(client, 'open', () => this.#onOpen()))
-    this.#offs.push(onSocketEvent(client, 'close', (event) => this.#onClose(event)))
-    this.#offs.push(onSocketEvent(client, 'error', (err) => this.#o.logger.debug('socket error', { error: normalizeError(err) })))
-    if (options.signals) {
-      this.#offline = options.signals.isOnline?.() === false
-      this.#offs.push(options.signals.subscribe((signal) => this.#onSignal(signal)))
-    }
+    this.#retry = new Timer(clock)
+    this.#connectTimeout = new Timer(clock)
+    this.#offline = signals?.isOnline?.() === false
+    this.#offs = [onSocketEvent(client, 'open', () => this.#onOpen()), onSocketEvent(client, 'close', (event) => this.#onClose(event))]
+    if (signals) this.#offs.push(signals.subscribe((signal) => this.#onSignal(signal)))
     // An adopted client may already be connected.
     if (client.isConnected()) {
-      this.#dispatch('start')
+      this.#update('start')
       this.#onOpen()
     }
   }
@@ -99,23 +95,16 @@ export class Connection {
 
   /** Asks for a connection (idempotent). Leaves `error`/`disconnected` for a fresh set of attempts. */
   ensureConnected(): void {
-    if (this.#destroyed) return
-    const status = this.status
-    if (status === Status.disconnected || status === Status.error) {
-      this.#setAttempt(0)
-      this.#dispatch('start')
-      this.#attempt()
-    }
+    if (this.#destroyed || !isTerminal(this.status)) return
+    this.#update('start', { attempt: 0 })
+    this.#attempt()
   }
 
   /** Retries now with a fresh attempt budget (manual retry, `online`, page shown again). */
   reconnectNow(reason: string): void {
-    if (this.#destroyed || this.status === Status.disconnected) return
-    if (this.#ready && this.#o.client.isConnected()) return
+    if (this.#destroyed || this.status === Status.disconnected || (this.#ready && this.#o.client.isConnected())) return
     this.#o.logger.info('reconnecting now', { reason })
-    this.#setAttempt(0)
-    this.#dispatch('start')
-    this.#retry.cancel()
+    this.#update('start', { attempt: 0 })
     this.#attempt()
   }
 
@@ -123,13 +112,9 @@ export class Connection {
   disconnect(): void {
     this.#retry.cancel()
     this.#connectTimeout.cancel()
-    this.#closingPoll.cancel()
     this.#ready = false
-    this.#dispatch('stop')
-    if (this.#o.client.connectionState() !== 'closed') {
-      this.#o.logger.debug('disconnecting socket')
-      void this.#o.client.disconnect().catch((err: unknown) => this.#o.logger.warn('disconnect failed', { error: normalizeError(err) }))
-    }
+    this.#update('stop')
+    if (this.#o.client.connectionState() !== 'closed') void this.#o.client.disconnect().catch(ignore)
   }
 
   /**
@@ -147,71 +132,46 @@ export class Connection {
   async #doRefreshAuth(): Promise<void> {
     const { client, accessToken, logger } = this.#o
     try {
-      if (accessToken) {
-        const token = await accessToken()
-        if (typeof token === 'string' && token) await client.setAuth(token)
-        else logger.warn('accessToken callback returned no token')
-      } else {
-        await client.setAuth()
-      }
+      const token = accessToken ? await accessToken() : undefined
+      if (accessToken && !token) throw new Error('the accessToken callback returned no token')
+      await client.setAuth(token)
     } catch (err) {
-      const error = createError('AUTH_FAILED', 'the accessToken callback failed', { cause: err })
-      logger.error('token refresh failed', { error })
-      this.store.update((s) => ({ ...s, lastError: error }))
+      const error = createError('AUTH_FAILED', 'token refresh failed', { cause: err })
+      logger.error(error.message, { error: err })
+      this.#update(undefined, { lastError: error })
     }
   }
 
   destroy(): void {
     this.#destroyed = true
     this.disconnect()
-    for (const off of this.#offs.splice(0)) off()
-    this.events.clear()
-    this.store.clear()
+    for (const off of this.#offs) off()
+    this.#offs.length = 0
+    this.store.listeners.clear()
   }
 
-  #dispatch(event: StatusEvent, lastError?: Error): void {
-    this.store.update((s) => {
-      const status = transition(s.status, event)
-      if (status === s.status && lastError === undefined) return s
-      return { ...s, status, since: status === s.status ? s.since : this.#o.clock.now(), lastError: lastError ?? s.lastError }
-    })
-  }
-
-  #setAttempt(attempt: number): void {
-    this.store.update((s) => (s.attempt === attempt ? s : { ...s, attempt }))
+  #update(event: StatusEvent | undefined, patch?: Partial<ConnectionSnapshot>): void {
+    const current = this.store.getSnapshot()
+    this.store.set({ ...current, ...patch, status: event ? transition(current.status, event) : current.status })
   }
 
   #attempt(): void {
-    if (this.#destroyed || this.status === Status.disconnected || this.status === Status.error) return
-    const { client, logger } = this.#o
-    if (this.#offline) {
-      logger.debug('offline: waiting for the online signal before reconnecting')
-      return
-    }
+    const { client, connectTimeoutMs } = this.#o
+    this.#retry.cancel()
+    if (this.#destroyed || !isLive(this.status) || this.#offline) return // `online` resumes
     const state = client.connectionState()
-    if (state === 'open') {
-      this.#onOpen()
-      return
-    }
-    if (state === 'closing') {
-      // realtime-js ignores connect() while the old socket closes; look again shortly.
-      this.#closingPoll.start(() => this.#attempt(), 50)
-      return
-    }
-    logger.debug('connecting', { attempt: this.store.getSnapshot().attempt + 1 })
+    if (state === 'open') return this.#onOpen()
+    // realtime-js ignores connect() while the old socket closes; look again shortly.
+    if (state === 'closing') return this.#retry.start(() => this.#attempt(), 50)
     this.#connectTimeout.start(() => {
-      logger.warn('connect timed out', { timeoutMs: this.#o.connectTimeoutMs })
-      // Closing the half-open socket produces the close event that counts the failure.
-      void client.disconnect().catch(() => undefined)
-      this.#onClose({ reason: 'connect timeout' })
-    }, this.#o.connectTimeoutMs)
+      // Closing the half-open socket; the failure is counted here, its late close event is stale.
+      void client.disconnect().catch(ignore)
+      this.#onClose('connect timeout')
+    }, connectTimeoutMs)
     try {
-      if (state === 'closed') {
-        // Phoenix keeps the dead socket object after a close, and connect() is a no-op while it
-        // exists; disconnect() on a closed socket drops it synchronously (what Phoenix's own
-        // reconnect does with teardown()).
-        void client.disconnect().catch(() => undefined)
-      }
+      // Phoenix keeps the dead socket object after a close and connect() is a no-op while it
+      // exists; disconnect() on a closed socket drops it synchronously (as Phoenix's teardown).
+      if (state === 'closed') void client.disconnect().catch(ignore)
       client.connect()
     } catch (err) {
       this.#connectTimeout.cancel()
@@ -220,88 +180,62 @@ export class Connection {
   }
 
   #onOpen(): void {
-    if (this.#destroyed) return
     this.#connectTimeout.cancel()
     this.#retry.cancel()
-    if (this.status === Status.disconnected) return // opened by someone else after we let go
-    this.opens++
+    if (this.#destroyed || this.status === Status.disconnected) return // opened by someone else after we let go
     const reopened = this.#everReady
     void this.refreshAuth().then(() => {
       if (this.#destroyed || !this.#o.client.isConnected() || this.status === Status.disconnected) return
-      this.#ready = true
-      this.#everReady = true
+      this.#ready = this.#everReady = true
       if (reopened) this.reconnects++
-      this.#setAttempt(0)
-      this.#dispatch('up')
+      this.#update('up', { attempt: 0 })
       this.#o.logger.info('connected', { reopened })
-      this.events.emit({ type: 'ready' }, (err) => this.#o.logger.error('ready listener threw', { error: normalizeError(err) }))
+      this.#o.notify('ready')
     })
   }
 
   #onClose(event: unknown): void {
-    if (this.#destroyed) return
-    const { client, logger } = this.#o
+    const { client, logger, notify } = this.#o
     // Phoenix scheduled its own reconnect just before calling us; we own retries.
     client.reconnectTimer?.reset()
     this.#connectTimeout.cancel()
     const wasReady = this.#ready
     this.#ready = false
-    const status = this.status
-    if (status === Status.disconnected || status === Status.error) return
+    if (this.#destroyed || !isLive(this.status)) return
     const reason = normalizeError(event)
     if (wasReady) {
       logger.warn('connection lost', { reason: reason.message })
-      this.#dispatch('down', reason)
-      this.events.emit({ type: 'down', reason })
-      this.#schedule(1)
-      return
+      this.#update('down', { lastError: reason })
+      notify('down', reason)
+      return this.#schedule(1)
     }
-    if (this.#retry.pending) return // a stale close of an attempt we already counted
-    const failures = this.store.getSnapshot().attempt + 1
-    this.#setAttempt(failures)
-    const policy = this.#o.policy()
-    const error = createError('RECONNECT_EXHAUSTED', `could not connect after ${failures} attempts`, { cause: reason })
-    this.events.emit({ type: 'attempt-failed', attempt: failures, error })
-    if (failures >= policy.maxAttempts) {
-      logger.error('giving up reconnecting', { attempts: failures, reason: reason.message })
-      this.#dispatch('exhausted', error)
-      this.events.emit({ type: 'exhausted', error })
-      return
-    }
-    this.store.update((s) => ({ ...s, lastError: reason }))
-    this.#schedule(failures + 1)
+    if (this.#retry.pending) return // a stale close of an attempt already counted
+    const attempt = this.store.getSnapshot().attempt + 1
+    const exhausted = attempt >= this.#o.policy().maxAttempts
+    const error = createError('RECONNECT_EXHAUSTED', `could not connect after ${attempt} attempts: ${reason.message}`, { cause: reason })
+    this.#update(exhausted ? 'exhausted' : undefined, { attempt, lastError: exhausted ? error : reason })
+    notify('failed', error, attempt)
+    if (exhausted) logger.error(error.message)
+    else this.#schedule(attempt + 1)
   }
 
   #schedule(attempt: number): void {
-    const delay = fullJitterDelay(attempt, this.#o.policy(), this.#o.random)
-    this.#o.logger.debug('retry scheduled', { attempt, delayMs: delay })
-    this.#retry.start(() => this.#attempt(), delay)
+    this.#retry.start(() => this.#attempt(), fullJitterDelay(attempt, this.#o.policy(), this.#o.random))
   }
 
   #onSignal(signal: Signal): void {
-    const { logger, client } = this.#o
-    logger.debug('browser signal', { signal })
-    switch (signal) {
-      case 'offline':
-        this.#offline = true
-        // The socket may be dead without knowing it: a heartbeat finds out quickly.
-        probe(client)
-        return
-      case 'online':
-        this.#offline = false
-        this.reconnectNow('online')
-        return
-      case 'visible':
-      case 'pageshow':
-        if (this.#ready && client.isConnected()) {
-          // Woken from sleep: refresh the token (it may have expired) and probe the socket.
-          void this.refreshAuth().then(() => probe(client))
-        } else {
-          this.reconnectNow(signal)
-        }
-        return
-      case 'hidden':
-        return
+    const { client } = this.#o
+    if (signal === 'offline') {
+      this.#offline = true
+      probe(client) // the socket may be dead without knowing it: a heartbeat finds out quickly
+    } else if (signal === 'online') {
+      this.#offline = false
+      this.reconnectNow(signal)
+    } else if (signal !== 'hidden') {
+      // Visible again or restored from the back-forward cache: the tab may have slept past the
+      // token's expiry. Refresh and probe a live socket; reconnect a dead one.
+      if (this.#ready && client.isConnected()) void this.refreshAuth().then(() => probe(client))
+      else this.reconnectNow(signal)
     }
   }
 }

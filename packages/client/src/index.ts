@@ -22,18 +22,9 @@ import type { EntityRef } from './naming.js'
 import type { PresenceMetadata } from './presence.js'
 
 export { ChannelManager, realtimeEndpoint } from './manager.js'
-export type {
-  RealtimeConfig,
-  SubscribeToEntityOptions,
-  JoinPresenceOptions,
-  BroadcastOptions,
-  ReconnectOptions,
-  LifecycleHandlers,
-  ChannelStats,
-  ManagerStats,
-} from './manager.js'
+export type { RealtimeConfig, SubscribeToEntityOptions, JoinPresenceOptions, BroadcastOptions, ChannelStats, ManagerStats } from './manager.js'
+export type { ReconnectOptions, LifecycleHandlers, GapEvent, ChangeHandlers, BroadcastMessage, PresenceHandlers, ChannelInfo } from './types.js'
 export { EntityChannel, PresenceLease } from './leases.js'
-export type { GapEvent, ChangeHandlers, BroadcastMessage, PresenceHandlers, ChannelInfo } from './managed-channel.js'
 export type { ConnectionSnapshot, AccessTokenFn } from './connection.js'
 export { Status, transition, isGap } from './status.js'
 export type { StatusEvent } from './status.js'

@@ -1,191 +1,114 @@
 /**
- * One logical channel (a name plus its merged config) and the realtime-js instances behind it.
+ * One logical channel (a name plus its merged config), its leases, and the realtime-js instances
+ * behind it.
  *
  * A RealtimeChannel instance is single-use here: whenever it breaks (socket lost, join refused or
  * timed out, closed by the server) it is removed at once, before Phoenix can rejoin it with a stale
  * token, and a new instance is created when the connection is `ready` again (token refreshed).
- * Handlers live on this object, not on the instance, so they survive every replacement; each
+ * Handlers live on the leases, not on the instance, so they survive every replacement; each
  * instance gets exactly one binding per postgres spec, one broadcast binding and, for presence
  * channels, three presence bindings, whatever the number of leases.
  *
  * Status follows the machine in `status.ts`. Returning to `connected` after having been
- * connected raises a `gap` to every lease.
+ * connected raises one gap or recovery on every lease.
  */
 import type { RealtimeChannel, RealtimeClient, RealtimePostgresChangesPayload } from '@supabase/realtime-js'
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
 import { Timer, type Clock } from './clock.js'
-import type { Connection } from './connection.js'
+import type { Connection, ConnectionEvent } from './connection.js'
 import { createError, normalizeError } from './errors.js'
+import type { Lease } from './leases.js'
 import type { Logger } from './logger.js'
-import { postgresSpecKey, type ChannelKind, type PostgresSpec } from './naming.js'
-import { checkBroadcastPayload, checkEventName } from './payload.js'
-import { presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser, type PresenceUserInput } from './presence.js'
+import type { ChannelKind, PostgresSpec } from './naming.js'
+import { checkBroadcastPayload } from './payload.js'
+import { presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser } from './presence.js'
 import { TokenBucket, type RateLimit } from './rate-limiter.js'
 import { onRawMessage } from './raw-messages.js'
 import { isGap, isLive, isTerminal, Status, transition, type StatusEvent } from './status.js'
-import type { Emitter} from './store.js';
 import { Store } from './store.js'
-
-/**
- * Raised on every lease of a channel that returned after a break. `resumed: false` (a **gap**):
- * events may be lost, refetch. `resumed: true` (a **recovery**): the server replayed exactly what
- * was missed (Switchboard positions), patching from the stream is enough.
- */
-export interface GapEvent {
-  /** Channel name, e.g. `subscription:contact:123`. */
-  channel: string
-  kind: ChannelKind
-  /** Why the channel broke: the socket error, the server's close reason, or `rebind`. */
-  reason: string
-  /** `clock.now()` when the break was noticed. */
-  brokenAt: number
-  /** `clock.now()` when the channel was joined again. */
-  restoredAt: number
-  /** `true` when the server replayed everything missed; `false`: events may be lost, refetch. */
-  resumed: boolean
-  /** What the server said (only servers that speak positions): `Resumed` (with `replayed`), `Gap` (with `reason`: epoch, evicted, future, overflow, error) or `Fresh` (nothing to resume from). */
-  resume?: { code: string; reason?: string | undefined; replayed?: number | undefined } | undefined
-}
-
-/** Handlers of a postgres_changes lease. */
-export interface ChangeHandlers<Row extends Record<string, unknown> = Record<string, unknown>> {
-  onInsert?: ((payload: RealtimePostgresChangesPayload<Row>) => void) | undefined
-  onUpdate?: ((payload: RealtimePostgresChangesPayload<Row>) => void) | undefined
-  onDelete?: ((payload: RealtimePostgresChangesPayload<Row>) => void) | undefined
-  /** Fires for every event, besides the specific callback. */
-  onChange?: ((payload: RealtimePostgresChangesPayload<Row>) => void) | undefined
-}
-
-/** The broadcast message handed to `on('broadcast')` handlers. */
-export interface BroadcastMessage<P = unknown> {
-  type: 'broadcast'
-  event: string
-  payload: P
-  /** Server metadata (`replayed`, `id`); Switchboard's `switchboard` position key is removed. */
-  meta?: Record<string, unknown> | undefined
-}
-
-/** Presence callbacks of a presence lease. */
-export interface PresenceHandlers {
-  onSync?: ((users: PresenceUser[]) => void) | undefined
-  onJoin?: ((joined: PresenceUser[], users: PresenceUser[]) => void) | undefined
-  onLeave?: ((left: PresenceUser[], users: PresenceUser[]) => void) | undefined
-}
+import type { BroadcastMessage, ChannelInfo, GapEvent } from './types.js'
 
 /** How a channel retries after breaking. */
 export interface ChannelPolicy extends BackoffPolicy {
   autoReconnect: boolean
 }
 
-/** Everything one lease brought. @internal */
-export interface LeaseRecord {
-  id: number
-  /** Channel name, set when acquired. */
-  name: string
-  pg: { key: string; spec: PostgresSpec; handlers: ChangeHandlers } | undefined
-  presence: { user: PresenceUserInput; metadata: PresenceMetadata; handlers: PresenceHandlers } | undefined
-  policy: ChannelPolicy
-  broadcast: Map<string, Set<(message: BroadcastMessage) => void>>
-  status: Emitter<{ status: Status; error: Error | undefined }>
-  gaps: Emitter<GapEvent>
-  onStatusChange: ((status: Status, error?: Error) => void) | undefined
-  onError: ((error: Error) => void) | undefined
-  released: boolean
-}
-
 /** Settings that decide the wire config; leases that disagree on them cannot share a channel. */
 export interface ChannelConfig {
   private: boolean
-  self: boolean
+  self: boolean | undefined
   presenceKey: string | undefined
 }
 
-/** Per-channel row of `getActiveChannels()`. */
-export interface ChannelInfo {
-  name: string
-  type: ChannelKind
-  status: Status
-  subscribers: number
-  createdAt: number
-  lastEventAt: number | undefined
-  messagesIn: number
-  messagesOut: number
-  /** Last stream position seen (servers that speak positions), `-1` before any. */
-  position: number
-}
-
-/** What a channel needs from its manager. @internal */
-export interface ChannelHost {
+/** What every channel of a manager shares. @internal */
+export interface ChannelContext {
   client: RealtimeClient
   connection: Connection
   clock: Clock
   random: () => number
   logger: Logger
+  /** The retry policy of a lease that sets no option. */
+  defaults: BackoffPolicy
+  graceMs: number
   joinTimeoutMs: number
   sendTimeoutMs: number
   maxPayloadBytes: number
   broadcastRate: RateLimit
   positions: boolean
-  resumeToken: ((channel: { name: string; topic: string; kind: ChannelKind }) => Record<string, unknown> | undefined) | undefined
-  leases(name: string): LeaseRecord[]
+  counters: { messagesIn: number; messagesOut: number; gaps: number; recoveries: number }
   usersStore(name: string): Store<PresenceUser[]>
+  /** Statuses or leases changed (stats). */
   changed(): void
+  /** The last lease left and the grace period passed. */
   idle(channel: ManagedChannel): void
-  countIn(): void
-  countOut(): void
   gap(event: GapEvent): void
 }
-
-const RESERVED_JOIN_KEYS = new Set(['config', 'access_token', 'version', 'user_token', 'switchboard'])
 
 /** A random id of this channel's stream across reconnects (the server skips its own broadcasts on replay). */
 const newSession = (): string => globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
 
+/** The parts of raw messages the position tracking reads. */
 type RawPayload = {
   response?: { switchboard?: unknown }
   extension?: string
   code?: string
-  epoch?: unknown
-  position?: unknown
-  reason?: unknown
-  replayed?: unknown
+  epoch?: string
+  position?: number
+  reason?: string
+  replayed?: number
   ids?: unknown
   switchboard?: { position?: unknown }
   meta?: { switchboard?: { position?: unknown } }
-} | null | undefined
+} | undefined
 
-type Waiter = { resolve: () => void; reject: (err: Error) => void; timer: Timer }
+type Presences = Array<Record<string, unknown>>
 
 export class ManagedChannel {
-  readonly name: string
   readonly topic: string
-  readonly kind: ChannelKind
-  readonly config: ChannelConfig
   readonly createdAt: number
   readonly status: Store<Status>
   readonly users: Store<PresenceUser[]>
+  readonly leases = new Set<Lease>()
+  /** The merged postgres specs by key, in join order. */
+  readonly specs = new Map<string, PostgresSpec>()
   lastEventAt: number | undefined
-  messagesIn = 0
-  messagesOut = 0
   lastError: Error | undefined
+  closed = false
 
-  readonly #host: ChannelHost
-  readonly #specs = new Map<string, PostgresSpec>()
+  readonly #ctx: ChannelContext
   readonly #retry: Timer
   readonly #grace: Timer
   readonly #bucket: TokenBucket
-  readonly #waiters = new Set<Waiter>()
   #raw: RealtimeChannel | undefined
-  #gen = 0
   #joining = false
   #discarding: Promise<void> | undefined
   #everConnected = false
   #brokenAt = 0
   #breakReason = ''
   #attempts = 0
-  #errorCause: 'channel' | 'connection' | undefined
+  /** The last give-up was the socket's (a `ready` revives the channel), not a refused join. */
+  #connectionGaveUp = false
   #systemMessage: string | undefined
-  #closed = false
   // Positions (issue 6): the stream's session, epoch and last position; see #inspect.
   readonly #session = newSession()
   #epoch: string | undefined
@@ -198,323 +121,251 @@ export class ManagedChannel {
   /** The message being dispatched right now is a duplicate: bindings skip it. */
   #drop = false
 
-  constructor(host: ChannelHost, kind: ChannelKind, name: string, config: ChannelConfig) {
-    this.#host = host
-    this.kind = kind
-    this.name = name
+  constructor(
+    ctx: ChannelContext,
+    readonly kind: ChannelKind,
+    readonly name: string,
+    readonly config: ChannelConfig,
+  ) {
+    this.#ctx = ctx
     this.topic = `realtime:${name}`
-    this.config = config
-    this.createdAt = host.clock.now()
+    this.createdAt = ctx.clock.now()
     this.status = new Store<Status>(Status.disconnected)
-    this.users = host.usersStore(name)
-    this.#retry = new Timer(host.clock)
-    this.#grace = new Timer(host.clock)
-    this.#bucket = new TokenBucket(host.broadcastRate, host.clock)
-  }
-
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  /** The merged postgres specs, in join order. */
-  get specs(): PostgresSpec[] {
-    return [...this.#specs.values()]
+    this.users = ctx.usersStore(name)
+    this.#retry = new Timer(ctx.clock)
+    this.#grace = new Timer(ctx.clock)
+    this.#bucket = new TokenBucket(ctx.broadcastRate, ctx.clock)
   }
 
   /** The merged retry policy of the leases: the most eager one wins (see README). */
   policy(): ChannelPolicy {
-    const leases = this.#host.leases(this.name)
-    if (leases.length === 0) return { autoReconnect: false, baseDelayMs: 3000, maxDelayMs: 30_000, maxAttempts: 5 }
-    return {
-      autoReconnect: leases.some((l) => l.policy.autoReconnect),
-      baseDelayMs: Math.min(...leases.map((l) => l.policy.baseDelayMs)),
-      maxDelayMs: Math.min(...leases.map((l) => l.policy.maxDelayMs)),
-      maxAttempts: Math.max(...leases.map((l) => l.policy.maxAttempts)),
+    const d = this.#ctx.defaults
+    if (this.leases.size === 0) return { ...d, autoReconnect: false }
+    const policy: ChannelPolicy = { autoReconnect: false, baseDelayMs: Infinity, maxDelayMs: d.maxDelayMs, maxAttempts: 0 }
+    for (const { options: o } of this.leases) {
+      policy.autoReconnect ||= o.autoReconnect ?? true
+      policy.baseDelayMs = Math.min(policy.baseDelayMs, o.reconnectDelay ?? d.baseDelayMs)
+      policy.maxAttempts = Math.max(policy.maxAttempts, o.maxReconnectAttempts ?? d.maxAttempts)
     }
+    return policy
   }
 
-  /** Adds a postgres spec; returns `true` when the running instance must be replaced to carry it. */
-  addSpec(spec: PostgresSpec): boolean {
-    const key = postgresSpecKey(spec)
-    if (this.#specs.has(key)) return false
-    this.#specs.set(key, spec)
-    return this.#raw !== undefined || this.#joining
-  }
-
-  /** A lease arrived (first one, or one of many): cancel a pending leave and make sure we join. */
-  start(): void {
-    if (this.#closed) return
+  /**
+   * Adds a lease (and its postgres spec, if new): cancels a pending leave and makes sure the
+   * channel joins. A spec new to a joined instance replaces the instance (reported as a gap).
+   */
+  add(lease: Lease, spec?: PostgresSpec): void {
+    this.leases.add(lease)
     this.#grace.cancel()
+    const key = lease.specKey
+    const rebind = spec !== undefined && key !== undefined && !this.specs.has(key) && this.#raw !== undefined
+    if (spec && key) this.specs.set(key, spec)
     const status = this.status.getSnapshot()
-    if (status === Status.disconnected || (status === Status.error && this.#errorCause === 'connection')) this.#restart()
-    this.#joinWhenReady()
-  }
-
-  /** The merged specs changed: replace the instance (events in the swap are reported as a gap). */
-  rebind(): void {
-    if (this.#closed) return
-    const wasConnected = this.status.getSnapshot() === Status.connected
-    if (wasConnected) this.#markBroken('rebind')
-    void this.#discard().then(() => this.#joinWhenReady())
-  }
-
-  /** Retry a channel that gave up or was left disconnected by `autoReconnect: false`. */
-  retry(): void {
-    if (this.#closed) return
-    if (isTerminal(this.status.getSnapshot())) {
-      this.#restart()
+    if (status === Status.disconnected || (status === Status.error && this.#connectionGaveUp)) this.#restart()
+    if (rebind) {
+      if (this.status.getSnapshot() === Status.connected) this.#markBroken('rebind')
+      void this.#discard().then(() => this.#joinWhenReady())
+    } else {
       this.#joinWhenReady()
     }
   }
 
-  /** Leaves `error`/`disconnected` with a fresh attempt budget. */
-  #restart(): void {
-    this.#attempts = 0
-    this.#errorCause = undefined
-    this.#dispatch('start')
+  /** Removes a lease: the last one leaves after the grace period (React StrictMode remounts reuse the channel). */
+  remove(lease: Lease): void {
+    if (!this.leases.delete(lease)) return
+    if (this.leases.size === 0) this.#grace.start(() => this.#ctx.idle(this), this.#ctx.graceMs)
+    else if (lease.presence) void this.retrack()
+    this.#ctx.changed()
   }
 
-  /** The last lease left: leave after `graceMs` unless a lease comes back (React StrictMode). */
-  scheduleIdle(graceMs: number): void {
-    if (this.#closed) return
-    this.#grace.start(() => this.#host.idle(this), graceMs)
+  /** Retries a channel that gave up or was left disconnected by `autoReconnect: false`. */
+  retry(): void {
+    if (this.closed || !isTerminal(this.status.getSnapshot())) return
+    this.#restart()
+    this.#joinWhenReady()
   }
 
   /** Leaves for good. Pending waits reject with `LEASE_RELEASED`. */
   close(): Promise<void> {
-    if (this.#closed) return this.#discarding ?? Promise.resolve()
-    this.#closed = true
-    this.#grace.cancel()
-    this.#retry.cancel()
-    this.#dispatch('stop')
-    this.#settleWaiters(createError('LEASE_RELEASED', `channel ${this.name} was closed`))
-    const done = this.#discard()
-    this.status.clear()
-    this.users.set([])
-    return done
+    if (!this.closed) {
+      this.closed = true
+      this.#grace.cancel()
+      this.#retry.cancel()
+      this.#dispatch('stop')
+      this.status.listeners.clear()
+      this.users.set([])
+      void this.#discard()
+    }
+    return this.#discarding ?? Promise.resolve()
   }
 
-  // ── connection events ───────────────────────────────────────────────────────────────────────
-
-  onConnectionReady(): void {
-    if (this.#closed) return
-    if (this.status.getSnapshot() === Status.error && this.#errorCause === 'connection') this.#restart()
-    if (isLive(this.status.getSnapshot()) && !this.#raw) this.#join()
+  /** What the connection said: `ready` rejoins, `down` breaks, `failed` may give up. */
+  onConnection(event: ConnectionEvent, error?: Error, attempt = 0): void {
+    const status = this.status.getSnapshot()
+    if (this.closed) return
+    if (event === 'ready') {
+      if (status === Status.error && this.#connectionGaveUp) this.#restart()
+      if (isLive(this.status.getSnapshot()) && !this.#raw) void this.#join()
+    } else if (event === 'down') {
+      this.#retry.cancel()
+      void this.#discard()
+      this.#afterBreak(error as Error, true)
+    } else if (isLive(status) && attempt >= this.policy().maxAttempts) {
+      this.#giveUp(error as Error, true)
+    }
   }
 
-  onConnectionDown(reason: Error): void {
-    if (this.#closed) return
-    this.#retry.cancel()
-    if (this.#raw) void this.#discard()
-    this.#afterBreak(reason, 'connection')
-  }
-
-  onConnectionFailed(attempt: number, error: Error): void {
-    if (this.#closed || !isLive(this.status.getSnapshot())) return
-    if (attempt >= this.policy().maxAttempts) this.#giveUp(error, 'connection')
-  }
-
-  onConnectionExhausted(error: Error): void {
-    if (this.#closed || !isLive(this.status.getSnapshot())) return
-    this.#giveUp(error, 'connection')
+  #restart(): void {
+    this.#attempts = 0
+    this.#connectionGaveUp = false
+    this.#dispatch('start')
   }
 
   // ── joining ─────────────────────────────────────────────────────────────────────────────────
 
   #joinWhenReady(): void {
-    if (this.#closed || !isLive(this.status.getSnapshot())) return
-    if (this.#host.connection.ready) this.#join()
-    else this.#host.connection.ensureConnected()
+    if (this.closed || !isLive(this.status.getSnapshot())) return
+    if (this.#ctx.connection.ready) void this.#join()
+    else this.#ctx.connection.ensureConnected()
   }
 
-  #join(): void {
-    if (this.#joining || this.#raw || this.#closed) return
+  async #join(): Promise<void> {
+    if (this.#joining || this.#raw || this.closed) return
+    const { client, connection, joinTimeoutMs, positions } = this.#ctx
     this.#joining = true
-    void this.#doJoin()
-      .catch((err: unknown) => {
-        this.#host.logger.error('join failed before subscribe', { channel: this.name, error: normalizeError(err) })
-        this.#afterBreak(normalizeError(err), 'channel')
-      })
-      .finally(() => {
-        this.#joining = false
-      })
-  }
-
-  async #doJoin(): Promise<void> {
-    const { client, connection, logger } = this.#host
-    if (this.#discarding) await this.#discarding
-    // The token is refreshed BEFORE the (re)join: a join with an expired token is refused.
-    await connection.refreshAuth()
-    if (this.#closed || !connection.ready || !isLive(this.status.getSnapshot()) || this.#raw) return
-
-    const options = {
-      config: {
-        private: this.config.private,
-        broadcast: { self: this.config.self, ack: false },
-        presence: { key: this.config.presenceKey ?? '', enabled: this.kind === 'presence' },
-      },
-    }
-    let raw = client.channel(this.name, options)
-    if (raw.joinedOnce) {
-      // realtime-js dedups by topic: an instance it still holds must go before we can join.
-      logger.warn('removing a stale instance of the topic', { channel: this.name })
-      await client.removeChannel(raw)
-      raw = client.channel(this.name, options)
-      if (raw.joinedOnce) throw createError('CHANNEL_JOIN_FAILED', `topic ${this.topic} is held by another instance`)
-    }
-    const gen = ++this.#gen
-    this.#raw = raw
-    this.#systemMessage = undefined
-    for (const [key, spec] of this.#specs) {
-      raw.on('postgres_changes', { ...spec }, (payload: RealtimePostgresChangesPayload<Record<string, unknown>>) => {
-        if (gen === this.#gen && !this.#drop) this.#onChange(key, payload)
-      })
-    }
-    raw.on('broadcast', { event: '*' }, (message: { event: string; payload?: unknown; meta?: Record<string, unknown> }) => {
-      if (gen === this.#gen && !this.#drop) this.#onBroadcast(message)
-    })
-    if (this.kind === 'presence') {
-      raw.on('presence', { event: 'sync' }, () => gen === this.#gen && this.#onPresence('sync', []))
-      raw.on('presence', { event: 'join' }, (p: { newPresences: Array<Record<string, unknown>> }) => gen === this.#gen && this.#onPresence('join', p.newPresences))
-      raw.on('presence', { event: 'leave' }, (p: { leftPresences: Array<Record<string, unknown>> }) => gen === this.#gen && this.#onPresence('leave', p.leftPresences))
-    }
-    raw.on('system', {}, (payload: { status?: string; message?: string }) => {
-      if (gen !== this.#gen) return
-      if (payload?.status === 'error' && payload.message) {
-        this.#systemMessage = payload.message
-        logger.warn('server reported a channel error', { channel: this.name, message: payload.message })
+    try {
+      await this.#discarding
+      // The token is refreshed BEFORE the (re)join: a join with an expired token is refused.
+      await connection.refreshAuth()
+      if (this.closed || !connection.ready || !isLive(this.status.getSnapshot()) || this.#raw) return
+      const options = {
+        config: {
+          private: this.config.private,
+          broadcast: { self: !!this.config.self, ack: false },
+          presence: { key: this.config.presenceKey ?? '', enabled: this.kind === 'presence' },
+        },
       }
-    })
-    const extra = this.#host.resumeToken?.({ name: this.name, topic: this.topic, kind: this.kind })
-    if (extra) {
-      const safe: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(extra)) if (!RESERVED_JOIN_KEYS.has(k)) safe[k] = v
-      raw.updateJoinPayload(safe)
+      let raw = client.channel(this.name, options)
+      if (raw.joinedOnce) {
+        // realtime-js dedups by topic: an instance it still holds (joined by someone else) must go first.
+        await client.removeChannel(raw)
+        raw = client.channel(this.name, options)
+      }
+      this.#raw = raw
+      this.#systemMessage = undefined
+      this.#speaks = this.#drop = false
+      const live = () => raw === this.#raw && !this.#drop
+      for (const [key, spec] of this.specs) {
+        raw.on('postgres_changes', { ...spec }, (payload: RealtimePostgresChangesPayload<Record<string, unknown>>) => {
+          if (live()) this.#onChange(key, payload)
+        })
+      }
+      raw.on('broadcast', { event: '*' }, (message: { event: string; payload?: unknown; meta?: Record<string, unknown> }) => {
+        if (live()) this.#onBroadcast(message)
+      })
+      if (this.kind === 'presence') {
+        for (const event of ['sync', 'join', 'leave'] as const) {
+          raw.on('presence', { event: event as 'sync' }, (p?: { newPresences?: Presences; leftPresences?: Presences }) => {
+            if (live()) this.#onPresence(raw, event, p?.newPresences ?? p?.leftPresences ?? [])
+          })
+        }
+      }
+      raw.on('system', {}, (p: { status?: string; message?: string }) => {
+        if (raw === this.#raw && p?.status === 'error') this.#systemMessage = p.message
+      })
+      if (positions && onRawMessage(raw, (event, payload) => raw === this.#raw && this.#inspect(event, payload as RawPayload))) {
+        // Instances are single-use (a break discards them), so the position read here is the
+        // newest one for this join; realtime-js never rejoins this instance with an older one.
+        const resume = this.#epoch !== undefined && this.#pos >= 0 ? { epoch: this.#epoch, position: this.#pos } : null
+        raw.updateJoinPayload({ switchboard: { session: this.#session, resume } })
+      }
+      raw.subscribe((state, err) => this.#onRawStatus(raw, state, err), joinTimeoutMs)
+    } catch (err) {
+      this.#afterBreak(normalizeError(err), false)
+    } finally {
+      this.#joining = false
     }
-    this.#speaks = false
-    this.#drop = false
-    const hooked = this.#host.positions && onRawMessage(raw, (event, payload) => {
-      if (gen === this.#gen) this.#inspect(event, payload as RawPayload)
-    })
-    if (hooked) {
-      // Instances are single-use (a break discards them), so the position read here is the
-      // newest one for this join; realtime-js never rejoins this instance with an older one.
-      const resume = this.#epoch !== undefined && this.#pos >= 0 ? { epoch: this.#epoch, position: this.#pos } : null
-      raw.updateJoinPayload({ switchboard: { session: this.#session, resume } })
-    }
-    logger.debug('joining', { channel: this.name, specs: this.#specs.size, gen })
-    raw.subscribe((state, err) => this.#onRawStatus(gen, state, err), this.#host.joinTimeoutMs)
   }
 
-  #onRawStatus(gen: number, state: string, err: Error | undefined): void {
-    if (gen !== this.#gen || this.#closed) return
+  #onRawStatus(raw: RealtimeChannel, state: string, err: Error | undefined): void {
+    if (raw !== this.#raw || this.closed) return
     if (state === 'SUBSCRIBED') {
       this.#attempts = 0
-      this.#errorCause = undefined
+      this.#connectionGaveUp = false
       this.#retry.cancel()
-      const previous = this.status.getSnapshot()
-      if (isGap(previous, Status.connected, this.#everConnected)) this.#owed = true
+      if (isGap(this.status.getSnapshot(), Status.connected, this.#everConnected)) this.#owed = true
       this.#everConnected = true
       this.#dispatch('up')
-      this.#retrack()
-      this.#settleWaiters()
-      this.#host.logger.debug('joined', { channel: this.name, speaks: this.#speaks })
+      void this.retrack()
       // A server that speaks positions says Resumed/Gap/Fresh next; any other return is a gap.
       if (this.#owed && !this.#speaks) this.#resync(false)
       return
     }
     // CHANNEL_ERROR, TIMED_OUT or CLOSED that we did not ask for: this instance is done.
-    const socketLevel = !this.#host.client.isConnected() || err?.message === 'heartbeat timeout' || typeof (err?.cause as { code?: unknown } | undefined)?.code === 'number'
-    const message = this.#systemMessage ?? err?.message ?? state.toLowerCase().replace('_', ' ')
-    const code = state === 'CLOSED' ? 'CHANNEL_CLOSED' : 'CHANNEL_JOIN_FAILED'
-    const error = createError(code, `channel ${this.name}: ${message}`, { cause: err })
-    this.#host.logger.warn('channel broke', { channel: this.name, state, message, socketLevel })
+    const socketLevel = !this.#ctx.client.isConnected() || err?.message === 'heartbeat timeout' || typeof (err?.cause as { code?: unknown } | undefined)?.code === 'number'
+    const message = this.#systemMessage ?? err?.message ?? state.toLowerCase()
+    const error = createError(state === 'CLOSED' ? 'CHANNEL_CLOSED' : 'CHANNEL_JOIN_FAILED', `channel ${this.name}: ${message}`, { cause: err })
+    this.#ctx.logger.warn('channel broke', { channel: this.name, state, message })
     void this.#discard()
-    if (socketLevel) {
-      // The connection notices too and will announce `ready`; the rejoin happens then.
-      this.#afterBreak(error, 'connection')
-      return
-    }
-    this.#afterBreak(error, 'channel')
+    // A socket-level break: the connection notices too and announces `ready`; the rejoin happens then.
+    this.#afterBreak(error, socketLevel)
   }
 
-  #afterBreak(error: Error, cause: 'channel' | 'connection'): void {
+  #afterBreak(error: Error, socketLevel: boolean): void {
     const status = this.status.getSnapshot()
     if (!isLive(status)) return
     this.lastError = error
     if (status === Status.connected) this.#markBroken(error.message)
     const policy = this.policy()
-    if (!policy.autoReconnect && this.#everConnected) {
-      this.#host.logger.info('not reconnecting (autoReconnect: false)', { channel: this.name })
-      this.#dispatch('stop', error)
-      return
+    if (!policy.autoReconnect && this.#everConnected) return this.#dispatch('stop')
+    if (!socketLevel && ++this.#attempts >= policy.maxAttempts) {
+      return this.#giveUp(createError('RECONNECT_EXHAUSTED', `channel ${this.name} gave up after ${this.#attempts} attempts: ${error.message}`, { cause: error }), false)
     }
-    if (cause === 'connection') {
-      this.#dispatch('down', error)
-      if (this.#host.connection.ready) this.#scheduleRetry(policy)
-      else this.#host.connection.ensureConnected()
-      return
-    }
-    this.#attempts++
-    if (this.#attempts >= policy.maxAttempts) {
-      this.#giveUp(createError('RECONNECT_EXHAUSTED', `channel ${this.name} gave up after ${this.#attempts} attempts: ${error.message}`, { cause: error }), 'channel')
-      return
-    }
-    this.#dispatch('down', error)
-    this.#scheduleRetry(policy)
+    if (socketLevel && !this.#ctx.connection.ready) this.#ctx.connection.ensureConnected()
+    else this.#retry.start(() => this.#joinWhenReady(), fullJitterDelay(Math.max(1, this.#attempts), policy, this.#ctx.random))
   }
 
-  #scheduleRetry(policy: ChannelPolicy): void {
-    const delay = fullJitterDelay(Math.max(1, this.#attempts), policy, this.#host.random)
-    this.#host.logger.debug('channel retry scheduled', { channel: this.name, attempt: this.#attempts, delayMs: delay })
-    this.#retry.start(() => this.#joinWhenReady(), delay)
-  }
-
-  #giveUp(error: Error, cause: 'channel' | 'connection'): void {
+  #giveUp(error: Error, connection: boolean): void {
     this.#retry.cancel()
-    this.#errorCause = cause
+    this.#connectionGaveUp = connection
     this.lastError = error
-    if (this.#raw) void this.#discard()
-    this.#dispatch('exhausted', error)
-    this.#settleWaiters(error)
+    void this.#discard()
+    this.#dispatch('exhausted')
   }
 
   #markBroken(reason: string): void {
-    this.#brokenAt = this.#host.clock.now()
+    this.#brokenAt = this.#ctx.clock.now()
     this.#breakReason = reason
     this.#dispatch('down')
   }
 
   #discard(): Promise<void> {
     const raw = this.#raw
-    if (!raw) return this.#discarding ?? Promise.resolve()
-    this.#raw = undefined
-    this.#gen++
-    const done = this.#host.client
-      .removeChannel(raw)
-      .then(
+    if (raw) {
+      this.#raw = undefined
+      const done: Promise<void> = this.#ctx.client.removeChannel(raw).then(
+        () => {
+          if (this.#discarding === done) this.#discarding = undefined
+        },
         () => undefined,
-        (err: unknown) => this.#host.logger.debug('removeChannel failed', { channel: this.name, error: normalizeError(err) }),
       )
-      .finally(() => {
-        if (this.#discarding === done) this.#discarding = undefined
-      })
-    this.#discarding = done
-    return done
+      this.#discarding = done
+    }
+    return this.#discarding ?? Promise.resolve()
   }
 
-  #dispatch(event: StatusEvent, error?: Error): void {
+  #dispatch(event: StatusEvent): void {
     const previous = this.status.getSnapshot()
     const next = transition(previous, event)
     if (next === previous) return
     this.status.set(next)
-    const err = next === Status.error ? (error ?? this.lastError) : undefined
-    for (const lease of this.#host.leases(this.name)) {
-      this.#safe(() => lease.onStatusChange?.(next, err))
-      lease.status.emit({ status: next, error: err })
-      if (next === Status.error && err) this.#safe(() => lease.onError?.(err))
+    const error = next === Status.error ? this.lastError : undefined
+    for (const lease of this.leases) {
+      this.#call(lease.options.onStatusChange, next, error)
+      lease.statuses.emit(next, this.#thrown)
+      if (error) this.#call(lease.options.onError, error)
     }
-    this.#host.changed()
+    this.#ctx.changed()
   }
 
   #resync(resumed: boolean, resume?: GapEvent['resume']): void {
@@ -524,13 +375,16 @@ export class ManagedChannel {
       kind: this.kind,
       reason: this.#breakReason,
       brokenAt: this.#brokenAt,
-      restoredAt: this.#host.clock.now(),
+      restoredAt: this.#ctx.clock.now(),
       resumed,
       resume,
     }
-    this.#host.logger.info(resumed ? 'channel resumed' : 'channel restored after a gap', { channel: this.name, resume, gapMs: event.restoredAt - event.brokenAt })
-    for (const lease of this.#host.leases(this.name)) lease.gaps.emit(event, (err) => this.#handlerError(err))
-    this.#host.gap(event)
+    this.#ctx.logger.info(resumed ? 'channel resumed' : 'channel back after a gap', { channel: this.name, resume })
+    for (const lease of this.leases) {
+      this.#call(resumed ? lease.options.onRecover : lease.options.onGap, event)
+      lease.gaps.emit(event, this.#thrown)
+    }
+    this.#ctx.gap(event)
   }
 
   // ── positions ───────────────────────────────────────────────────────────────────────────────
@@ -541,15 +395,23 @@ export class ManagedChannel {
     if (event === 'phx_reply') {
       if (p?.response?.switchboard) this.#speaks = true
     } else if (event === 'system') {
-      if (p?.extension === 'switchboard') this.#onResumeStatus(p)
-    } else if (event === 'broadcast' || event === 'postgres_changes') {
-      const pos = event === 'broadcast' ? p?.meta?.switchboard?.position : p?.switchboard?.position
+      // `system { extension: 'switchboard', code: Fresh | Resumed | Gap, epoch, position }`
+      if (p?.extension !== 'switchboard') return
+      const { code, position } = p
+      if (p.epoch) this.#epoch = p.epoch
+      if (typeof position === 'number' && (code !== 'Resumed' || position > this.#pos)) {
+        this.#pos = position
+        this.#posIds.clear()
+      }
+      if (this.#owed || code === 'Gap') this.#resync(code === 'Resumed', { code: String(code), reason: p.reason, replayed: p.replayed })
+    } else {
+      const broadcast = event === 'broadcast'
+      const pos = broadcast ? p?.meta?.switchboard?.position : p?.switchboard?.position
       if (typeof pos !== 'number') return
       // One change may arrive as several messages at one position (one per binding payload).
-      const id = event === 'broadcast' ? '' : String(p?.ids)
-      if (pos < this.#pos || (pos === this.#pos && (id === '' || this.#posIds.has(id)))) {
+      const id = broadcast ? '' : String(p?.ids)
+      if (pos < this.#pos || (pos === this.#pos && (broadcast || this.#posIds.has(id)))) {
         this.#drop = true
-        this.#host.logger.debug('duplicate dropped', { channel: this.name, position: pos })
         return
       }
       if (pos > this.#pos) this.#posIds.clear()
@@ -558,166 +420,123 @@ export class ManagedChannel {
     }
   }
 
-  /** `system { extension: 'switchboard', code: Fresh | Resumed | Gap, epoch, position }` */
-  #onResumeStatus(p: NonNullable<RawPayload>): void {
-    const { code, position } = p
-    if (typeof p.epoch === 'string') this.#epoch = p.epoch
-    if (typeof position === 'number' && (code !== 'Resumed' || position > this.#pos)) {
-      this.#pos = position
-      this.#posIds.clear()
-    }
-    if (!this.#owed && code !== 'Gap') return
-    const replayed = typeof p.replayed === 'number' ? p.replayed : undefined
-    this.#resync(code === 'Resumed', { code: String(code), reason: typeof p.reason === 'string' ? p.reason : undefined, replayed })
-  }
-
   // ── delivery ────────────────────────────────────────────────────────────────────────────────
 
   #touch(): void {
-    this.messagesIn++
-    this.lastEventAt = this.#host.clock.now()
-    this.#host.countIn()
+    this.lastEventAt = this.#ctx.clock.now()
+    this.#ctx.counters.messagesIn++
   }
 
   #onChange(key: string, payload: RealtimePostgresChangesPayload<Record<string, unknown>>): void {
     this.#touch()
-    for (const lease of this.#host.leases(this.name)) {
-      if (!lease.pg || lease.pg.key !== key) continue
-      const h = lease.pg.handlers
-      const specific = payload.eventType === 'INSERT' ? h.onInsert : payload.eventType === 'UPDATE' ? h.onUpdate : h.onDelete
-      if (specific) this.#safe(() => specific(payload))
-      if (h.onChange) this.#safe(() => h.onChange?.(payload))
+    const specific = payload.eventType === 'INSERT' ? 'onInsert' : payload.eventType === 'UPDATE' ? 'onUpdate' : 'onDelete'
+    for (const lease of this.leases) {
+      if (lease.specKey !== key) continue
+      this.#call(lease.options[specific], payload)
+      this.#call(lease.options.onChange, payload)
     }
   }
 
-  #onBroadcast(message: { event: string; payload?: unknown; meta?: Record<string, unknown> }): void {
+  #onBroadcast({ event, payload, meta }: { event: string; payload?: unknown; meta?: Record<string, unknown> }): void {
     this.#touch()
-    let meta = message.meta
-    if (meta && 'switchboard' in meta) {
+    if (meta?.switchboard !== undefined) {
       const { switchboard: _position, ...rest } = meta
       meta = Object.keys(rest).length > 0 ? rest : undefined
     }
-    const out: BroadcastMessage = { type: 'broadcast', event: message.event, payload: message.payload, meta }
-    for (const lease of this.#host.leases(this.name)) {
-      for (const key of [message.event, '*']) {
-        const handlers = lease.broadcast.get(key)
-        if (handlers) for (const handler of handlers) this.#safe(() => handler(out))
-      }
+    const message: BroadcastMessage = { type: 'broadcast', event, payload, meta }
+    for (const lease of this.leases) {
+      for (const handler of [...(lease.handlers.get(event) ?? []), ...(lease.handlers.get('*') ?? [])]) this.#call(handler, message)
     }
   }
 
-  #onPresence(kind: 'sync' | 'join' | 'leave', metas: Array<Record<string, unknown>>): void {
-    const raw = this.#raw
-    if (!raw) return
+  #onPresence(raw: RealtimeChannel, event: 'sync' | 'join' | 'leave', metas: Presences): void {
     this.#touch()
-    const users = presenceUsers(raw.presenceState() as Record<string, Array<Record<string, unknown>>>)
-    if (kind === 'sync') this.users.set(users)
-    const changed = kind === 'sync' ? [] : presenceUsers(Object.fromEntries(metas.map((m, i) => [String(i), [m]])))
-    for (const lease of this.#host.leases(this.name)) {
-      const h = lease.presence?.handlers
-      if (!h) continue
-      if (kind === 'sync') this.#safe(() => h.onSync?.(this.users.getSnapshot()))
-      else if (kind === 'join') this.#safe(() => h.onJoin?.(changed, users))
-      else this.#safe(() => h.onLeave?.(changed, users))
+    const users = presenceUsers(raw.presenceState() as Record<string, Presences>)
+    const changed = presenceUsers(Object.fromEntries(metas.map((meta, i) => [i, [meta]])))
+    if (event === 'sync') this.users.set(users)
+    for (const { options: o } of this.leases) {
+      if (event === 'sync') this.#call(o.onSync, this.users.getSnapshot())
+      else this.#call(event === 'join' ? o.onJoin : o.onLeave, changed, users)
     }
-    this.#host.changed()
+    this.#ctx.changed()
   }
 
-  #safe(fn: () => void): void {
+  /** Calls a user handler; one that throws is logged and never breaks delivery to the others. */
+  #call<A extends unknown[]>(handler: ((...args: A) => void) | undefined, ...args: A): void {
     try {
-      fn()
+      handler?.(...args)
     } catch (err) {
-      this.#handlerError(err)
+      this.#thrown(err)
     }
   }
 
-  #handlerError(err: unknown): void {
-    this.#host.logger.error('a channel handler threw', { channel: this.name, error: normalizeError(err) })
-  }
+  readonly #thrown = (err: unknown): void => this.#ctx.logger.error('a channel handler threw', { channel: this.name, error: err })
 
   // ── presence ────────────────────────────────────────────────────────────────────────────────
 
-  /** The payload tracked for this client: the merge of every presence lease, in lease order. */
-  presencePayload(): Record<string, unknown> | undefined {
-    let result: Record<string, unknown> | undefined
-    for (const lease of this.#host.leases(this.name)) {
-      if (!lease.presence) continue
-      const payload = presencePayload(lease.presence.user, lease.presence.metadata, new Date(this.#host.clock.now()))
-      result = { ...result, ...payload }
-    }
-    return result
-  }
-
-  /** Sends `track` (or `untrack` when no lease tracks anymore) on the joined instance. */
-  #retrack(): Promise<void> {
+  /** Sends `track` with the merge of every presence lease (or `untrack` when none is left). */
+  retrack(): Promise<void> {
     const raw = this.#raw
-    if (this.kind !== 'presence' || !raw || this.status.getSnapshot() !== Status.connected) return Promise.resolve()
-    const payload = this.presencePayload()
-    this.messagesOut++
-    this.#host.countOut()
-    const op = payload ? raw.track(payload) : raw.untrack()
-    return op.then(
-      (result) => {
-        if (result !== 'ok') this.#host.logger.warn('presence update not acknowledged', { channel: this.name, result })
-      },
-      (err: unknown) => this.#host.logger.warn('presence update failed', { channel: this.name, error: normalizeError(err) }),
+    if (this.kind !== 'presence' || !raw || this.status.getSnapshot() !== Status.connected) return Promise.resolve() // tracked on the next join
+    let payload: Record<string, unknown> | undefined
+    const now = new Date(this.#ctx.clock.now())
+    for (const { presence } of this.leases) if (presence) payload = { ...payload, ...presencePayload(presence.user, presence.metadata, now) }
+    this.#ctx.counters.messagesOut++
+    return (payload ? raw.track(payload) : raw.untrack()).then(
+      (result) => void (result === 'ok' || this.#ctx.logger.warn('presence update not acknowledged', { channel: this.name, result })),
+      (err: unknown) => this.#ctx.logger.warn('presence update failed', { channel: this.name, error: err }),
     )
   }
 
-  /** Re-tracks after a lease changed its metadata or left; resolves once sent (or queued until joined). */
-  async updatePresence(): Promise<void> {
-    if (this.status.getSnapshot() !== Status.connected) return // tracked on the next join
-    await this.#retrack()
+  /** Merges `metadata` into what `leases` track and re-tracks. */
+  async updateMetadata(leases: Lease[], metadata: PresenceMetadata): Promise<void> {
+    checkBroadcastPayload(metadata, this.#ctx.maxPayloadBytes)
+    for (const { presence, released } of leases) {
+      if (released || !presence) throw createError('LEASE_RELEASED', 'this presence lease was released')
+      presence.metadata = { ...presence.metadata, ...metadata }
+    }
+    await this.retrack()
   }
 
   // ── broadcast ───────────────────────────────────────────────────────────────────────────────
 
-  /** Resolves once joined; rejects on `error`, close, or after `timeoutMs`. */
-  waitConnected(timeoutMs: number): Promise<void> {
-    const status = this.status.getSnapshot()
-    if (status === Status.connected) return Promise.resolve()
-    if (this.#closed) return Promise.reject(createError('LEASE_RELEASED', `channel ${this.name} was closed`))
-    if (status === Status.error) return Promise.reject(this.lastError ?? createError('CHANNEL_NOT_CONNECTED', `channel ${this.name} is in error`))
+  /**
+   * Resolves once joined; rejects when the channel ends in `error` or `disconnected` (with its
+   * last error), is closed (`LEASE_RELEASED`), or after `timeoutMs` (`CHANNEL_NOT_CONNECTED`).
+   */
+  whenConnected(timeoutMs?: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const timer = new Timer(this.#host.clock)
-      const waiter: Waiter = { resolve, reject, timer }
-      this.#waiters.add(waiter)
-      timer.start(() => {
-        this.#waiters.delete(waiter)
-        reject(createError('CHANNEL_NOT_CONNECTED', `channel ${this.name} did not connect within ${timeoutMs} ms (status ${this.status.getSnapshot()})`, { cause: this.lastError }))
-      }, timeoutMs)
+      const timer = new Timer(this.#ctx.clock)
+      const settle = (err?: Error) => {
+        off()
+        timer.cancel()
+        if (err) reject(err)
+        else resolve()
+      }
+      const check = () => {
+        const status = this.status.getSnapshot()
+        if (status === Status.connected) settle()
+        else if (this.closed) settle(createError('LEASE_RELEASED', `channel ${this.name} was closed`))
+        else if (isTerminal(status)) settle(this.lastError ?? createError('CHANNEL_NOT_CONNECTED', `channel ${this.name} is ${status}`))
+      }
+      const off = this.status.subscribe(check)
+      if (timeoutMs !== undefined) {
+        timer.start(() => settle(createError('CHANNEL_NOT_CONNECTED', `channel ${this.name} did not connect within ${timeoutMs} ms`, { cause: this.lastError })), timeoutMs)
+      }
+      check()
     })
-  }
-
-  /** Resolves every pending wait, or rejects them all with `err`. */
-  #settleWaiters(err?: Error): void {
-    for (const w of [...this.#waiters]) {
-      w.timer.cancel()
-      if (err) w.reject(err)
-      else w.resolve()
-    }
-    this.#waiters.clear()
-  }
-
-  get waiterCount(): number {
-    return this.#waiters.size
   }
 
   /** Checks, rate-limits, waits for the join, then sends one broadcast. */
   async send(event: string, payload: unknown): Promise<void> {
-    checkEventName(event)
-    checkBroadcastPayload(payload, this.#host.maxPayloadBytes)
+    if (typeof event !== 'string' || !event || event.length > 128) throw createError('INVALID_ARGUMENT', 'broadcast event must be a string of 1 to 128 characters')
+    checkBroadcastPayload(payload, this.#ctx.maxPayloadBytes)
     const wait = this.#bucket.take()
-    if (wait > 0) {
-      throw createError('RATE_LIMITED', `broadcast rate limit of ${this.#host.broadcastRate.perSecond}/s exceeded on ${this.name}; retry in ${wait} ms`, { retryAfterMs: wait })
-    }
-    await this.waitConnected(this.#host.sendTimeoutMs)
-    const raw = this.#raw
-    if (!raw) throw createError('CHANNEL_NOT_CONNECTED', `channel ${this.name} is not joined`)
-    const result = await raw.send({ type: 'broadcast', event, payload })
+    if (wait > 0) throw createError('RATE_LIMITED', `broadcast rate limit exceeded on ${this.name}; retry in ${wait} ms`, { retryAfterMs: wait })
+    await this.whenConnected(this.#ctx.sendTimeoutMs)
+    const result = await this.#raw?.send({ type: 'broadcast', event, payload })
     if (result !== 'ok') throw createError('SEND_FAILED', `broadcast on ${this.name} failed: ${result}`)
-    this.messagesOut++
-    this.#host.countOut()
+    this.#ctx.counters.messagesOut++
   }
 
   info(): ChannelInfo {
@@ -725,13 +544,10 @@ export class ManagedChannel {
       name: this.name,
       type: this.kind,
       status: this.status.getSnapshot(),
-      subscribers: this.#host.leases(this.name).length,
+      subscribers: this.leases.size,
       createdAt: this.createdAt,
       lastEventAt: this.lastEventAt,
-      messagesIn: this.messagesIn,
-      messagesOut: this.messagesOut,
       position: this.#pos,
     }
   }
 }
-

@@ -14,18 +14,17 @@ import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
 import { systemClock, Timer, type Clock } from './clock.js'
 import { Connection, type AccessTokenFn, type ConnectionSnapshot } from './connection.js'
 import { createError } from './errors.js'
-import { EntityChannel, PresenceLease, type LeaseHost } from './leases.js'
+import { EntityChannel, PresenceLease, type Lease } from './leases.js'
 import { silentLogger, type Logger } from './logger.js'
-import { ManagedChannel, type ChangeHandlers, type ChannelConfig, type ChannelHost, type ChannelInfo, type ChannelPolicy, type GapEvent, type LeaseRecord, type PresenceHandlers } from './managed-channel.js'
-import { LeaseTable } from './lease-table.js'
+import { ManagedChannel, type ChannelConfig, type ChannelContext } from './managed-channel.js'
 import { channelName, postgresSpecFor, postgresSpecKey, type ChannelKind, type EntityRef, type PostgresEvent } from './naming.js'
 import { checkBroadcastPayload, DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js'
-import { sameUsers, type PresenceMetadata, type PresenceUser, type PresenceUserInput } from './presence.js'
+import type { PresenceMetadata, PresenceUser, PresenceUserInput } from './presence.js'
 import { DEFAULT_BROADCAST_RATE, type RateLimit } from './rate-limiter.js'
 import { browserSignals, type SignalSource } from './signals.js'
-import { Status } from './status.js'
-import { Emitter, Store, type ReadableStore } from './store.js'
-import type { RealtimePostgresChangesPayload } from '@supabase/realtime-js'
+import type { Status } from './status.js'
+import { Emitter, sameJson, Store, type ReadableStore } from './store.js'
+import type { ChangeHandlers, ChannelInfo, GapEvent, LeaseOptions, LifecycleHandlers, PresenceHandlers, ReconnectOptions } from './types.js'
 
 /** Longest `setTimeout` delay; used to park realtime-js's own reconnect and idle timers. */
 const PARKED_MS = 2 ** 31 - 1
@@ -74,38 +73,11 @@ export interface RealtimeConfig {
   /** Lifecycle signals; default: the browser's when present, none in Node. `false` disables them. */
   signals?: SignalSource | false
   /**
-   * Resume seam: extra **top-level** `phx_join` keys for a channel, evaluated before every (re)join
-   * and sent through `updateJoinPayload` (keys inside `config` would be stripped by realtime-js).
-   * Reserved keys (`config`, `access_token`, `version`, `user_token`) are ignored. Default: none.
-   */
-  /**
    * Switchboard positions and resume (default true): every channel sends a namespaced
    * `switchboard: { session, resume }` join key (ignored by hosted Supabase), tracks the position of
    * every message, resumes from it on every rejoin and drops duplicates. See the README.
    */
   positions?: boolean
-  resumeToken?: (channel: { name: string; topic: string; kind: ChannelKind }) => Record<string, unknown> | undefined
-}
-
-/** Retry options shared by `subscribeToEntity` and `joinPresence`. */
-export interface ReconnectOptions {
-  /** Rejoin after a break (default true). With `false` the status becomes `disconnected`. */
-  autoReconnect?: boolean
-  /** Window of the first retry in ms (default 3000); doubles per attempt, full jitter. */
-  reconnectDelay?: number
-  /** Attempts before `error` (default 5). */
-  maxReconnectAttempts?: number
-}
-
-/** Lifecycle callbacks shared by `subscribeToEntity` and `joinPresence`. */
-export interface LifecycleHandlers {
-  onStatusChange?: (status: Status, error?: Error) => void
-  /** Called when the status becomes `error`, with a `SwitchboardError`. */
-  onError?: (error: Error) => void
-  /** Called when the channel returns after a break and events may be lost (refetch what it shows). */
-  onGap?: (event: GapEvent) => void
-  /** Called when the channel returns after a break and the server replayed everything missed. */
-  onRecover?: (event: GapEvent) => void
 }
 
 /** Options of `subscribeToEntity`. */
@@ -175,29 +147,13 @@ export interface ManagerStats extends ChannelStats {
   lastError: Error | undefined
 }
 
-function emptyStats(): ChannelStats {
-  return {
-    total: 0,
-    byType: { subscription: 0, presence: 0 },
-    byStatus: { connecting: 0, connected: 0, reconnecting: 0, disconnected: 0, error: 0 },
-  }
-}
-
-function sameStats(a: ChannelStats, b: ChannelStats): boolean {
-  return JSON.stringify(a) === JSON.stringify(b)
-}
-
 /** `http(s)://host[/…]` → `ws(s)://host/…/realtime/v1` */
 export function realtimeEndpoint(url: string): string {
   const u = new URL(url)
-  if (u.protocol === 'http:') u.protocol = 'ws:'
-  else if (u.protocol === 'https:') u.protocol = 'wss:'
-  let path = u.pathname.replace(/\/+$/, '')
-  if (path.endsWith('/websocket')) path = path.slice(0, -'/websocket'.length)
-  if (!path.endsWith('/realtime/v1')) path += '/realtime/v1'
-  u.pathname = path
+  u.protocol = u.protocol.replace('http', 'ws')
+  u.pathname = u.pathname.replace(/\/+$/, '').replace(/\/websocket$/, '').replace(/(\/realtime\/v1)?$/, '/realtime/v1')
   u.search = ''
-  return u.toString().replace(/\/$/, '')
+  return u.toString()
 }
 
 /**
@@ -219,102 +175,77 @@ export class ChannelManager {
   /** `getChannelStats()` as a store. */
   readonly statsStore: ReadableStore<ChannelStats>
 
-  readonly #owned: boolean
   readonly #connection: Connection
   readonly #channels = new Map<string, ManagedChannel>()
-  readonly #table = new LeaseTable<LeaseRecord>()
   readonly #userStores = new Map<string, Store<PresenceUser[]>>()
-  readonly #stats = new Store<ChannelStats>(emptyStats(), sameStats)
+  readonly #stats = new Store<ChannelStats>(channelStats([]), sameJson)
   readonly #gaps = new Emitter<GapEvent>()
   readonly #idle: Timer
-  readonly #host: ChannelHost
-  readonly #leaseHost: LeaseHost
-  readonly #defaults: BackoffPolicy
-  readonly #graceMs: number
+  readonly #ctx: ChannelContext
   readonly #idleMs: number
-  readonly #logger: Logger
-  #messagesIn = 0
-  #messagesOut = 0
-  #gapCount = 0
-  #recoveries = 0
   #destroyed = false
 
   constructor(config: RealtimeConfig) {
     const logger = config.logger ?? silentLogger
     const clock = config.clock ?? systemClock
-    this.#logger = logger
-    this.#defaults = { ...DEFAULT_BACKOFF, ...config.reconnect }
-    this.#graceMs = config.leaseGraceMs ?? 150
-    this.#idleMs = config.idleDisconnectMs ?? 5000
-    this.#idle = new Timer(clock)
-    if (config.client) {
-      this.realtime = config.client
-      this.#owned = false
-    } else {
-      if (!config.url || !config.apiKey) throw createError('INVALID_ARGUMENT', 'configureRealtime needs { url, apiKey } or { client }')
-      const accessToken = config.accessToken
-      this.realtime = new RealtimeClient(realtimeEndpoint(config.url), {
+    const random = config.random ?? Math.random
+    const { accessToken } = config
+    if (!config.client && !(config.url && config.apiKey)) throw createError('INVALID_ARGUMENT', 'configureRealtime needs { url, apiKey } or { client }')
+    this.realtime =
+      config.client ??
+      new RealtimeClient(realtimeEndpoint(config.url as string), {
         ...config.realtimeOptions,
         params: { ...config.realtimeOptions?.params, apikey: config.apiKey },
-        ...(config.transport ? { transport: config.transport as WebSocketLikeConstructor } : {}),
-        ...(config.heartbeatIntervalMs ? { heartbeatIntervalMs: config.heartbeatIntervalMs } : {}),
-        ...(accessToken ? { accessToken: async () => (await accessToken()) ?? null } : {}),
+        ...(config.transport && { transport: config.transport as WebSocketLikeConstructor }),
+        ...(config.heartbeatIntervalMs && { heartbeatIntervalMs: config.heartbeatIntervalMs }),
+        ...(accessToken && { accessToken: async () => (await accessToken()) ?? null }),
         // A logger keeps realtime-js off the console (it warns there when it has none).
-        logger: (kind: string, msg: string, data?: unknown) => logger.debug(`realtime-js ${kind}: ${msg}`, data === undefined ? undefined : { data }),
+        logger: (kind: string, msg: string, data?: unknown) => logger.debug(`realtime-js ${kind}: ${msg}`, { data }),
         // We own reconnects and idle disconnects; park realtime-js's own.
         reconnectAfterMs: () => PARKED_MS,
         disconnectOnEmptyChannelsAfterMs: PARKED_MS,
       })
-      this.#owned = true
-    }
-    const signals = config.signals === false ? undefined : (config.signals ?? browserSignals())
     this.#connection = new Connection({
       client: this.realtime,
-      accessToken: config.accessToken,
+      accessToken,
       clock,
-      random: config.random ?? Math.random,
+      random,
       logger,
       policy: () => this.#connectionPolicy(),
       connectTimeoutMs: config.connectTimeoutMs ?? 10_000,
-      signals,
+      signals: config.signals === false ? undefined : (config.signals ?? browserSignals()),
+      notify: (event, error, attempt) => {
+        for (const channel of [...this.#channels.values()]) channel.onConnection(event, error, attempt)
+      },
     })
     this.connectionStore = this.#connection.store
     this.statsStore = this.#stats
-    this.#connection.events.on((event) => {
-      for (const channel of [...this.#channels.values()]) {
-        if (event.type === 'ready') channel.onConnectionReady()
-        else if (event.type === 'down') channel.onConnectionDown(event.reason)
-        else if (event.type === 'attempt-failed') channel.onConnectionFailed(event.attempt, event.error)
-        else channel.onConnectionExhausted(event.error)
-      }
-    })
-    this.#host = {
+    this.#idle = new Timer(clock)
+    this.#idleMs = config.idleDisconnectMs ?? 5000
+    const counters = { messagesIn: 0, messagesOut: 0, gaps: 0, recoveries: 0 }
+    this.#ctx = {
       client: this.realtime,
       connection: this.#connection,
       clock,
-      random: config.random ?? Math.random,
+      random,
       logger,
+      defaults: { ...DEFAULT_BACKOFF, ...config.reconnect },
+      graceMs: config.leaseGraceMs ?? 150,
       joinTimeoutMs: config.joinTimeoutMs ?? 10_000,
       sendTimeoutMs: config.sendTimeoutMs ?? 10_000,
       maxPayloadBytes: config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
       broadcastRate: config.broadcastRateLimit ?? DEFAULT_BROADCAST_RATE,
       positions: config.positions ?? true,
-      resumeToken: config.resumeToken,
-      leases: (name) => this.#table.values(name),
+      counters,
       usersStore: (name) => this.#usersStore(name),
       changed: () => this.#changed(),
-      idle: (channel) => this.#onIdle(channel),
-      countIn: () => void this.#messagesIn++,
-      countOut: () => void this.#messagesOut++,
-      gap: (event) => {
-        if (event.resumed) this.#recoveries++
-        else this.#gapCount++
-        this.#gaps.emit(event, () => undefined)
+      idle: (channel) => {
+        if (channel.leases.size === 0 && this.#channels.get(channel.name) === channel) void this.#close(channel)
       },
-    }
-    this.#leaseHost = {
-      release: (record) => this.#release(record),
-      updatePresence: (record, metadata) => this.#updatePresence(record, metadata),
+      gap: (event) => {
+        counters[event.resumed ? 'recoveries' : 'gaps']++
+        this.#gaps.emit(event)
+      },
     }
   }
 
@@ -330,24 +261,11 @@ export class ChannelManager {
    * background. Prefer {@link ChannelManager.subscribeToEntity} outside UI code.
    */
   acquireEntity<Row extends Record<string, unknown> = Record<string, unknown>>(options: SubscribeToEntityOptions<Row>): EntityChannel {
-    if (options.changes === false) {
-      const record = this.#record(options, undefined, undefined)
-      const channel = this.#acquire('subscription', options, { private: options.private ?? false, self: options.broadcastSelf ?? false, presenceKey: undefined }, record)
-      return new EntityChannel(this.#leaseHost, channel, record)
-    }
-    const spec = postgresSpecFor(options)
-    const record = this.#record(options, {
-      key: postgresSpecKey(spec),
-      spec,
-      handlers: {
-        onInsert: options.onInsert as ((p: RealtimePostgresChangesPayload<Record<string, unknown>>) => void) | undefined,
-        onUpdate: options.onUpdate as ((p: RealtimePostgresChangesPayload<Record<string, unknown>>) => void) | undefined,
-        onDelete: options.onDelete as ((p: RealtimePostgresChangesPayload<Record<string, unknown>>) => void) | undefined,
-        onChange: options.onChange as ((p: RealtimePostgresChangesPayload<Record<string, unknown>>) => void) | undefined,
-      },
-    }, undefined)
-    const channel = this.#acquire('subscription', options, { private: options.private ?? false, self: options.broadcastSelf ?? false, presenceKey: undefined }, record)
-    return new EntityChannel(this.#leaseHost, channel, record)
+    const spec = options.changes === false ? undefined : postgresSpecFor(options)
+    const channel = this.#channel('subscription', options, { private: !!options.private, self: options.broadcastSelf, presenceKey: undefined })
+    const lease = new EntityChannel(channel, options as LeaseOptions, spec && postgresSpecKey(spec))
+    this.#add(channel, lease, spec)
+    return lease
   }
 
   /**
@@ -360,27 +278,20 @@ export class ChannelManager {
    *   onUpdate: ({ new: row }) => setContact(row), onStatusChange: setStatus })
    * ```
    */
-  async subscribeToEntity<Row extends Record<string, unknown> = Record<string, unknown>>(options: SubscribeToEntityOptions<Row>): Promise<EntityChannel> {
-    const lease = this.acquireEntity(options)
-    if (options.waitForJoin === false) return lease
-    await this.#awaitJoin(lease)
-    return lease
+  subscribeToEntity<Row extends Record<string, unknown> = Record<string, unknown>>(options: SubscribeToEntityOptions<Row>): Promise<EntityChannel> {
+    return joined(this.acquireEntity(options), options.waitForJoin)
   }
 
   /** Takes a presence lease synchronously; tracking starts once joined. */
   acquirePresence<M extends PresenceMetadata = PresenceMetadata>(options: JoinPresenceOptions<M>): PresenceLease<M> {
-    if (!options.user || typeof options.user.id !== 'string' || !options.user.id || typeof options.user.name !== 'string') {
-      throw createError('INVALID_ARGUMENT', 'joinPresence needs user: { id, name }')
-    }
-    checkBroadcastPayload(options.metadata ?? {}, this.#host.maxPayloadBytes)
-    const record = this.#record(options, undefined, {
-      user: { ...options.user },
-      metadata: { ...options.metadata },
-      handlers: { onSync: options.onSync, onJoin: options.onJoin, onLeave: options.onLeave },
-    })
-    const channel = this.#acquire('presence', options, { private: options.private ?? false, self: false, presenceKey: options.user.id }, record)
-    void channel.updatePresence()
-    return new PresenceLease<M>(this.#leaseHost, channel, record)
+    const { user } = options
+    if (typeof user?.id !== 'string' || !user.id || typeof user.name !== 'string') throw createError('INVALID_ARGUMENT', 'joinPresence needs user: { id, name }')
+    checkBroadcastPayload(options.metadata ?? {}, this.#ctx.maxPayloadBytes)
+    const channel = this.#channel('presence', options, { private: !!options.private, self: undefined, presenceKey: user.id })
+    const lease = new PresenceLease<M>(channel, options as LeaseOptions, undefined, { user: { ...user }, metadata: { ...options.metadata } })
+    this.#add(channel, lease)
+    void channel.retrack()
+    return lease
   }
 
   /**
@@ -392,16 +303,13 @@ export class ChannelManager {
    *   user: { id: 'u1', name: 'Ada' }, metadata: { role: 'editor' }, onSync: (users) => render(users) })
    * ```
    */
-  async joinPresence<M extends PresenceMetadata = PresenceMetadata>(options: JoinPresenceOptions<M>): Promise<PresenceLease<M>> {
-    const lease = this.acquirePresence(options)
-    if (options.waitForJoin === false) return lease
-    await this.#awaitJoin(lease)
-    return lease
+  joinPresence<M extends PresenceMetadata = PresenceMetadata>(options: JoinPresenceOptions<M>): Promise<PresenceLease<M>> {
+    return joined(this.acquirePresence(options), options.waitForJoin)
   }
 
   /** Releases every presence lease of this manager on the entity (prefer `lease.leave()`). */
   leavePresence(ref: EntityRef): void {
-    this.unsubscribe('presence', ref.entityType, ref.entityId, ref.tenantId)
+    void this.unsubscribe('presence', ref.entityType, ref.entityId, ref.tenantId)
   }
 
   /**
@@ -415,33 +323,28 @@ export class ChannelManager {
    */
   async broadcast<P = unknown>(options: BroadcastOptions<P>): Promise<void> {
     const kind = options.kind ?? 'subscription'
-    const name = channelName(kind, options)
-    const existing = this.#channels.get(name)
-    if (existing && !existing.closed) {
-      await existing.send(options.event, options.payload)
-      return
-    }
-    checkBroadcastPayload(options.payload, this.#host.maxPayloadBytes)
+    const existing = this.#channels.get(channelName(kind, options))
+    if (existing) return existing.send(options.event, options.payload)
+    checkBroadcastPayload(options.payload, this.#ctx.maxPayloadBytes)
     // Nobody holds the channel: a short internal lease joins it for the send.
-    const record = this.#record({}, undefined, undefined)
-    const channel = this.#acquire(kind, options, { private: options.private ?? false, self: false, presenceKey: undefined }, record)
+    const channel = this.#channel(kind, options, { private: !!options.private, self: undefined, presenceKey: undefined })
+    const lease = new EntityChannel(channel, {})
+    this.#add(channel, lease)
     try {
       await channel.send(options.event, options.payload)
     } finally {
-      this.#release(record)
+      lease.release()
     }
   }
 
   /** Whether a channel with leases exists for the entity. */
   hasChannel(kind: ChannelKind, entityType: string, entityId: string, tenantId?: string): boolean {
-    const name = channelName(kind, { entityType, entityId, tenantId })
-    return this.#table.count(name) > 0
+    return !!this.#channels.get(channelName(kind, { entityType, entityId, tenantId }))?.leases.size
   }
 
   /** Users on an entity's presence channel (`[]` when not joined). */
   getPresenceState<M extends PresenceMetadata = PresenceMetadata>(entityType: string, entityId: string, tenantId?: string): PresenceUser<M>[] {
-    const name = channelName('presence', { entityType, entityId, tenantId })
-    return (this.#userStores.get(name)?.getSnapshot() ?? []) as PresenceUser<M>[]
+    return this.presenceStore<M>(entityType, entityId, tenantId).getSnapshot()
   }
 
   /** The presence users of an entity as a store (usable before the channel exists). */
@@ -450,13 +353,12 @@ export class ChannelManager {
   }
 
   /** Merges `metadata` into every presence lease of this manager on the entity and re-tracks. */
-  async updatePresenceMetadata(entityType: string, entityId: string, metadata: PresenceMetadata, tenantId?: string): Promise<void> {
+  updatePresenceMetadata(entityType: string, entityId: string, metadata: PresenceMetadata, tenantId?: string): Promise<void> {
     const name = channelName('presence', { entityType, entityId, tenantId })
-    const records = this.#table.values(name).filter((r) => r.presence)
-    if (records.length === 0) throw createError('INVALID_ARGUMENT', `no presence joined on ${name}`)
-    checkBroadcastPayload(metadata, this.#host.maxPayloadBytes)
-    for (const r of records) if (r.presence) r.presence.metadata = { ...r.presence.metadata, ...metadata }
-    await this.#channels.get(name)?.updatePresence()
+    const channel = this.#channels.get(name)
+    const leases = [...(channel?.leases ?? [])].filter((lease) => lease.presence)
+    if (!channel || leases.length === 0) return Promise.reject(createError('INVALID_ARGUMENT', `no presence joined on ${name}`))
+    return channel.updateMetadata(leases, metadata)
   }
 
   /** Every channel with its status, lease count and activity. */
@@ -471,20 +373,14 @@ export class ChannelManager {
 
   /** Channel stats plus counters (messages in/out, reconnects, gaps, last error). */
   getStats(): ManagerStats {
-    const conn = this.#connection.store.getSnapshot()
-    let lastError = conn.lastError
-    for (const c of this.#channels.values()) if (c.lastError) lastError = c.lastError
-    return {
-      ...this.getChannelStats(),
-      connection: conn.status,
-      leases: this.#table.size,
-      messagesIn: this.#messagesIn,
-      messagesOut: this.#messagesOut,
-      reconnects: this.#connection.reconnects,
-      gaps: this.#gapCount,
-      recoveries: this.#recoveries,
-      lastError,
+    const connection = this.#connection.store.getSnapshot()
+    let { lastError } = connection
+    let leases = 0
+    for (const c of this.#channels.values()) {
+      lastError = c.lastError ?? lastError
+      leases += c.leases.size
     }
+    return { ...this.getChannelStats(), ...this.#ctx.counters, connection: connection.status, leases, reconnects: this.#connection.reconnects, lastError }
   }
 
   /** Listens to `gap` events (`resumed: false`) of every channel. @returns the function that stops listening. */
@@ -502,15 +398,10 @@ export class ChannelManager {
    * The channel leaves immediately.
    */
   unsubscribe(kind: ChannelKind, entityType: string, entityId: string, tenantId?: string): Promise<void> {
-    const name = channelName(kind, { entityType, entityId, tenantId })
-    for (const record of this.#table.values(name)) this.#release(record)
-    const channel = this.#channels.get(name)
+    const channel = this.#channels.get(channelName(kind, { entityType, entityId, tenantId }))
     if (!channel) return Promise.resolve()
-    this.#channels.delete(name)
-    const done = channel.close()
-    this.#changed()
-    this.#maybeIdle()
-    return done
+    for (const lease of [...channel.leases]) lease.release()
+    return this.#close(channel)
   }
 
   /** Retries now: the connection (fresh attempt budget) and every channel in `error`. */
@@ -527,13 +418,11 @@ export class ChannelManager {
 
   /** Releases every lease, leaves every channel and closes the socket (logout). */
   async cleanupAll(): Promise<void> {
-    for (const name of this.#table.keys()) for (const record of this.#table.values(name)) this.#release(record)
     const channels = [...this.#channels.values()]
-    this.#channels.clear()
+    for (const channel of channels) for (const lease of [...channel.leases]) lease.release()
+    await Promise.all(channels.map((channel) => this.#close(channel)))
     this.#idle.cancel()
-    await Promise.all(channels.map((c) => c.close()))
     this.#connection.disconnect()
-    this.#changed()
   }
 
   /** Cleans up and detaches from the client (for tests and hot reload). */
@@ -542,161 +431,96 @@ export class ChannelManager {
     this.#destroyed = true
     await this.cleanupAll()
     this.#connection.destroy()
-    this.#gaps.clear()
-    for (const s of this.#userStores.values()) s.clear()
+    this.#gaps.listeners.clear()
+    for (const store of this.#userStores.values()) store.listeners.clear()
     this.#userStores.clear()
-    if (!this.#owned) this.#logger.debug('detached from an adopted client (left connected state to its owner)')
   }
 
   // ── internals ───────────────────────────────────────────────────────────────────────────────
 
-  #record(options: ReconnectOptions & LifecycleHandlers, pg: LeaseRecord['pg'], presence: LeaseRecord['presence']): LeaseRecord {
-    const policy: ChannelPolicy = {
-      autoReconnect: options.autoReconnect ?? true,
-      baseDelayMs: options.reconnectDelay ?? this.#defaults.baseDelayMs,
-      maxDelayMs: this.#defaults.maxDelayMs,
-      maxAttempts: options.maxReconnectAttempts ?? this.#defaults.maxAttempts,
-    }
-    const record: LeaseRecord = {
-      id: 0,
-      name: '',
-      pg,
-      presence,
-      policy,
-      broadcast: new Map(),
-      status: new Emitter(),
-      gaps: new Emitter(),
-      onStatusChange: options.onStatusChange,
-      onError: options.onError,
-      released: false,
-    }
-    const { onGap, onRecover } = options
-    if (onGap) record.gaps.on((e) => e.resumed || onGap(e))
-    if (onRecover) record.gaps.on((e) => e.resumed && onRecover(e))
-    return record
-  }
-
-  #acquire(kind: ChannelKind, ref: EntityRef, config: ChannelConfig, record: LeaseRecord): ManagedChannel {
+  /** The channel of that name, created if needed; refuses settings it cannot merge. */
+  #channel(kind: ChannelKind, ref: EntityRef, config: ChannelConfig): ManagedChannel {
     if (this.#destroyed) throw createError('LEASE_RELEASED', 'the channel manager was destroyed')
     const name = channelName(kind, ref)
-    let channel = this.#channels.get(name)
-    if (channel) {
-      const c = channel.config
-      const conflict =
-        c.private !== config.private ? 'private' :
-        c.self !== config.self && record.pg ? 'broadcastSelf' :
-        c.presenceKey !== undefined && config.presenceKey !== undefined && c.presenceKey !== config.presenceKey ? 'presence user' :
-        undefined
-      if (conflict) {
-        throw createError('CHANNEL_CONFIG_CONFLICT', `channel ${name} is already held with a different ${conflict}; use the same settings or another entity`)
-      }
-      if (c.presenceKey === undefined && config.presenceKey !== undefined) c.presenceKey = config.presenceKey
-    } else {
-      channel = new ManagedChannel(this.#host, kind, name, { ...config })
-      this.#channels.set(name, channel)
+    const channel = this.#channels.get(name)
+    if (!channel) {
+      const created = new ManagedChannel(this.#ctx, kind, name, config)
+      this.#channels.set(name, created)
+      return created
     }
-    record.id = this.#table.acquire(name, record).id
-    record.name = name
-    const rebind = record.pg ? channel.addSpec(record.pg.spec) : false
-    this.#idle.cancel()
-    channel.start()
-    if (rebind) channel.rebind()
-    this.#changed()
+    const held = channel.config
+    const conflict =
+      held.private !== config.private ? 'private' :
+      config.self !== undefined && !!held.self !== config.self ? 'broadcastSelf' :
+      held.presenceKey && config.presenceKey && held.presenceKey !== config.presenceKey ? 'presence user' : ''
+    if (conflict) throw createError('CHANNEL_CONFIG_CONFLICT', `channel ${name} is already held with a different ${conflict}; use the same settings or another entity`)
+    held.presenceKey ??= config.presenceKey
+    held.self ??= config.self
     return channel
   }
 
-  #release(record: LeaseRecord): void {
-    if (record.released) return
-    const name = this.#nameOf(record)
-    const result = this.#table.release(record.id)
-    record.released = true
-    record.broadcast.clear()
-    record.status.clear()
-    record.gaps.clear()
-    if (!result.released || name === undefined) return
-    const channel = this.#channels.get(name)
-    if (channel) {
-      if (result.remaining === 0) channel.scheduleIdle(this.#graceMs)
-      else if (record.presence) void channel.updatePresence()
-    }
+  #add(channel: ManagedChannel, lease: Lease, spec?: Parameters<ManagedChannel['add']>[1]): void {
+    this.#idle.cancel()
+    channel.add(lease, spec)
     this.#changed()
   }
 
-  #nameOf(record: LeaseRecord): string | undefined {
-    return record.name || undefined
-  }
-
-  async #updatePresence(record: LeaseRecord, metadata: PresenceMetadata): Promise<void> {
-    if (record.released || !record.presence) throw createError('LEASE_RELEASED', 'this presence lease was released')
-    checkBroadcastPayload(metadata, this.#host.maxPayloadBytes)
-    record.presence.metadata = { ...record.presence.metadata, ...metadata }
-    const name = this.#nameOf(record)
-    if (name) await this.#channels.get(name)?.updatePresence()
-  }
-
-  async #awaitJoin(lease: EntityChannel | PresenceLease<PresenceMetadata>): Promise<void> {
-    try {
-      await new Promise<void>((resolve, reject) => {
-        if (lease.status === Status.connected) return resolve()
-        const off = lease.onStatus((status, error) => {
-          if (status === Status.connected) {
-            off()
-            resolve()
-          } else if (status === Status.error || status === Status.disconnected) {
-            off()
-            reject(error ?? lease.lastError ?? createError('CHANNEL_JOIN_FAILED', `channel ${lease.name} did not join`))
-          }
-        })
-      })
-    } catch (err) {
-      lease.release()
-      throw err
-    }
-  }
-
-  #onIdle(channel: ManagedChannel): void {
-    if (this.#table.count(channel.name) > 0 || this.#channels.get(channel.name) !== channel) return
+  #close(channel: ManagedChannel): Promise<void> {
     this.#channels.delete(channel.name)
-    void channel.close()
     const store = this.#userStores.get(channel.name)
-    if (store && store.listenerCount === 0) this.#userStores.delete(channel.name)
+    if (store?.listeners.size === 0) this.#userStores.delete(channel.name)
+    const done = channel.close()
     this.#changed()
-    this.#maybeIdle()
-  }
-
-  #maybeIdle(): void {
-    if (this.#channels.size > 0) return
-    this.#idle.start(() => {
-      if (this.#channels.size === 0) this.#connection.disconnect()
-    }, this.#idleMs)
+    if (this.#channels.size === 0) {
+      this.#idle.start(() => this.#channels.size === 0 && this.#connection.disconnect(), this.#idleMs)
+    }
+    return done
   }
 
   #usersStore(name: string): Store<PresenceUser[]> {
     let store = this.#userStores.get(name)
-    if (!store) {
-      store = new Store<PresenceUser[]>([], sameUsers)
-      this.#userStores.set(name, store)
-    }
+    if (!store) this.#userStores.set(name, (store = new Store<PresenceUser[]>([], sameJson)))
     return store
   }
 
   #connectionPolicy(): BackoffPolicy {
-    const policies = [...this.#channels.values()].filter((c) => this.#table.count(c.name) > 0).map((c) => c.policy())
-    if (policies.length === 0) return this.#defaults
-    return {
-      baseDelayMs: Math.min(...policies.map((p) => p.baseDelayMs)),
-      maxDelayMs: Math.min(...policies.map((p) => p.maxDelayMs)),
-      maxAttempts: Math.max(...policies.map((p) => p.maxAttempts)),
+    let merged: BackoffPolicy | undefined
+    for (const channel of this.#channels.values()) {
+      if (channel.leases.size === 0) continue
+      const p = channel.policy()
+      merged = merged
+        ? { baseDelayMs: Math.min(merged.baseDelayMs, p.baseDelayMs), maxDelayMs: Math.min(merged.maxDelayMs, p.maxDelayMs), maxAttempts: Math.max(merged.maxAttempts, p.maxAttempts) }
+        : p
     }
+    return merged ?? this.#ctx.defaults
   }
 
   #changed(): void {
-    const stats = emptyStats()
-    for (const channel of this.#channels.values()) {
-      stats.total++
-      stats.byType[channel.kind]++
-      stats.byStatus[channel.status.getSnapshot()]++
-    }
-    this.#stats.set(stats)
+    this.#stats.set(channelStats(this.#channels.values()))
   }
+}
+
+/** Resolves with the lease once its channel joined (unless `wait` is false); releases it on failure. */
+async function joined<L extends Lease>(lease: L, wait: boolean | undefined): Promise<L> {
+  try {
+    if (wait !== false) await lease.channel.whenConnected()
+    return lease
+  } catch (err) {
+    lease.release()
+    throw err
+  }
+}
+
+function channelStats(channels: Iterable<ManagedChannel>): ChannelStats {
+  const stats: ChannelStats = {
+    total: 0,
+    byType: { subscription: 0, presence: 0 },
+    byStatus: { connecting: 0, connected: 0, reconnecting: 0, disconnected: 0, error: 0 },
+  }
+  for (const channel of channels) {
+    stats.total++
+    stats.byType[channel.kind]++
+    stats.byStatus[channel.status.getSnapshot()]++
+  }
+  return stats
 }

@@ -28,17 +28,12 @@ export interface EntityRef {
 /** Topics longer than this do not fit the binary broadcast frame (255 bytes with `realtime:`). */
 export const MAX_NAME_LENGTH = 200
 
-function assertSegment(label: string, value: unknown, allowColon: boolean): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw createError('INVALID_ARGUMENT', `${label} must be a non-empty string`)
+/** One name segment: a non-empty string; `:` only where it is the last segment (the entity id). */
+function segment(label: string, value: unknown, allowColon = false): string {
+  if (typeof value !== 'string' || !value || (!allowColon && value.includes(':'))) {
+    throw createError('INVALID_ARGUMENT', `${label} must be non-empty and may not contain ':' (got ${JSON.stringify(value)})`)
   }
-  if (!allowColon && value.includes(':')) {
-    throw createError('INVALID_ARGUMENT', `${label} may not contain ':' (got ${JSON.stringify(value)})`)
-  }
-}
-
-export function isChannelKind(value: unknown): value is ChannelKind {
-  return value === ChannelKinds.subscription || value === ChannelKinds.presence
+  return value
 }
 
 /**
@@ -51,17 +46,10 @@ export function isChannelKind(value: unknown): value is ChannelKind {
  * ```
  */
 export function channelName(kind: ChannelKind, ref: EntityRef): string {
-  if (!isChannelKind(kind)) throw createError('INVALID_ARGUMENT', `unknown channel kind ${String(kind)}`)
-  assertSegment('entityType', ref.entityType, false)
-  assertSegment('entityId', ref.entityId, true)
-  let name = `${kind}:${ref.entityType}:${ref.entityId}`
-  if (ref.tenantId !== undefined && ref.tenantId !== null) {
-    assertSegment('tenantId', ref.tenantId, false)
-    name = `tenant:${ref.tenantId}:${name}`
-  }
-  if (name.length > MAX_NAME_LENGTH) {
-    throw createError('INVALID_ARGUMENT', `channel name longer than ${MAX_NAME_LENGTH} characters`)
-  }
+  if (kind !== 'subscription' && kind !== 'presence') throw createError('INVALID_ARGUMENT', `unknown channel kind ${String(kind)}`)
+  let name = `${kind}:${segment('entityType', ref.entityType)}:${segment('entityId', ref.entityId, true)}`
+  if (ref.tenantId != null) name = `tenant:${segment('tenantId', ref.tenantId)}:${name}`
+  if (name.length > MAX_NAME_LENGTH) throw createError('INVALID_ARGUMENT', `channel name longer than ${MAX_NAME_LENGTH} characters`)
   return name
 }
 
@@ -101,19 +89,14 @@ export function quoteFilterValue(value: string): string {
  */
 export function postgresSpecFor(input: PostgresSpecInput): PostgresSpec {
   const event = input.event ?? '*'
-  if (!EVENTS.has(event)) throw createError('INVALID_ARGUMENT', `event must be one of *, INSERT, UPDATE, DELETE`)
-  assertSegment('entityType', input.entityType, false)
-  assertSegment('entityId', input.entityId, true)
-  const table = input.table ?? `${input.entityType}s`
-  const schema = input.schema ?? 'public'
-  assertSegment('table', table, true)
-  assertSegment('schema', schema, true)
-  const spec: PostgresSpec = { event, schema, table }
-  if (input.filter === undefined) {
-    spec.filter = `${input.idColumn ?? 'id'}=eq.${quoteFilterValue(input.entityId)}`
-  } else if (input.filter !== null) {
-    spec.filter = input.filter
+  if (!EVENTS.has(event)) throw createError('INVALID_ARGUMENT', 'event must be one of *, INSERT, UPDATE, DELETE')
+  const spec: PostgresSpec = {
+    event,
+    schema: segment('schema', input.schema ?? 'public', true),
+    table: segment('table', input.table ?? `${segment('entityType', input.entityType)}s`, true),
   }
+  const filter = input.filter === undefined ? `${input.idColumn ?? 'id'}=eq.${quoteFilterValue(segment('entityId', input.entityId, true))}` : input.filter
+  if (filter !== null) spec.filter = filter
   return spec
 }
 

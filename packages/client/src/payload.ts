@@ -1,81 +1,36 @@
 /**
  * Broadcast payload checks, run before anything reaches the socket:
- *   - plain JSON only (no functions, symbols, bigints, cycles, class instances, NaN/Infinity);
+ *   - plain JSON only (no functions, symbols, bigints, cycles, class instances, NaN/Infinity, no
+ *     `undefined` where JSON would turn it into `null`);
  *   - no `__proto__`, `constructor` or `prototype` key at any depth (they poison naive merges on
  *     every receiver: prototype pollution);
  *   - at most `maxBytes` once encoded (UTF-8 JSON).
- * Each failure is a {@link SwitchboardError} with a stable code and the path of the offending value.
+ * One `JSON.stringify` pass does all three: its replacer sees every key and value (after
+ * `toJSON`, so dates pass as strings) and the result is the text whose size counts.
  */
-import { createError } from './errors.js'
+import { createError, SwitchboardError } from './errors.js'
 
 /** 256 KiB: the hosted Supabase broadcast payload quota on the free plan. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
-const MAX_DEPTH = 64
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 
-function isPlainObject(value: object): boolean {
-  const proto = Object.getPrototypeOf(value) as unknown
-  return proto === Object.prototype || proto === null
+function notJson(what: string, key: string): never {
+  throw createError('PAYLOAD_NOT_SERIALIZABLE', `broadcast payload is not plain JSON: ${what} at "${key}"`)
 }
 
-function fail(path: string, what: string): never {
-  throw createError('PAYLOAD_NOT_SERIALIZABLE', `broadcast payload is not plain JSON at ${path}: ${what}`)
-}
-
-function walk(value: unknown, path: string, depth: number, stack: Set<object>): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return
-    case 'number':
-      if (!Number.isFinite(value)) fail(path, String(value))
-      return
-    case 'undefined':
-      // JSON drops undefined object members; anywhere else it would silently change the data.
-      fail(path, 'undefined')
-      break
-    case 'function':
-    case 'symbol':
-    case 'bigint':
-      fail(path, typeof value)
-      break
-    case 'object': {
-      if (value === null) return
-      if (depth >= MAX_DEPTH) fail(path, `nested deeper than ${MAX_DEPTH}`)
-      if (stack.has(value)) fail(path, 'circular reference')
-      if (value instanceof Date) return
-      stack.add(value)
-      if (Array.isArray(value)) {
-        value.forEach((item, i) => walk(item, `${path}[${i}]`, depth + 1, stack))
-      } else {
-        if (!isPlainObject(value)) fail(path, `instance of ${value.constructor?.name ?? 'a class'}`)
-        for (const key of Reflect.ownKeys(value)) {
-          if (typeof key === 'symbol') fail(path, 'symbol key')
-          if (FORBIDDEN_KEYS.has(key)) {
-            throw createError('PAYLOAD_FORBIDDEN_KEY', `broadcast payload has a forbidden key "${key}" at ${path}`)
-          }
-          const member = (value as Record<string, unknown>)[key]
-          if (member !== undefined) walk(member, `${path}.${key}`, depth + 1, stack)
-        }
-      }
-      stack.delete(value)
-    }
+function check(this: unknown, key: string, value: unknown): unknown {
+  if (FORBIDDEN_KEYS.has(key)) throw createError('PAYLOAD_FORBIDDEN_KEY', `broadcast payload has a forbidden key "${key}"`)
+  const type = typeof value
+  if (type === 'function' || type === 'symbol' || type === 'bigint') notJson(type, key)
+  // An undefined object member is dropped by JSON; in an array (or at the top) it would change the data.
+  if (type === 'undefined' && (Array.isArray(this) || key === '')) notJson('undefined', key)
+  if (type === 'number' && !Number.isFinite(value)) notJson(String(value), key)
+  if (value && type === 'object' && !Array.isArray(value)) {
+    const proto: unknown = Object.getPrototypeOf(value)
+    if (proto !== Object.prototype && proto !== null) notJson(`an instance of ${(value as object).constructor?.name}`, key)
+    if (Object.getOwnPropertySymbols(value).length > 0) notJson('a symbol key', key)
   }
-}
-
-/** UTF-8 length of a string without allocating a buffer. */
-export function utf8Length(text: string): number {
-  let bytes = 0
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code < 0x80) bytes += 1
-    else if (code < 0x800) bytes += 2
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      bytes += 4
-      i++
-    } else bytes += 3
-  }
-  return bytes
+  return value
 }
 
 /**
@@ -83,17 +38,14 @@ export function utf8Length(text: string): number {
  * (`PAYLOAD_NOT_SERIALIZABLE`, `PAYLOAD_FORBIDDEN_KEY`, `PAYLOAD_TOO_LARGE`).
  */
 export function checkBroadcastPayload(payload: unknown, maxBytes = DEFAULT_MAX_PAYLOAD_BYTES): number {
-  walk(payload, '$', 0, new Set())
-  const size = utf8Length(JSON.stringify(payload))
-  if (size > maxBytes) {
-    throw createError('PAYLOAD_TOO_LARGE', `broadcast payload is ${size} bytes; the limit is ${maxBytes}`)
+  let json: string
+  try {
+    json = JSON.stringify(payload, check)
+  } catch (err) {
+    if (err instanceof SwitchboardError) throw err
+    throw createError('PAYLOAD_NOT_SERIALIZABLE', `broadcast payload is not plain JSON: ${(err as Error).message}`, { cause: err }) // a cycle
   }
+  const size = new TextEncoder().encode(json).length
+  if (size > maxBytes) throw createError('PAYLOAD_TOO_LARGE', `broadcast payload is ${size} bytes; the limit is ${maxBytes}`)
   return size
-}
-
-/** Validates a broadcast event name (non-empty, at most 128 characters). */
-export function checkEventName(event: unknown): asserts event is string {
-  if (typeof event !== 'string' || event.length === 0 || event.length > 128) {
-    throw createError('INVALID_ARGUMENT', 'broadcast event must be a string of 1 to 128 characters')
-  }
 }

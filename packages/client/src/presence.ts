@@ -60,16 +60,3 @@ export function presenceUsers(state: Record<string, Meta[] | undefined>): Presen
   }
   return users.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
 }
-
-/** Shallow equality of two user lists (for store snapshots that only change when users do). */
-export function sameUsers(a: readonly PresenceUser[], b: readonly PresenceUser[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as Record<string, unknown>
-    const y = b[i] as Record<string, unknown>
-    const kx = Object.keys(x)
-    if (kx.length !== Object.keys(y).length) return false
-    for (const k of kx) if (x[k] !== y[k] && JSON.stringify(x[k]) !== JSON.stringify(y[k])) return false
-  }
-  return true
-}

@@ -25,24 +25,19 @@ export function browserSignals(): SignalSource | undefined {
     navigator?: { onLine?: boolean }
   }
   if (typeof g.addEventListener !== 'function' || typeof g.removeEventListener !== 'function') return undefined
-  const win = g as EventTargetLike
-  const doc = g.document && typeof g.document.addEventListener === 'function' ? (g.document as EventTargetLike & { visibilityState?: string }) : undefined
+  const doc = typeof g.document?.addEventListener === 'function' ? g.document : undefined
   return {
     isOnline: () => g.navigator?.onLine !== false,
     subscribe(listener) {
-      const online = () => listener('online')
-      const offline = () => listener('offline')
-      const pageshow = () => listener('pageshow')
-      const visibility = () => listener(doc?.visibilityState === 'hidden' ? 'hidden' : 'visible')
-      win.addEventListener('online', online)
-      win.addEventListener('offline', offline)
-      win.addEventListener('pageshow', pageshow)
-      doc?.addEventListener('visibilitychange', visibility)
+      const bindings: Array<[Partial<EventTargetLike> | undefined, string, () => void]> = [
+        [g, 'online', () => listener('online')],
+        [g, 'offline', () => listener('offline')],
+        [g, 'pageshow', () => listener('pageshow')],
+        [doc, 'visibilitychange', () => listener(doc?.visibilityState === 'hidden' ? 'hidden' : 'visible')],
+      ]
+      for (const [target, type, fn] of bindings) target?.addEventListener?.(type, fn)
       return () => {
-        win.removeEventListener('online', online)
-        win.removeEventListener('offline', offline)
-        win.removeEventListener('pageshow', pageshow)
-        doc?.removeEventListener('visibilitychange', visibility)
+        for (const [target, type, fn] of bindings) target?.removeEventListener?.(type, fn)
       }
     },
   }

@@ -35,7 +35,6 @@ export type Status = (typeof Status)[keyof typeof Status]
 
 export type StatusEvent = 'start' | 'up' | 'down' | 'exhausted' | 'stop'
 
-export const isConnected = (s: Status): boolean => s === Status.connected
 export const isLive = (s: Status): boolean => s === Status.connecting || s === Status.connected || s === Status.reconnecting
 export const isTerminal = (s: Status): boolean => s === Status.disconnected || s === Status.error
 

@@ -14,20 +14,22 @@ export interface ReadableStore<T> {
   getSnapshot(): T
 }
 
-/** A typed event emitter with `on(listener) → off`, used for `gap` and status events. @internal */
+/**
+ * Listeners of one kind of event (`on(listener) → off`). A throwing listener is reported to
+ * `onError` and never starves the others. @internal
+ */
 export class Emitter<E> {
-  readonly #listeners = new Set<(event: E) => void>()
+  readonly listeners = new Set<(event: E) => void>()
 
   on(listener: (event: E) => void): () => void {
+    // Wrapped, so the same function registered twice is two registrations.
     const entry = (event: E) => listener(event)
-    this.#listeners.add(entry)
-    return () => {
-      this.#listeners.delete(entry)
-    }
+    this.listeners.add(entry)
+    return () => void this.listeners.delete(entry)
   }
 
   emit(event: E, onError?: (err: unknown) => void): void {
-    for (const listener of [...this.#listeners]) {
+    for (const listener of [...this.listeners]) {
       try {
         listener(event)
       } catch (err) {
@@ -35,48 +37,29 @@ export class Emitter<E> {
       }
     }
   }
-
-  get size(): number {
-    return this.#listeners.size
-  }
-
-  clear(): void {
-    this.#listeners.clear()
-  }
 }
 
-/** A store the SDK writes to; its listeners are an {@link Emitter} (a throwing one is skipped). @internal */
-export class Store<T> implements ReadableStore<T> {
+/** A store the SDK writes to; `equal` decides whether a new value is a change. @internal */
+export class Store<T> extends Emitter<void> implements ReadableStore<T> {
   #value: T
-  readonly #changes = new Emitter<void>()
   readonly #equal: (a: T, b: T) => boolean
 
   constructor(initial: T, equal: (a: T, b: T) => boolean = Object.is) {
+    super()
     this.#value = initial
     this.#equal = equal
   }
 
-  // The emitter wraps each registration, so the same function subscribed twice gets two.
-  readonly subscribe = (listener: Listener): (() => void) => this.#changes.on(listener)
+  readonly subscribe = (listener: Listener): (() => void) => this.on(listener)
 
   readonly getSnapshot = (): T => this.#value
-
-  get listenerCount(): number {
-    return this.#changes.size
-  }
 
   set(next: T): void {
     if (this.#equal(this.#value, next)) return
     this.#value = next
-    // One broken subscriber must not starve the others (the emitter catches per listener).
-    this.#changes.emit()
-  }
-
-  update(fn: (current: T) => T): void {
-    this.set(fn(this.#value))
-  }
-
-  clear(): void {
-    this.#changes.clear()
+    this.emit()
   }
 }
+
+/** Equality by JSON text: for small snapshots (stats, presence users) rebuilt on every change. */
+export const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)

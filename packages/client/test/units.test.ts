@@ -4,10 +4,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import { backoffCeiling, fullJitterDelay } from '../src/backoff.js'
-import { LeaseTable } from '../src/lease-table.js'
 import { createLogger, redact, type LogRecord } from '../src/logger.js'
 import { channelName, postgresSpecFor, postgresSpecKey } from '../src/naming.js'
-import { checkBroadcastPayload, utf8Length } from '../src/payload.js'
+import { checkBroadcastPayload } from '../src/payload.js'
 import { presencePayload, presenceUsers } from '../src/presence.js'
 import { TokenBucket } from '../src/rate-limiter.js'
 import { isGap, Status, transition, type StatusEvent } from '../src/status.js'
@@ -66,7 +65,7 @@ describe('broadcast payload checks', () => {
   }
   it('accepts plain JSON and returns the encoded size', () => {
     expect(checkBroadcastPayload({ x: 1, y: [true, null, 'é'], d: new Date(0), skip: undefined })).toBeGreaterThan(10)
-    expect(utf8Length('é€😀')).toBe(2 + 3 + 4)
+    expect(checkBroadcastPayload('é€😀')).toBe(2 + 2 + 3 + 4) // UTF-8 bytes, quotes included
   })
   it('rejects what JSON would lose or corrupt', () => {
     const cyclic: Record<string, unknown> = {}
@@ -118,23 +117,6 @@ describe('status transition table', () => {
     expect(isGap('reconnecting', 'connected', true)).toBe(true)
     expect(isGap('error', 'connected', true)).toBe(true)
     expect(isGap('connected', 'connected', true)).toBe(false)
-  })
-})
-
-describe('lease table', () => {
-  it('counts leases per key and releases idempotently', () => {
-    const t = new LeaseTable<string>()
-    const a = t.acquire('k', 'a')
-    const b = t.acquire('k', 'b')
-    expect(a.first).toBe(true)
-    expect(b.first).toBe(false)
-    expect(t.release(a.id)).toEqual({ released: true, remaining: 1 })
-    expect(t.release(a.id)).toEqual({ released: false, remaining: 0 })
-    expect(t.values('k')).toEqual(['b'])
-    expect(t.release(b.id)).toEqual({ released: true, remaining: 0 })
-    expect(t.keys()).toEqual([])
-    expect(t.acquire('k', 'c').first).toBe(true)
-    expect(t.size).toBe(1)
   })
 })
 
