@@ -65,7 +65,7 @@ export async function listen(
   channel.on('system', {}, (payload: { status: string; message: string; extension: string }) => {
     if (payload.extension === 'postgres_changes') listener.system.push(payload)
   })
-  channel.on('broadcast', { event: '*' }, (message) => listener.broadcasts.push(message as Listener['broadcasts'][number]))
+  channel.on('broadcast', { event: '*' }, (message) => listener.broadcasts.push(message as unknown as Listener['broadcasts'][number]))
   const { status, error } = await subscribe(channel)
   expect(status, error?.message).toBe('SUBSCRIBED')
   if (bindings.length > 0) {

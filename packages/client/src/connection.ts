@@ -19,7 +19,8 @@ import { createError, normalizeError } from './errors.js'
 import type { Logger } from './logger.js'
 import type { Signal, SignalSource } from './signals.js'
 import { onSocketEvent, probe } from './socket-events.js'
-import { isLive, isTerminal, Status, transition, type StatusEvent } from './status.js'
+import type { Status} from './status.js';
+import { isLive, isTerminal, transition, type StatusEvent } from './status.js'
 import { Store } from './store.js'
 
 /** The connection as UI code sees it. */
@@ -29,6 +30,8 @@ export interface ConnectionSnapshot {
   attempt: number
   /** The last error (connect failure, auth failure, give-up). */
   lastError: Error | undefined
+  /** `clock.now()` of the last status change. */
+  since: number
 }
 
 export type AccessTokenFn = () => Promise<string | null> | string | null
@@ -51,10 +54,7 @@ export interface ConnectionOptions {
 const ignore = (): undefined => undefined
 
 export class Connection {
-  readonly store = new Store<ConnectionSnapshot>(
-    { status: Status.disconnected, attempt: 0, lastError: undefined },
-    (a, b) => a.status === b.status && a.attempt === b.attempt && a.lastError === b.lastError,
-  )
+  readonly store: Store<ConnectionSnapshot>
   /** Successful reopens after a loss (stats). */
   reconnects = 0
 
@@ -72,6 +72,10 @@ export class Connection {
   constructor(options: ConnectionOptions) {
     const { client, clock, signals } = options
     this.#o = options
+    this.store = new Store<ConnectionSnapshot>(
+      { status: 'disconnected', attempt: 0, lastError: undefined, since: clock.now() },
+      (a, b) => a.status === b.status && a.attempt === b.attempt && a.lastError === b.lastError,
+    )
     this.#retry = new Timer(clock)
     this.#connectTimeout = new Timer(clock)
     this.#offline = signals?.isOnline?.() === false
@@ -102,7 +106,7 @@ export class Connection {
 
   /** Retries now with a fresh attempt budget (manual retry, `online`, page shown again). */
   reconnectNow(reason: string): void {
-    if (this.#destroyed || this.status === Status.disconnected || (this.#ready && this.#o.client.isConnected())) return
+    if (this.#destroyed || this.status === 'disconnected' || (this.#ready && this.#o.client.isConnected())) return
     this.#o.logger.info('reconnecting now', { reason })
     this.#update('start', { attempt: 0 })
     this.#attempt()
@@ -152,7 +156,8 @@ export class Connection {
 
   #update(event: StatusEvent | undefined, patch?: Partial<ConnectionSnapshot>): void {
     const current = this.store.getSnapshot()
-    this.store.set({ ...current, ...patch, status: event ? transition(current.status, event) : current.status })
+    const status = event ? transition(current.status, event) : current.status
+    this.store.set({ ...current, ...patch, status, since: status === current.status ? current.since : this.#o.clock.now() })
   }
 
   #attempt(): void {
@@ -182,10 +187,10 @@ export class Connection {
   #onOpen(): void {
     this.#connectTimeout.cancel()
     this.#retry.cancel()
-    if (this.#destroyed || this.status === Status.disconnected) return // opened by someone else after we let go
+    if (this.#destroyed || this.status === 'disconnected') return // opened by someone else after we let go
     const reopened = this.#everReady
     void this.refreshAuth().then(() => {
-      if (this.#destroyed || !this.#o.client.isConnected() || this.status === Status.disconnected) return
+      if (this.#destroyed || !this.#o.client.isConnected() || this.status === 'disconnected') return
       this.#ready = this.#everReady = true
       if (reopened) this.reconnects++
       this.#update('up', { attempt: 0 })

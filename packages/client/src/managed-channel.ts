@@ -24,7 +24,8 @@ import { checkBroadcastPayload } from './payload.js'
 import { presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser } from './presence.js'
 import { TokenBucket, type RateLimit } from './rate-limiter.js'
 import { onRawMessage } from './raw-messages.js'
-import { isGap, isLive, isTerminal, Status, transition, type StatusEvent } from './status.js'
+import type { Status} from './status.js';
+import { isGap, isLive, isTerminal, transition, type StatusEvent } from './status.js'
 import { Store } from './store.js'
 import type { BroadcastMessage, ChannelInfo, GapEvent } from './types.js'
 
@@ -121,6 +122,11 @@ export class ManagedChannel {
   /** The message being dispatched right now is a duplicate: bindings skip it. */
   #drop = false
 
+  /** The status right now (the store's snapshot). */
+  get #status(): Status {
+    return this.status.getSnapshot()
+  }
+
   constructor(
     ctx: ChannelContext,
     readonly kind: ChannelKind,
@@ -130,7 +136,7 @@ export class ManagedChannel {
     this.#ctx = ctx
     this.topic = `realtime:${name}`
     this.createdAt = ctx.clock.now()
-    this.status = new Store<Status>(Status.disconnected)
+    this.status = new Store<Status>('disconnected')
     this.users = ctx.usersStore(name)
     this.#retry = new Timer(ctx.clock)
     this.#grace = new Timer(ctx.clock)
@@ -160,10 +166,10 @@ export class ManagedChannel {
     const key = lease.specKey
     const rebind = spec !== undefined && key !== undefined && !this.specs.has(key) && this.#raw !== undefined
     if (spec && key) this.specs.set(key, spec)
-    const status = this.status.getSnapshot()
-    if (status === Status.disconnected || (status === Status.error && this.#connectionGaveUp)) this.#restart()
+    const status = this.#status
+    if (status === 'disconnected' || (status === 'error' && this.#connectionGaveUp)) this.#restart()
     if (rebind) {
-      if (this.status.getSnapshot() === Status.connected) this.#markBroken('rebind')
+      if (this.#status === 'connected') this.#markBroken('rebind')
       void this.#discard().then(() => this.#joinWhenReady())
     } else {
       this.#joinWhenReady()
@@ -180,7 +186,7 @@ export class ManagedChannel {
 
   /** Retries a channel that gave up or was left disconnected by `autoReconnect: false`. */
   retry(): void {
-    if (this.closed || !isTerminal(this.status.getSnapshot())) return
+    if (this.closed || !isTerminal(this.#status)) return
     this.#restart()
     this.#joinWhenReady()
   }
@@ -201,11 +207,11 @@ export class ManagedChannel {
 
   /** What the connection said: `ready` rejoins, `down` breaks, `failed` may give up. */
   onConnection(event: ConnectionEvent, error?: Error, attempt = 0): void {
-    const status = this.status.getSnapshot()
+    const status = this.#status
     if (this.closed) return
     if (event === 'ready') {
-      if (status === Status.error && this.#connectionGaveUp) this.#restart()
-      if (isLive(this.status.getSnapshot()) && !this.#raw) void this.#join()
+      if (status === 'error' && this.#connectionGaveUp) this.#restart()
+      if (isLive(this.#status) && !this.#raw) void this.#join()
     } else if (event === 'down') {
       this.#retry.cancel()
       void this.#discard()
@@ -224,7 +230,7 @@ export class ManagedChannel {
   // ── joining ─────────────────────────────────────────────────────────────────────────────────
 
   #joinWhenReady(): void {
-    if (this.closed || !isLive(this.status.getSnapshot())) return
+    if (this.closed || !isLive(this.#status)) return
     if (this.#ctx.connection.ready) void this.#join()
     else this.#ctx.connection.ensureConnected()
   }
@@ -237,7 +243,7 @@ export class ManagedChannel {
       await this.#discarding
       // The token is refreshed BEFORE the (re)join: a join with an expired token is refused.
       await connection.refreshAuth()
-      if (this.closed || !connection.ready || !isLive(this.status.getSnapshot()) || this.#raw) return
+      if (this.closed || !connection.ready || !isLive(this.#status) || this.#raw) return
       const options = {
         config: {
           private: this.config.private,
@@ -293,7 +299,7 @@ export class ManagedChannel {
       this.#attempts = 0
       this.#connectionGaveUp = false
       this.#retry.cancel()
-      if (isGap(this.status.getSnapshot(), Status.connected, this.#everConnected)) this.#owed = true
+      if (isGap(this.#status, 'connected', this.#everConnected)) this.#owed = true
       this.#everConnected = true
       this.#dispatch('up')
       void this.retrack()
@@ -312,10 +318,10 @@ export class ManagedChannel {
   }
 
   #afterBreak(error: Error, socketLevel: boolean): void {
-    const status = this.status.getSnapshot()
+    const status = this.#status
     if (!isLive(status)) return
     this.lastError = error
-    if (status === Status.connected) this.#markBroken(error.message)
+    if (status === 'connected') this.#markBroken(error.message)
     const policy = this.policy()
     if (!policy.autoReconnect && this.#everConnected) return this.#dispatch('stop')
     if (!socketLevel && ++this.#attempts >= policy.maxAttempts) {
@@ -355,11 +361,11 @@ export class ManagedChannel {
   }
 
   #dispatch(event: StatusEvent): void {
-    const previous = this.status.getSnapshot()
+    const previous = this.#status
     const next = transition(previous, event)
     if (next === previous) return
     this.status.set(next)
-    const error = next === Status.error ? this.lastError : undefined
+    const error = next === 'error' ? this.lastError : undefined
     for (const lease of this.leases) {
       this.#call(lease.options.onStatusChange, next, error)
       lease.statuses.emit(next, this.#thrown)
@@ -477,7 +483,7 @@ export class ManagedChannel {
   /** Sends `track` with the merge of every presence lease (or `untrack` when none is left). */
   retrack(): Promise<void> {
     const raw = this.#raw
-    if (this.kind !== 'presence' || !raw || this.status.getSnapshot() !== Status.connected) return Promise.resolve() // tracked on the next join
+    if (this.kind !== 'presence' || !raw || this.#status !== 'connected') return Promise.resolve() // tracked on the next join
     let payload: Record<string, unknown> | undefined
     const now = new Date(this.#ctx.clock.now())
     for (const { presence } of this.leases) if (presence) payload = { ...payload, ...presencePayload(presence.user, presence.metadata, now) }
@@ -514,8 +520,8 @@ export class ManagedChannel {
         else resolve()
       }
       const check = () => {
-        const status = this.status.getSnapshot()
-        if (status === Status.connected) settle()
+        const status = this.#status
+        if (status === 'connected') settle()
         else if (this.closed) settle(createError('LEASE_RELEASED', `channel ${this.name} was closed`))
         else if (isTerminal(status)) settle(this.lastError ?? createError('CHANNEL_NOT_CONNECTED', `channel ${this.name} is ${status}`))
       }
@@ -543,7 +549,7 @@ export class ManagedChannel {
     return {
       name: this.name,
       type: this.kind,
-      status: this.status.getSnapshot(),
+      status: this.#status,
       subscribers: this.leases.size,
       createdAt: this.createdAt,
       lastEventAt: this.lastEventAt,

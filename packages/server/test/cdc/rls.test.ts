@@ -184,10 +184,10 @@ describe('PostgresChangesService: row-level security per auth context', () => {
     for (const s of subs) await s.changeCount(2)
     await sleep(200)
     expect(subs.map((s) => s.changes.map((c) => c.data.record!.id))).toEqual([[101, 104], [102, 105], [103, 106]])
-    const [{ count }] = await h.sql<{ count: number }[]>`
+    const [functions] = await h.sql<{ count: number }[]>`
       select count(*)::int as count from pg_proc p join pg_namespace n on n.oid = p.pronamespace
       where n.nspname = 'realtime' and p.proname like 'switchboard_rls_%'`
-    expect(count).toBeGreaterThan(0)
+    expect(functions?.count).toBeGreaterThan(0)
     for (const s of subs) h.service.unsubscribe(s)
   })
 

@@ -48,8 +48,8 @@ it('waits for a streamed transaction to become visible before checking its rows'
   try {
     await writer`begin`
     await writer`insert into public.items values (1, 't1')`
-    const [{ xid }] = await writer<{ xid: string }[]>`select (pg_current_xact_id()::text::int8 % 4294967296)::text as xid`
-    const change = new Change(relation, 'INSERT', ['1', 't1'], null, null, 'ts', { lsn: 1n, index: 0, seq: 0 }, 10, Number(xid))
+    const [current] = await writer<{ xid: string }[]>`select (pg_current_xact_id()::text::int8 % 4294967296)::text as xid`
+    const change = new Change(relation, 'INSERT', ['1', 't1'], null, null, 'ts', { lsn: 1n, index: 0, seq: 0 }, 10, Number(current?.xid))
     // The check starts while the transaction is still in flight, as it can when the stream
     // delivers a commit before the proc array lets other sessions see it.
     const checking = authorizer.authorize([{ context: user('u1', { tenant_id: 't1' }), table, current: [change], old: [] }])
