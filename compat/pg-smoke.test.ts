@@ -1,4 +1,4 @@
-import postgres from 'postgres'
+import type postgres from 'postgres'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { startHarness, subscribe, waitFor, type Harness } from './support/harness.js'
 
@@ -6,11 +6,11 @@ let h: Harness
 let sql: postgres.Sql
 beforeAll(async () => {
   h = await startHarness()
-  sql = postgres(h.database.url, { max: 1, onnotice: () => {} })
+  sql = h.sql
   await sql`create table todos (id bigint primary key, title text, done bool default false)`
   await sql`alter publication supabase_realtime add table todos`
 })
-afterAll(async () => { await sql?.end(); await h?.close() })
+afterAll(async () => { await h?.close() })
 
 test('INSERT reaches the official client', async () => {
   const got: { eventType: string; new: Record<string, unknown> }[] = []

@@ -175,7 +175,7 @@ describe('schema changes while subscribed', () => {
   let sql: postgres.Sql
   beforeAll(async () => {
     h = await startHarness()
-    sql = postgres(h.database.url, { max: 2, onnotice: () => {} })
+    sql = h.sql
     await sql.unsafe(`
       ${TICKS_SQL}
       create table kept (id int8 primary key, v text);
@@ -184,7 +184,7 @@ describe('schema changes while subscribed', () => {
       alter publication supabase_realtime add table kept, doomed, leaving;
     `).simple()
   })
-  afterAll(async () => { await sql?.end(); await h?.close() })
+  afterAll(async () => { await h?.close() })
 
   const service = () => h.client({ key: h.server.serviceRoleKey })
 

@@ -8,7 +8,7 @@
  *   using (tenant_id = (auth.jwt() ->> 'tenant_id'))
  */
 import type { SupabaseClient } from '@supabase/supabase-js'
-import postgres from 'postgres'
+import type postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { subscribe, startHarness, waitFor, type Harness } from './support/harness.js'
 import { expectRoundTrip } from './support/checks.js'
@@ -18,7 +18,7 @@ let h: Harness
 let sql: postgres.Sql
 beforeAll(async () => {
   h = await startHarness()
-  sql = postgres(h.database.url, { max: 2, onnotice: () => {} })
+  sql = h.sql
   await sql.unsafe(`
     ${TICKS_SQL}
     create table calls (id int8 primary key, tenant_id text not null, phone_id text, status text);
@@ -37,7 +37,7 @@ beforeAll(async () => {
     alter publication supabase_realtime add table calls, calls_default, hidden;
   `).simple()
 })
-afterAll(async () => { await sql?.end(); await h?.close() })
+afterAll(async () => { await h?.close() })
 
 let subs = 0
 /** An official client whose key (and so its join access_token) is a tenant user's JWT. */

@@ -4,7 +4,7 @@
  * event filtering, and channels with different filters on one table (Supabase realtime#1524).
  * RLS: postgres-changes-rls.test.ts; restarts and schema changes: postgres-changes-resilience.test.ts.
  */
-import postgres from 'postgres'
+import type postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startHarness, waitFor, type Harness } from './support/harness.js'
 import { listen, tickBarrier, TICKS_SQL, type ClientChange } from './support/pg-changes.js'
@@ -13,7 +13,7 @@ let h: Harness
 let sql: postgres.Sql
 beforeAll(async () => {
   h = await startHarness()
-  sql = postgres(h.database.url, { max: 2, onnotice: () => {} })
+  sql = h.sql
   await sql.unsafe(`
     ${TICKS_SQL}
     create table kinds (
@@ -26,7 +26,7 @@ beforeAll(async () => {
     alter publication supabase_realtime add table kinds, kinds_full, items;
   `).simple()
 })
-afterAll(async () => { await sql?.end(); await h?.close() })
+afterAll(async () => { await h?.close() })
 
 const service = () => h.client({ key: h.server.serviceRoleKey })
 const ISO_UTC_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$/

@@ -3,7 +3,7 @@
  * channel that asks for them, replay of exactly what it missed, and an explicit gap when the
  * history is gone. Clients that do not ask see Supabase's payloads unchanged.
  */
-import postgres from 'postgres'
+import type postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startHarness, type Harness } from './support/harness.js'
 import { joinPayload, RawSocket, userBroadcastPush, type Frame } from './support/raw-socket.js'
@@ -12,12 +12,11 @@ let h: Harness
 let sql: postgres.Sql
 beforeAll(async () => {
   h = await startHarness({ replay: { maxMessages: 50 } })
-  sql = postgres(h.database.url, { max: 1, onnotice: () => {} })
+  sql = h.sql
   await sql`create table items (id bigint primary key, label text)`
   await sql`alter publication supabase_realtime add table items`
 })
 afterAll(async () => {
-  await sql?.end()
   await h?.close()
 })
 

@@ -5,6 +5,7 @@
  */
 import { createClient, type SupabaseClient } from '@supabase/supabase-js'
 import type { RealtimeChannel } from '@supabase/supabase-js'
+import postgres from 'postgres'
 import WebSocket from 'ws'
 import { startSwitchboard, signToken, type RunningSwitchboard, type SwitchboardOptions } from '@switchboard/server'
 import { createTestDatabase, type TestDatabase } from '../../test-support/database.js'
@@ -12,6 +13,8 @@ import { createTestDatabase, type TestDatabase } from '../../test-support/databa
 export interface Harness {
   server: RunningSwitchboard
   database: TestDatabase
+  /** SQL on the test database (tables, publications, writes); opened on first use, ended by `close()`. */
+  sql: postgres.Sql
   /** An official client; `vsn` picks the wire format (realtime-js defaults to 2.0.0). */
   client(options?: { key?: string; vsn?: '1.0.0' | '2.0.0'; accessToken?: () => Promise<string | null> }): SupabaseClient
   /** A JWT for `claims` signed with the server's secret (default: authenticated, 1 h). */
@@ -23,9 +26,11 @@ export async function startHarness(options: SwitchboardOptions = {}): Promise<Ha
   const database = await createTestDatabase('compat')
   const server = await startSwitchboard({ port: 0, databaseUrl: database.url, jwtSecret: 'compat-secret-at-least-32-characters-long!', ...options })
   const clients: SupabaseClient[] = []
+  const sql = postgres(database.url, { max: 2, onnotice: () => {} })
   return {
     server,
     database,
+    sql,
     client({ key = server.anonKey, vsn, accessToken } = {}) {
       const client = createClient(server.url, key, {
         realtime: { transport: WebSocket as never, ...(vsn ? { vsn } : {}), heartbeatIntervalMs: 25_000 },
@@ -40,6 +45,7 @@ export async function startHarness(options: SwitchboardOptions = {}): Promise<Ha
     },
     async close() {
       for (const client of clients) await client.realtime.disconnect().catch(() => {})
+      await sql.end()
       await server.close()
       await database.drop()
     },
