@@ -32,3 +32,4 @@ export function serializerFor(vsn: string | null | undefined): Serializer | null
   if (/^2\.0\.\d+$/.test(version)) return serializerV2
   return null
 }
+export * from './resume.js'

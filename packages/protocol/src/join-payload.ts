@@ -14,14 +14,32 @@
  *     access_token?, user_token?, version? }
  */
 import { ErrorCode, RealtimeError } from './error-codes.js'
+import { RESUME_KEY, parseResumeRequest, type ResumeRequest } from './resume.js'
 
 export interface JoinConfig {
-  broadcast: { self: boolean; ack: boolean }
+  broadcast: {
+    self: boolean
+    ack: boolean
+    /** `replay: { since, limit? }` (private channels): persisted broadcasts since `since` (unix ms), oldest first, at most `limit` (1..25, default 25). */
+    replay: { since: number; limit: number } | null
+    /** `replication_ready: true`: push "Replication connection established" once the replication stream is up (§3.7). */
+    replicationReady: boolean
+  }
   presence: { key: string; enabled: boolean }
   /** The bindings exactly as sent (the join reply echoes them); validated by the Postgres Changes engine. */
   postgresChanges: ReadonlyArray<Readonly<Record<string, unknown>>>
   private: boolean
+  /**
+   * `postgres_changes_options: { wait, timeout? }` (§5.9): with `wait`, the join reply waits
+   * until the bindings are live, at most `timeoutMs` (default 15 s, clamped to 20 s).
+   */
+  postgresChangesOptions: { wait: boolean; timeoutMs: number }
 }
+
+/** Default and largest wait of `postgres_changes_options` (Supabase's feature branch). */
+export const POSTGRES_CHANGES_WAIT_DEFAULT_MS = 15_000
+export const POSTGRES_CHANGES_WAIT_MAX_MS = 20_000
+const REPLAY_LIMIT_MAX = 25
 
 export interface JoinPayload {
   config: JoinConfig
@@ -34,21 +52,6 @@ export interface JoinPayload {
    */
   switchboard: ResumeRequest | null
 }
-
-/**
- * `"switchboard": { "session": "…", "resume": { "epoch": "…", "position": 42 } }`
- *
- * Asking for it makes the server add a position to every message of the channel and, with
- * `resume`, first replay what the channel missed after `position`. `session` identifies the
- * client's channel across reconnects so a `self: false` channel is not replayed its own
- * broadcasts.
- */
-export interface ResumeRequest {
-  session: string | null
-  resume: { epoch: string; position: number } | null
-}
-
-export const RESUME_KEY = 'switchboard'
 
 export type JoinPayloadResult = { ok: true; value: JoinPayload } | { ok: false; error: RealtimeError }
 
@@ -109,39 +112,44 @@ export function parseJoinPayload(raw: unknown): JoinPayloadResult {
   if (rawBindings.length > MAX_BINDINGS) return invalid(`at most ${MAX_BINDINGS} postgres_changes bindings per channel`)
   if (!rawBindings.every(isObject)) return invalid('every `config.postgres_changes` entry must be an object')
 
+  const replayRaw = broadcast ? readObject(broadcast, 'replay') : null
+  if (replayRaw === undefined) return invalid('`config.broadcast.replay` must be an object')
+  let replay: JoinConfig['broadcast']['replay'] = null
+  if (replayRaw) {
+    const since = replayRaw.since ?? 0
+    const limit = replayRaw.limit ?? REPLAY_LIMIT_MAX
+    if (typeof since !== 'number' || !Number.isFinite(since) || since < 0) return invalid('`config.broadcast.replay.since` must be a unix time in milliseconds')
+    if (typeof limit !== 'number' || !Number.isInteger(limit)) return invalid('`config.broadcast.replay.limit` must be an integer')
+    replay = { since, limit: Math.min(Math.max(limit, 1), REPLAY_LIMIT_MAX) }
+  }
+  const replicationReady = readBoolean(broadcast?.replication_ready, false)
+  if (replicationReady === undefined) return invalid('`config.broadcast.replication_ready` must be a boolean')
+
+  const optionsRaw = config ? readObject(config, 'postgres_changes_options') : null
+  if (optionsRaw === undefined) return invalid('`config.postgres_changes_options` must be an object')
+  const wait = readBoolean(optionsRaw?.wait, false)
+  const timeout = optionsRaw?.timeout ?? POSTGRES_CHANGES_WAIT_DEFAULT_MS
+  if (wait === undefined) return invalid('`config.postgres_changes_options.wait` must be a boolean')
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) return invalid('`config.postgres_changes_options.timeout` must be a positive number of milliseconds')
+
   const token = payload.access_token ?? payload.user_token ?? null
   if (token !== null && typeof token !== 'string') return invalid('`access_token` must be a string')
 
   const switchboard = parseResumeRequest(payload[RESUME_KEY])
-  if (switchboard === undefined) return invalid('`switchboard` must be {session?: string, resume?: {epoch: string, position: integer >= 0}}')
+  if (switchboard === undefined) return invalid('`switchboard` must be {session?: string, resume?: {epoch: string, position: integer >= 0, lsn?: stream point}}')
 
   return {
     ok: true,
     value: {
       switchboard,
       config: {
-        broadcast: { self, ack },
+        broadcast: { self, ack, replay, replicationReady },
         presence: { key: presenceKey, enabled: presenceEnabled },
         postgresChanges: rawBindings,
         private: isPrivate,
+        postgresChangesOptions: { wait, timeoutMs: Math.min(timeout, POSTGRES_CHANGES_WAIT_MAX_MS) },
       },
       accessToken: token,
     },
   }
-}
-
-const MAX_SESSION_LENGTH = 128
-
-function parseResumeRequest(raw: unknown): ResumeRequest | null | undefined {
-  if (raw === undefined || raw === null) return null
-  if (!isObject(raw)) return undefined
-  const session = raw.session ?? null
-  if (session !== null && (typeof session !== 'string' || session.length > MAX_SESSION_LENGTH)) return undefined
-  const resume = raw.resume ?? null
-  if (resume === null) return { session, resume: null }
-  if (!isObject(resume)) return undefined
-  const { epoch, position } = resume
-  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > 64) return undefined
-  if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) return undefined
-  return { session, resume: { epoch, position } }
 }
