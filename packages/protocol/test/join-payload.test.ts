@@ -20,10 +20,11 @@ function parseError(raw: unknown): RealtimeError {
 
 const DEFAULTS: JoinPayload = {
   config: {
-    broadcast: { self: false, ack: false },
+    broadcast: { self: false, ack: false, replay: null, replicationReady: false },
     presence: { key: '', enabled: false },
     postgresChanges: [],
     private: false,
+    postgresChangesOptions: { wait: false, timeoutMs: 15_000 },
   },
   accessToken: null,
   switchboard: null,
@@ -48,13 +49,12 @@ describe('parseJoinPayload', () => {
     it('parses the exact realtime-js 2.119 join payload (§2.2)', () => {
       expect(parseOk(JSON.parse(REALTIME_JS_JOIN))).toEqual({
         config: {
-          broadcast: { self: false, ack: false },
+          ...DEFAULTS.config,
           presence: { key: '', enabled: true },
           postgresChanges: [
             { event: 'INSERT', schema: 'public', table: 'todos', filter: 'id=eq.1' },
             { event: '*', schema: 'public', table: 'notes', select: ['id', 'title'] },
           ],
-          private: false,
         },
         accessToken: 'eyJhbGciOi...',
         switchboard: null,
@@ -85,7 +85,7 @@ describe('parseJoinPayload', () => {
 
     it('fills a shallowly merged broadcast config (realtime-js sends {self:true} without ack)', () => {
       const value = parseOk({ config: { broadcast: { self: true }, presence: { enabled: true }, private: true } })
-      expect(value.config.broadcast).toEqual({ self: true, ack: false })
+      expect(value.config.broadcast).toEqual({ self: true, ack: false, replay: null, replicationReady: false })
       expect(value.config.presence).toEqual({ key: '', enabled: true })
       expect(value.config.private).toBe(true)
     })
@@ -117,7 +117,7 @@ describe('parseJoinPayload', () => {
       expect(parseOk({ access_token: null, user_token: 'legacy' }).accessToken).toBe('legacy')
     })
 
-    it('ignores unknown keys (version, replay, replication_ready, postgres_changes_options, …)', () => {
+    it('reads replay, replication_ready and postgres_changes_options, and ignores unknown keys', () => {
       const value = parseOk({
         config: {
           broadcast: { self: true, ack: true, replay: { since: 1_700_000_000_000, limit: 10 }, replication_ready: true },
@@ -131,7 +131,13 @@ describe('parseJoinPayload', () => {
         version: 'realtime-js/2.119.1',
       })
       expect(value).toEqual({
-        config: { broadcast: { self: true, ack: true }, presence: { key: 'ann', enabled: false }, postgresChanges: [], private: true },
+        config: {
+          broadcast: { self: true, ack: true, replay: { since: 1_700_000_000_000, limit: 10 }, replicationReady: true },
+          presence: { key: 'ann', enabled: false },
+          postgresChanges: [],
+          private: true,
+          postgresChangesOptions: { wait: true, timeoutMs: 5_000 },
+        },
         accessToken: 'tok',
         switchboard: null,
       })
@@ -215,5 +221,23 @@ describe('the switchboard resume key', () => {
     const result = parseJoinPayload({ switchboard: value })
     expect(result.ok).toBe(false)
     if (!result.ok) expect(result.error.code).toBe('InvalidJoinPayload')
+  })
+})
+
+describe('join options of newer clients', () => {
+  it('clamps the replay limit to 1..25 and the wait to 20 s', () => {
+    const value = parseOk({ config: { broadcast: { replay: { since: 5, limit: 500 } }, postgres_changes_options: { wait: true, timeout: 60_000 } } })
+    expect(value.config.broadcast.replay).toEqual({ since: 5, limit: 25 })
+    expect(value.config.postgresChangesOptions).toEqual({ wait: true, timeoutMs: 20_000 })
+    expect(parseOk({ config: { broadcast: { replay: { since: 5, limit: 0 } } } }).config.broadcast.replay).toEqual({ since: 5, limit: 1 })
+  })
+
+  it.each([
+    ['a replay that is not an object', { config: { broadcast: { replay: 3 } } }],
+    ['a replay since that is text', { config: { broadcast: { replay: { since: 'yesterday' } } } }],
+    ['a wait that is a number', { config: { postgres_changes_options: { wait: 1 } } }],
+    ['a negative timeout', { config: { postgres_changes_options: { wait: true, timeout: -1 } } }],
+  ])('refuses %s with InvalidJoinPayload', (_name, raw) => {
+    expect(parseError(raw).code).toBe('InvalidJoinPayload')
   })
 })
