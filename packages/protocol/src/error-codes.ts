@@ -39,6 +39,13 @@ export const ErrorCode = {
   IdleTimeout: 'IdleTimeout',
   // Postgres Changes
   PostgresChangesInvalidParams: 'PostgresChangesInvalidParams',
+  PostgresChangesSubscribeTimeout: 'PostgresChangesSubscribeTimeout',
+  RealtimeDisabledForConfiguration: 'RealtimeDisabledForConfiguration',
+  PostgresChangesCheckFailed: 'PostgresChangesCheckFailed',
+  ReplicationConnectionTimeout: 'ReplicationConnectionTimeout',
+  // Delivery
+  ChangesBacklogOverflow: 'ChangesBacklogOverflow',
+  BroadcastPersistFailed: 'BroadcastPersistFailed',
   // REST
   RestUnauthorized: 'RestUnauthorized',
   RestInvalidBody: 'RestInvalidBody',

@@ -11,7 +11,7 @@
  */
 export { startSwitchboard, type SwitchboardOptions, type RunningSwitchboard } from './server.js'
 export { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.js'
-export { DEFAULT_REPLAY_LIMITS, type ReplayLimits } from './replay/replay-log.js'
+export { DEFAULT_LOG_LIMITS, DEFAULT_LOG_LIMITS as DEFAULT_REPLAY_LIMITS, type LogLimits, type LogLimits as ReplayLimits } from './hub/delivery-log.js'
 export { createLogger, silentLogger, type Logger } from './logger.js'
 export { signToken, createDevKeys, DEV_JWT_SECRET } from './auth/dev-keys.js'
 export type { Clock } from './clock.js'

@@ -22,12 +22,14 @@ import { connectDatabase } from './db/connect.js'
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
 import { migrate } from './db/migrations.js'
 import { resolveLimits, type Limits } from './limits.js'
-import { DEFAULT_REPLAY_LIMITS, type ReplayLimits } from './replay/replay-log.js'
+import { DEFAULT_LOG_LIMITS, type LogLimits } from './hub/delivery-log.js'
+import { TenantHub } from './hub/tenant-hub.js'
+import { PostgresBroadcastStore } from './db/broadcast-store.js'
 import { silentLogger, type Logger } from './logger.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { FlushScheduler } from './socket/outbound-queue.js'
-import { Tenant, type PostgresChangesEngine } from './tenant/tenant.js'
-import { PostgresChangesService, type Change } from './cdc/postgres-changes-service.js'
+import { Tenant } from './tenant/tenant.js'
+import { PostgresChangesService } from './cdc/postgres-changes-service.js'
 import { createHttpApp } from './transport/http-app.js'
 import { createUpgradeHandler } from './transport/websocket-upgrade.js'
 import { CloseCode } from './socket/connection.js'
@@ -44,8 +46,8 @@ export interface SwitchboardOptions {
   /** Folder for the embedded Postgres data. Default `.switchboard`. */
   dataDir?: string
   limits?: Partial<Limits>
-  /** Bounds of the replay buffer that resuming channels read (default 100,000 messages, 64 MiB, 2 minutes). */
-  replay?: Partial<ReplayLimits>
+  /** Bounds of the tenant log that resuming channels read (default 100,000 messages, 64 MiB, 2 minutes). */
+  replay?: Partial<LogLimits>
   logger?: Logger
   clock?: Clock
   cluster?: ClusterAdapter
@@ -80,18 +82,6 @@ export interface RunningSwitchboard {
 
 const IDLE_SWEEP_MS = 5_000
 
-/** The channel's view of the CDC service (its binding ids come from a static hash). */
-function changesEngine(service: PostgresChangesService): PostgresChangesEngine {
-  return {
-    bindingId: (binding) => PostgresChangesService.bindingId(binding),
-    subscribe: (subscriber, bindings, auth) => service.subscribe(subscriber, bindings, auth),
-    updateAuth: (subscriber, auth) => service.updateAuth(subscriber, auth),
-    unsubscribe: (subscriber) => service.unsubscribe(subscriber),
-    // The replay log holds the service's own Change objects; only it reads them.
-    replay: (subscriber, changes) => service.replay(subscriber, changes as Change[]),
-  }
-}
-
 export async function startSwitchboard(options: SwitchboardOptions = {}): Promise<RunningSwitchboard> {
   const logger = options.logger ?? silentLogger
   const clock = options.clock ?? systemClock
@@ -115,7 +105,8 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     cleanups.push(() => sql.end({ timeout: 5 }))
     await migrate(sql, logger)
 
-    let tenant: Tenant | null = null
+    // The hub first: the Postgres Changes engine writes into its log, the channels read it.
+    const hub = new TenantHub({ limits: { ...DEFAULT_LOG_LIMITS, ...options.replay }, clock, logger, cluster: options.cluster ?? new LocalClusterAdapter() })
     const changesOption = options.postgresChanges ?? true
     const engine = changesOption
       ? new PostgresChangesService({
@@ -125,28 +116,34 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
           clock,
           limits,
           registry: metrics.registry,
-          onDatabaseBroadcast: (message) => tenant?.deliverDatabaseBroadcast(message),
-          sequence: (change) => tenant!.sequenceChange(change, change.byteSize),
+          log: hub,
         })
       : null
-    tenant = new Tenant({
-      id: 'default',
-      verifier: new JwtVerifier(jwtSecret, clock),
-      authorizer: new ChannelAuthorizer(sql, logger),
-      postgresChanges: engine ? changesEngine(engine) : null,
-      cluster: options.cluster ?? new LocalClusterAdapter(),
-      limits,
-      clock,
-      logger,
-      metrics,
-      replay: { ...DEFAULT_REPLAY_LIMITS, ...options.replay },
-    })
-    await tenant.start()
-    cleanups.push(() => tenant!.stop())
+    const tenant = new Tenant(
+      {
+        id: 'default',
+        verifier: new JwtVerifier(jwtSecret, clock),
+        authorizer: new ChannelAuthorizer(sql, logger),
+        postgresChanges: engine,
+        messages: new PostgresBroadcastStore(sql),
+        limits,
+        clock,
+        logger,
+        metrics,
+      },
+      hub,
+    )
+    await hub.start()
+    cleanups.push(() => hub.stop())
     if (engine) {
       await engine.start()
       cleanups.push(() => engine.stop())
+    } else {
+      hub.markRebuilt(0n) // no slot to rebuild from
     }
+    const sweeper = setInterval(() => hub.log.evictExpired(), 1_000)
+    sweeper.unref()
+    cleanups.push(async () => clearInterval(sweeper))
 
     const scheduler = new FlushScheduler()
     const upgrade = createUpgradeHandler(tenant, scheduler)
@@ -156,24 +153,24 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       scheduler.framesWritten = 0
       scheduler.bytesWritten = 0
     }
-    const sweeper = setInterval(() => {
+    const idleSweeper = setInterval(() => {
       syncDeliveryCounters()
       const idleBefore = clock.now() - limits.idleTimeoutMs
       for (const connection of upgrade.connections) {
         if (connection.lastFrameAt < idleBefore) connection.close(CloseCode.goingAway, 'idle timeout')
       }
     }, Math.min(IDLE_SWEEP_MS, limits.idleTimeoutMs))
-    sweeper.unref()
-    cleanups.push(async () => clearInterval(sweeper))
+    idleSweeper.unref()
+    cleanups.push(async () => clearInterval(idleSweeper))
 
-    const app = await createHttpApp({ tenant, metrics, sql, upgrade, beforeMetrics: syncDeliveryCounters, extend: options.extend ? (a) => options.extend!(a, { sql, tenant: tenant!, jwtSecret }) : undefined })
+    const app = await createHttpApp({ tenant, metrics, sql, upgrade, beforeMetrics: syncDeliveryCounters, extend: options.extend ? (a) => options.extend!(a, { sql, tenant, jwtSecret }) : undefined })
     const host = options.host ?? '127.0.0.1'
     await app.listen({ port: options.port ?? 4000, host })
     const address = app.server.address()
     const port = typeof address === 'object' && address ? address.port : (options.port ?? 4000)
     cleanups.push(async () => {
       upgrade.stopAccepting()
-      tenant!.shuttingDown = true
+      tenant.shuttingDown = true
       for (const connection of upgrade.connections) connection.drain()
       // Sockets were asked to close; Fastify waits for HTTP requests in flight.
       await app.close()

@@ -9,7 +9,7 @@
 import type { Serializer, UserBroadcast } from '@switchboard/protocol'
 import type { OutFrame } from '../socket/outbound-queue.js'
 import type { PresenceDiff } from '../presence/presence-topic.js'
-import { withPositionMeta, withPositionMetadata } from '../replay/replay-entry.js'
+import { withMarkMeta, withMarkMetadata, type Mark } from '../hub/log-entry.js'
 
 export interface FanoutSubscriber {
   readonly serializer: Serializer
@@ -19,8 +19,8 @@ export interface FanoutSubscriber {
   readonly receivesBroadcast: boolean
   /** Private channels receive presence diffs only with presence-read permission. */
   readonly receivesPresence: boolean
-  /** A fan-out frame; `position` is its replay position (0 for unpositioned pushes such as presence). */
-  enqueue(frame: OutFrame, position: number): void
+  /** A fan-out frame with its mark in the tenant's log (null for unpositioned pushes such as presence). */
+  enqueue(frame: OutFrame, mark: Mark | null): void
 }
 
 type Encode = (serializer: Serializer, withPosition: boolean) => string | Uint8Array | null
@@ -54,23 +54,23 @@ export class TopicRegistry {
   }
 
   /** A broadcast whose payload is a JSON object forwarded as sent (vsn 1.0.0 senders, batch REST). */
-  broadcastJson(key: string, topic: string, payload: Record<string, unknown>, position: number, except?: FanoutSubscriber): number {
-    return this.#deliver(key, except, position, (s) => s.receivesBroadcast, (serializer, withPosition) =>
-      serializer.encode(null, null, topic, 'broadcast', withPosition ? withPositionMeta(payload, position) : payload))
+  broadcastJson(key: string, topic: string, payload: Record<string, unknown>, mark: Mark, except?: FanoutSubscriber): number {
+    return this.#deliver(key, except, mark, (s) => s.receivesBroadcast, (serializer, withPosition) =>
+      serializer.encode(null, null, topic, 'broadcast', withPosition ? withMarkMeta(payload, mark) : payload))
   }
 
   /** A user broadcast (kind-3 push, single-event REST, database): bytes forwarded without parsing. */
-  broadcastUser(key: string, topic: string, broadcast: UserBroadcast, position: number, except?: FanoutSubscriber): number {
-    return this.#deliver(key, except, position, (s) => s.receivesBroadcast, (serializer, withPosition) =>
-      serializer.encodeUserBroadcast(topic, withPosition ? { ...broadcast, metadataJson: withPositionMetadata(broadcast.metadataJson, position) } : broadcast))
+  broadcastUser(key: string, topic: string, broadcast: UserBroadcast, mark: Mark, except?: FanoutSubscriber): number {
+    return this.#deliver(key, except, mark, (s) => s.receivesBroadcast, (serializer, withPosition) =>
+      serializer.encodeUserBroadcast(topic, withPosition ? { ...broadcast, metadataJson: withMarkMetadata(broadcast.metadataJson, mark) } : broadcast))
   }
 
   /** Presence diffs carry no position: presence heals itself with `presence_state` on every join. */
   presenceDiff(key: string, topic: string, diff: PresenceDiff): number {
-    return this.#deliver(key, undefined, 0, (s) => s.receivesPresence, (serializer) => serializer.encode(null, null, topic, 'presence_diff', diff))
+    return this.#deliver(key, undefined, null, (s) => s.receivesPresence, (serializer) => serializer.encode(null, null, topic, 'presence_diff', diff))
   }
 
-  #deliver(key: string, except: FanoutSubscriber | undefined, position: number, accepts: (s: FanoutSubscriber) => boolean, encode: Encode): number {
+  #deliver(key: string, except: FanoutSubscriber | undefined, mark: Mark | null, accepts: (s: FanoutSubscriber) => boolean, encode: Encode): number {
     const set = this.#topics.get(key)
     if (!set) return 0
     // At most four encodings per message: two wire versions, with and without a position.
@@ -79,7 +79,7 @@ export class TopicRegistry {
     let delivered = 0
     for (const subscriber of set) {
       if (subscriber === except || !accepts(subscriber)) continue
-      const withPosition = position > 0 && subscriber.wantsPositions
+      const withPosition = mark !== null && subscriber.wantsPositions
       const variants = withPosition ? positioned : cache
       let frame = variants.get(subscriber.serializer)
       if (frame === undefined) {
@@ -87,7 +87,7 @@ export class TopicRegistry {
         variants.set(subscriber.serializer, frame)
       }
       if (frame === null) continue
-      subscriber.enqueue(frame, position)
+      subscriber.enqueue(frame, mark)
       delivered += 1
     }
     return delivered

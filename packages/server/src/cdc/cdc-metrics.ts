@@ -11,6 +11,8 @@ export interface CdcMetrics {
   eventsOverLimit: Counter<'slot'>
   batchSeconds: Histogram<'slot'>
   bindings: Gauge<'slot'>
+  batchFailures: Counter<'slot'>
+  unacknowledgedBytes: Gauge<'slot'>
 }
 
 const perRegistry = new WeakMap<Registry, CdcMetrics>()
@@ -33,6 +35,16 @@ export function cdcMetrics(registry: Registry = new Registry()): CdcMetrics {
       labelNames: ['slot'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers,
     }),
     bindings: new Gauge({ name: 'switchboard_cdc_bindings', help: 'postgres_changes bindings in the subscription index', labelNames: ['slot'], registers }),
+    batchFailures: new Counter({
+      name: 'switchboard_cdc_batch_failures_total',
+      help: 'Batches that failed to route or authorize and were retried (never acknowledged past)',
+      labelNames: ['slot'], registers,
+    }),
+    unacknowledgedBytes: new Gauge({
+      name: 'switchboard_cdc_retained_wal_bytes',
+      help: 'WAL bytes between the slot acknowledgement and the newest transaction read (the replay window kept in the slot)',
+      labelNames: ['slot'], registers,
+    }),
   }
   perRegistry.set(registry, metrics)
   return metrics

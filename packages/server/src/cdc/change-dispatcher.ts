@@ -30,6 +30,8 @@ export interface ChangeSink {
 export interface SubscriberEntry {
   sink: ChangeSink
   auth: AuthContext
+  /** Log position the subscriber was registered at: it receives the changes positioned after it. */
+  cursor: number
 }
 
 type Decision =
@@ -42,6 +44,8 @@ interface Routed {
   table: TableFacts
   matches: Map<SubscriberEntry, IndexedBinding<SubscriberEntry>[]>
   decisions: Map<string, Decision>
+  /** The auth context each subscriber was routed under (a token refresh mid-batch applies from the next batch). */
+  contexts: Map<SubscriberEntry, string>
 }
 
 export interface DispatchStats { deliveries: number; authQueries: number }
@@ -56,12 +60,11 @@ export class ChangeDispatcher {
   ) {}
 
   /**
-   * Routes, authorizes and delivers `changes` in order. `sequence`, when given, assigns each
-   * change its replay position in the synchronous delivery loop, so positions follow delivery
-   * order exactly, including changes that no live subscriber matches (a disconnected channel
-   * may still replay them).
+   * Routes, authorizes and delivers `changes` (positioned already) in order, each to the
+   * subscribers registered before its position. A subscriber that registers while the batch is
+   * being authorized was registered after the batch was positioned, so it is owed none of it.
    */
-  async dispatch(changes: readonly Change[], sequence?: (change: Change) => number): Promise<DispatchStats> {
+  async dispatch(changes: readonly Change[]): Promise<DispatchStats> {
     const routed = new Map<Change, Routed>()
     const requests = new Map<string, VisibilityRequest>()
     const visibilityKeys = new Map<string, string>()
@@ -72,8 +75,11 @@ export class ChangeDispatcher {
       const table = await this.catalog.table(change.schema, change.table)
       if (!table) continue
       const decisions = new Map<string, Decision>()
+      const contexts = new Map<SubscriberEntry, string>()
       for (const entry of matches.keys()) {
+        if (entry.cursor >= change.position.seq) continue
         const ctx = entry.auth
+        contexts.set(entry, ctx.key)
         if (decisions.has(ctx.key)) continue
         const decision = await this.#decide(change, table, ctx)
         decisions.set(ctx.key, decision)
@@ -85,7 +91,7 @@ export class ChangeDispatcher {
         if (decision.checkCurrent && req.current[req.current.length - 1] !== change) req.current.push(change)
         if (decision.checkOld && req.old[req.old.length - 1] !== change) req.old.push(change)
       }
-      routed.set(change, { change, table, matches, decisions })
+      routed.set(change, { change, table, matches, decisions, contexts })
     }
     const before = this.authorizer.queries
     const visibility = await this.authorizer.authorize([...requests.values()])
@@ -94,13 +100,14 @@ export class ChangeDispatcher {
 
     let deliveries = 0
     for (const candidate of changes) {
-      if (sequence) candidate.position.seq = sequence(candidate)
       const route = routed.get(candidate)
       if (!route) continue
-      const { change, table, matches, decisions } = route
+      const { change, table, matches, decisions, contexts } = route
       const encoded = new Map<string, string>()
       for (const [entry, bindings] of matches) {
-        const decision = decisions.get(entry.auth.key)!
+        const contextKey = contexts.get(entry)
+        if (contextKey === undefined) continue // registered after this change was positioned
+        const decision = decisions.get(contextKey)!
         let json: string | null = null
         if (decision.kind === 'skip') continue
         if (decision.kind === 'error') {
@@ -109,7 +116,7 @@ export class ChangeDispatcher {
           deliveries += this.#send(entry, bindings.map((b) => b.id), json, change.position)
           continue
         }
-        const seen = byKey.get(visibilityKeys.get(`${entry.auth.key}\u0001${table.oid}`) ?? '')
+        const seen = byKey.get(visibilityKeys.get(`${contextKey}\u0001${table.oid}`) ?? '')
         if (decision.checkCurrent && !seen?.current.has(change)) continue
         const oldVisible = decision.checkOld ? (seen?.old.has(change) ?? false) : true
         if (change.type === 'DELETE' && !oldVisible) continue

@@ -1,19 +1,25 @@
 /**
  * Postgres Changes for one database: the seam the channels use.
  *
- *   ReplicationStream ──txn──► queue ──► #process: decode relations, build Changes
- *        ▲                                   │            (realtime.messages ⇒ onDatabaseBroadcast)
+ *   ReplicationStream ──txn──► queue ──► #decode: relations, Changes, database broadcasts
+ *        ▲                                   │  ──► log.appendChanges (positions, before routing)
  *        │                                   ▼
- *        └──── acknowledge(endLsn) ◄── ChangeDispatcher: index → RLS per context → deliver
+ *        └── acknowledge(endLsn) ◄── ChangeDispatcher: index → RLS per context → deliver to
+ *            (only past what left        subscribers whose cursor is before the change
+ *             the log's window)
  *
  * Transactions are processed strictly in commit order, one batch at a time; whatever queues up
- * while a batch is being authorized becomes the next batch (natural batching under load). The
- * slot is acknowledged after the batch was handed to every subscriber, so a crash re-reads.
- * After a reconnect Postgres re-sends unacknowledged transactions; those at or below the last
- * processed commit LSN are skipped (their Relation messages are still applied).
+ * while a batch is being authorized becomes the next batch (natural batching under load).
  *
- * Subscribing works before `start()` (it only needs the catalog), so a restarted server can
- * register its channels before it re-reads the slot's backlog.
+ * Positions come first: a batch's changes are appended to the tenant's log before they are
+ * routed, and a subscriber is registered at the log's position of that moment (its cursor), so
+ * it receives exactly the changes positioned after it, whatever the timing of its registration
+ * against a batch in flight.
+ *
+ * Nothing is acknowledged past a batch that failed: it is retried with backoff until it goes
+ * through. Nothing is acknowledged past what is still in the log's replay window either, so a
+ * restarted server re-reads the window from the slot and rebuilds its log (entries read before
+ * the startup marker come back as `historical`: for resuming channels, not delivered live).
  */
 import postgres, { type Sql } from 'postgres'
 import type { Registry } from 'prom-client'
@@ -32,6 +38,9 @@ import { ReplicationStream, type RawTransaction } from './replication-stream.js'
 import { RlsAuthorizer } from './rls-authorizer.js'
 import { SubscriptionIndex, type IndexedBinding } from './subscription-index.js'
 import { stableBindingId } from './binding-id.js'
+import type { ChangeLogPort } from '../hub/tenant-hub.js'
+import type { PostgresChangesEngine } from '../tenant/tenant.js'
+import type { CompiledBinding } from './binding-validator.js'
 
 export type { ChangePosition, Change } from './change.js'
 export type { DatabaseBroadcast } from './database-broadcast.js'
@@ -55,15 +64,21 @@ export interface PostgresChangesOptions {
   clock: Clock
   limits: Limits
   registry?: Registry
-  onDatabaseBroadcast(message: DatabaseBroadcast): void
+  /**
+   * The tenant's log (hub/tenant-hub.ts): positions every change before it is routed, and
+   * receives database broadcasts. Without it (tests of this service alone) a private counter
+   * positions changes and database broadcasts go to `onDatabaseBroadcast`.
+   */
+  log?: ChangeLogPort
+  onDatabaseBroadcast?(message: DatabaseBroadcast): void
   /** Most transactions handled in one batch. Default 500. */
   maxBatchTransactions?: number
-  /**
-   * Gives every change its tenant-wide replay position (the replay log's append), called in
-   * delivery order. Without it positions stay 0 and nothing can be replayed.
-   */
-  sequence?: (change: Change) => number
+  /** Delays between retries of a failed batch, ms (the last repeats). */
+  retryBackoffMs?: readonly number[]
 }
+
+/** Bindings validated against the catalog, ready to register (see `prepare`). */
+export type PreparedBindings = { ok: true; bindings: CompiledBinding[] } | { ok: false; error: string }
 
 /** One change replayed to one subscriber (see `replay`). */
 export interface ReplayedChange {
@@ -79,8 +94,34 @@ export function defaultSlotName(databaseUrl: string): string {
 }
 
 const QUEUE_HIGH_WATER = 5_000
+const DEFAULT_RETRY_BACKOFF_MS = [100, 250, 500, 1_000, 2_000, 5_000]
+/** How often the slot's acknowledgement is moved to what the log has evicted, when idle. */
+const RETENTION_TICK_MS = 1_000
+/** Prefix of the logical message written at start: once read back, the slot's backlog is in the log. */
+const MARKER_PREFIX = 'switchboard.rebuilt'
 
-export class PostgresChangesService {
+/** A log of its own for a service used without a hub: positions only, nothing retained. */
+class CountingLog implements ChangeLogPort {
+  lastSeq = 0
+  get evictedThrough(): number { return this.lastSeq }
+  constructor(private readonly onBroadcast: (message: DatabaseBroadcast) => void) {}
+  appendChanges(items: readonly (Change | DatabaseBroadcast)[]): void {
+    for (const item of items) item.position.seq = ++this.lastSeq
+  }
+  setPendingChangesFrom(): void {}
+  deliverDatabaseBroadcast(message: DatabaseBroadcast): void { this.onBroadcast(message) }
+  markRebuilt(): void {}
+}
+
+/** A decoded batch: what was appended to the log, in the runs it is dispatched in. */
+interface DecodedBatch {
+  /** Changes between database broadcasts, in commit order; then the broadcast that follows each run. */
+  runs: { changes: Change[]; broadcast: DatabaseBroadcast | null }[]
+  /** Index of the next run to dispatch (a retry continues from it). */
+  next: number
+  historical: boolean
+}
+export class PostgresChangesService implements PostgresChangesEngine {
   readonly #options: PostgresChangesOptions
   readonly #sql: Sql
   readonly #catalog: Catalog
@@ -95,12 +136,22 @@ export class PostgresChangesService {
   readonly #subscribers = new Map<ChangeSubscriber, { entry: SubscriberEntry; bindings: IndexedBinding<SubscriberEntry>[] }>()
   readonly #pending = new Map<ChangeSubscriber, { generation: number; auth: AuthContext }>()
   readonly #relations = new Map<number, RelationInfo>()
+  readonly #log: ChangeLogPort
   #generation = 0
   #queue: RawTransaction[] = []
   #processing: Promise<void> | null = null
   #lastCommitLsn = 0n
   #windowStart = 0
   #windowCount = 0
+  /** Processed transactions not yet acknowledged: end LSN and the log position they reach. */
+  readonly #retained: { endLsn: bigint; lastSeq: number }[] = []
+  #retentionTimer: ReturnType<Clock['setTimeout']> | null = null
+  /** Until the startup marker is read, everything is the slot's backlog (historical). */
+  #marker: string | null = null
+  #rebuilt = false
+  #floorLsn = 0n
+  #stopped = false
+  #streamingWaiters: (() => void)[] = []
 
   constructor(options: PostgresChangesOptions) {
     this.#options = options
@@ -118,6 +169,7 @@ export class PostgresChangesService {
     this.#authorizer = new RlsAuthorizer(this.#sql, options.logger)
     this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes)
     this.#metrics = cdcMetrics(options.registry)
+    this.#log = options.log ?? new CountingLog((message) => options.onDatabaseBroadcast?.(message))
     this.#stream = new ReplicationStream({
       databaseUrl: options.databaseUrl,
       slotName: this.#slot,
@@ -125,7 +177,14 @@ export class PostgresChangesService {
       clock: options.clock,
       publications: () => this.#streamedPublications(),
       onTransaction: (txn) => this.#enqueue(txn),
-      isIdle: () => this.#queue.length === 0 && this.#processing === null,
+      // Keepalive positions may be acknowledged only when nothing read is still retained.
+      isIdle: () => this.#queue.length === 0 && this.#processing === null && this.#retained.length === 0 && this.#rebuilt,
+      onStateChange: (state) => {
+        if (state !== 'streaming') return
+        const waiters = this.#streamingWaiters
+        this.#streamingWaiters = []
+        for (const wake of waiters) wake()
+      },
     })
   }
 
@@ -137,22 +196,60 @@ export class PostgresChangesService {
     return stableBindingId(binding)
   }
 
+  bindingId(binding: Record<string, unknown>): number {
+    return stableBindingId(binding)
+  }
+
   get slotName(): string {
     return this.#slot
   }
 
-  /** Creates the permanent slot if missing and starts streaming. */
+  /**
+   * Creates the permanent slot if missing and starts streaming, then writes the startup marker:
+   * everything read before it comes back is the slot's backlog, logged as history.
+   */
   async start(): Promise<void> {
+    const slot = await this.#sql<{ confirmed: string | null }[]>`
+      select confirmed_flush_lsn::text as confirmed from pg_replication_slots where slot_name = ${this.#slot}`
+    this.#floorLsn = slot[0]?.confirmed ? parsePgLsnText(slot[0].confirmed) : 0n
     await this.#stream.start()
+    this.#marker = `${this.#slot}:${Date.now()}:${Math.random().toString(36).slice(2)}`
+    try {
+      await this.#sql`select pg_logical_emit_message(true, ${MARKER_PREFIX}, ${this.#marker})`
+    } catch (error) {
+      // Without the marker the backlog cannot be told apart: deliver it live, as before.
+      this.#options.logger.warn({ err: error }, 'cdc: could not write the startup marker; the slot backlog is delivered live')
+      this.#markRebuilt()
+    }
+    this.#scheduleRetention()
   }
 
-  /** Finishes (and acknowledges) what was received, then closes the stream and the pool. */
+  /** Whether the replication connection is up now. */
+  get streaming(): boolean {
+    return this.#stream.state === 'streaming'
+  }
+
+  /** Resolves when the replication connection is (or next becomes) up. */
+  whenStreaming(): Promise<void> {
+    if (this.streaming) return Promise.resolve()
+    return new Promise((resolve) => this.#streamingWaiters.push(resolve))
+  }
+
+  /** Finishes what was received (acknowledging what left the window), then closes the stream and the pool. */
   async stop(): Promise<void> {
+    this.#stopped = true
+    if (this.#retentionTimer) this.#options.clock.clearTimeout(this.#retentionTimer)
     this.#stream.pause()
     while (this.#processing) await this.#processing
     await this.#stream.stop()
     await this.#processing
     await this.#sql.end({ timeout: 2 })
+  }
+
+  #markRebuilt(): void {
+    if (this.#rebuilt) return
+    this.#rebuilt = true
+    this.#log.markRebuilt(this.#floorLsn)
   }
 
   async #streamedPublications(): Promise<string[]> {
@@ -167,35 +264,48 @@ export class PostgresChangesService {
     return names
   }
 
+  /** Validates bindings against the catalog (the async half of subscribing). Never throws. */
+  async prepare(bindings: ReadonlyArray<Record<string, unknown>>, auth: AuthContext): Promise<PreparedBindings> {
+    try {
+      return await validateBindings(this.#catalog, [this.#publication], bindings, auth, stableBindingId)
+    } catch (error) {
+      this.#options.logger.warn({ err: error }, 'cdc: subscribe failed')
+      return { ok: false, error: (error as Error).message }
+    }
+  }
+
   /**
-   * Validates the bindings against the catalog, registers them, then sends
+   * Registers prepared bindings (replacing earlier ones of the subscriber) at `cursor`: the
+   * subscriber receives the changes positioned after it. Synchronous, so a caller can take a
+   * log position, register and read the log in one step.
+   */
+  register(subscriber: ChangeSubscriber, prepared: CompiledBinding[], auth: AuthContext, cursor = this.#log.lastSeq): void {
+    this.#pending.delete(subscriber)
+    this.#unregister(subscriber)
+    const entry: SubscriberEntry = { sink: subscriber, auth, cursor }
+    const indexed = prepared.map((b) => ({ ...b, subscriber: entry }))
+    for (const b of indexed) this.#index.add(b)
+    this.#subscribers.set(subscriber, { entry, bindings: indexed })
+    this.#metrics.bindings.set({ slot: this.#slot }, this.#index.size)
+  }
+
+  /**
+   * Validates the bindings, registers them at the log's position of that moment, then sends
    * "Subscribed to PostgreSQL" (or Supabase's error). Replaces earlier bindings of the
    * subscriber. Never throws.
    */
   async subscribe(subscriber: ChangeSubscriber, bindings: ReadonlyArray<Record<string, unknown>>, auth: AuthContext): Promise<void> {
     const generation = ++this.#generation
     this.#pending.set(subscriber, { generation, auth })
-    let message: { status: 'ok' | 'error'; text: string } | null
-    try {
-      const result = await validateBindings(this.#catalog, [this.#publication], bindings, auth, stableBindingId)
-      const pending = this.#pending.get(subscriber)
-      if (pending?.generation !== generation) return // unsubscribed or re-subscribed meanwhile
-      this.#pending.delete(subscriber)
-      if (!result.ok) {
-        message = { status: 'error', text: result.error }
-      } else {
-        this.#unregister(subscriber)
-        const entry: SubscriberEntry = { sink: subscriber, auth: pending.auth }
-        const indexed = result.bindings.map((b) => ({ ...b, subscriber: entry }))
-        for (const b of indexed) this.#index.add(b)
-        this.#subscribers.set(subscriber, { entry, bindings: indexed })
-        this.#metrics.bindings.set({ slot: this.#slot }, this.#index.size)
-        message = indexed.length > 0 ? { status: 'ok', text: 'Subscribed to PostgreSQL' } : null
-      }
-    } catch (error) {
-      this.#options.logger.warn({ err: error }, 'cdc: subscribe failed')
-      if (this.#pending.get(subscriber)?.generation === generation) this.#pending.delete(subscriber)
-      message = { status: 'error', text: (error as Error).message }
+    const result = await this.prepare(bindings, auth)
+    const pending = this.#pending.get(subscriber)
+    if (pending?.generation !== generation) return // unsubscribed or re-subscribed meanwhile
+    this.#pending.delete(subscriber)
+    let message: { status: 'ok' | 'error'; text: string } | null = null
+    if (!result.ok) message = { status: 'error', text: result.error }
+    else {
+      this.register(subscriber, result.bindings, pending.auth)
+      if (result.bindings.length > 0) message = { status: 'ok', text: 'Subscribed to PostgreSQL' }
     }
     if (message) {
       try {
@@ -234,72 +344,142 @@ export class PostgresChangesService {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    while (this.#queue.length > 0 && !this.#stopped) {
       const batch = this.#queue.splice(0, this.#options.maxBatchTransactions ?? 500)
       if (this.#queue.length < QUEUE_HIGH_WATER / 2) this.#stream.resume()
       const started = performance.now()
-      try {
-        await this.#process(batch)
-      } catch (error) {
-        // A batch that cannot be processed is not acknowledged: a restart will re-read it.
-        this.#options.logger.error({ err: error }, 'cdc: batch failed')
-        continue
+      let decoded: DecodedBatch | null = null
+      // A batch that fails is retried until it goes through: acknowledging past it would lose
+      // its changes for good (live and after a restart). The log keeps the positions it got.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          decoded ??= await this.#decode(batch)
+          await this.#dispatchRuns(decoded)
+          break
+        } catch (error) {
+          this.#metrics.batchFailures.inc({ slot: this.#slot })
+          const delays = this.#options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS
+          const delay = delays[Math.min(attempt, delays.length - 1)]!
+          this.#options.logger.error({ err: error, attempt: attempt + 1, retryInMs: delay }, 'cdc: batch failed; retrying')
+          if (this.#stopped) return
+          await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, delay))
+          if (this.#stopped) return
+        }
       }
       this.#metrics.batchSeconds.observe({ slot: this.#slot }, (performance.now() - started) / 1000)
       const last = batch[batch.length - 1]!
-      this.#stream.acknowledge(last.endLsn)
+      const tail = this.#retained[this.#retained.length - 1]
+      // Transactions that added nothing to the log share the retention entry before them.
+      if (tail && tail.lastSeq === this.#log.lastSeq) tail.endLsn = last.endLsn
+      else this.#retained.push({ endLsn: last.endLsn, lastSeq: this.#log.lastSeq })
+      this.#acknowledgeRetained()
     }
   }
 
-  async #process(batch: readonly RawTransaction[]): Promise<void> {
-    const changes: Change[] = []
-    const broadcasts: { before: number; message: DatabaseBroadcast }[] = []
+  /** Acknowledges the slot up to the newest transaction whose log entries have all been evicted. */
+  #acknowledgeRetained(): void {
+    const evicted = this.#log.evictedThrough
+    let ack = 0n
+    while (this.#retained.length > 0 && this.#retained[0]!.lastSeq <= evicted) ack = this.#retained.shift()!.endLsn
+    if (ack > 0n) this.#stream.acknowledge(ack)
+    const newest = this.#retained[this.#retained.length - 1]
+    this.#metrics.unacknowledgedBytes.set({ slot: this.#slot }, newest ? Number(newest.endLsn - this.#stream.acknowledged) : 0)
+  }
+
+  #scheduleRetention(): void {
+    this.#retentionTimer = this.#options.clock.setTimeout(() => {
+      if (this.#stopped) return
+      if (!this.#processing) this.#acknowledgeRetained()
+      this.#scheduleRetention()
+    }, RETENTION_TICK_MS)
+  }
+
+  /**
+   * Decodes a batch and appends its changes and database broadcasts to the log (their
+   * positions), before anything is routed. Throws without appending anything on failure.
+   */
+  async #decode(batch: readonly RawTransaction[]): Promise<DecodedBatch> {
+    const runs: DecodedBatch['runs'] = [{ changes: [], broadcast: null }]
+    const items: (Change | DatabaseBroadcast)[] = []
+    const historical = !this.#rebuilt
+    let lastCommitLsn = this.#lastCommitLsn
+    const relations = new Map<number, RelationInfo>()
+    const relationOf = (id: number) => relations.get(id) ?? this.#relations.get(id)
+    let markerSeen = false
     for (const txn of batch) {
-      const duplicate = txn.commitLsn <= this.#lastCommitLsn
+      const duplicate = txn.commitLsn <= lastCommitLsn
       const commitTimestamp = formatCommitTimestamp(txn.commitTime)
       let index = 0
       for (const msg of txn.messages) {
         if (msg.tag === 'relation') {
           const types = await this.#catalog.types(msg.columns.map((c) => c.typeOid))
-          this.#relations.set(msg.relationId, relationInfo(msg, types))
+          relations.set(msg.relationId, relationInfo(msg, types))
           this.#catalog.invalidateTable(msg.schema, msg.table)
           continue
         }
         if (msg.tag === 'type') { this.#catalog.invalidateType(msg.typeOid); continue }
+        if (msg.tag === 'message') {
+          if (msg.prefix === MARKER_PREFIX && msg.content.toString('utf8') === this.#marker) markerSeen = true
+          continue
+        }
         if (msg.tag !== 'insert' && msg.tag !== 'update' && msg.tag !== 'delete') continue
         const position = { lsn: txn.commitLsn, index: index++, seq: 0 }
         if (duplicate) continue
-        const relation = this.#relations.get(msg.relationId)
+        const relation = relationOf(msg.relationId)
         if (!relation) { this.#options.logger.error({ relationId: msg.relationId }, 'cdc: change for unknown relation'); continue }
         if (isMessagesRelation(relation)) {
           if (msg.tag === 'insert') {
             const message = databaseBroadcastFrom(relation, msg.newTuple, position)
-            if (message) broadcasts.push({ before: changes.length, message })
+            if (message) {
+              items.push(message)
+              runs[runs.length - 1]!.broadcast = message
+              runs.push({ changes: [], broadcast: null })
+            }
           }
           continue
         }
-        this.#countEvent()
-        this.#metrics.changes.inc({ slot: this.#slot, type: msg.tag })
+        let change: Change
         if (msg.tag === 'insert') {
-          changes.push(new Change(relation, 'INSERT', msg.newTuple, null, null, commitTimestamp, position, tupleBytes(msg.newTuple), txn.xid))
+          change = new Change(relation, 'INSERT', msg.newTuple, null, null, commitTimestamp, position, tupleBytes(msg.newTuple), txn.xid)
         } else if (msg.tag === 'update') {
-          changes.push(new Change(relation, 'UPDATE', msg.newTuple, msg.oldTuple, msg.keyTuple, commitTimestamp, position, tupleBytes(msg.newTuple, msg.oldTuple, msg.keyTuple), txn.xid))
+          change = new Change(relation, 'UPDATE', msg.newTuple, msg.oldTuple, msg.keyTuple, commitTimestamp, position, tupleBytes(msg.newTuple, msg.oldTuple, msg.keyTuple), txn.xid)
         } else {
-          changes.push(new Change(relation, 'DELETE', null, msg.oldTuple, msg.keyTuple, commitTimestamp, position, tupleBytes(msg.oldTuple, msg.keyTuple), txn.xid))
+          change = new Change(relation, 'DELETE', null, msg.oldTuple, msg.keyTuple, commitTimestamp, position, tupleBytes(msg.oldTuple, msg.keyTuple), txn.xid)
         }
+        items.push(change)
+        runs[runs.length - 1]!.changes.push(change)
       }
-      if (!duplicate) this.#lastCommitLsn = txn.commitLsn
+      if (!duplicate) lastCommitLsn = txn.commitLsn
     }
-    // Broadcasts and changes interleave in commit order: dispatch the changes in runs between broadcasts.
-    let from = 0
-    for (const { before, message } of [...broadcasts, { before: changes.length, message: null }]) {
-      if (before > from) await this.#dispatch(changes.slice(from, before))
-      from = before
-      if (message) {
+    // Decoding went through: commit its effects (relations, positions) at once.
+    for (const [id, relation] of relations) this.#relations.set(id, relation)
+    this.#lastCommitLsn = lastCommitLsn
+    this.#log.appendChanges(items, historical)
+    for (const item of items) {
+      if (!('relation' in item)) continue
+      this.#countEvent()
+      this.#metrics.changes.inc({ slot: this.#slot, type: item.type.toLowerCase() })
+    }
+    const decoded: DecodedBatch = { runs, next: 0, historical }
+    if (!historical) this.#log.setPendingChangesFrom(firstPendingChange(decoded))
+    // The marker's own transaction and everything after it are live.
+    if (markerSeen) this.#markRebuilt()
+    return decoded
+  }
+
+  /** Dispatches the runs of a decoded batch, continuing after the last one that went through. */
+  async #dispatchRuns(decoded: DecodedBatch): Promise<void> {
+    if (decoded.historical) return // history is for resuming channels only
+    for (; decoded.next < decoded.runs.length; decoded.next++) {
+      const run = decoded.runs[decoded.next]!
+      if (run.changes.length > 0) await this.#dispatch(run.changes)
+      // Positions before the next run are delivered: channels holding later broadcasts release them.
+      this.#log.setPendingChangesFrom(firstPendingChange(decoded, decoded.next + 1))
+      if (run.broadcast) {
         try {
-          this.#options.onDatabaseBroadcast(message)
+          this.#log.deliverDatabaseBroadcast(run.broadcast)
         } catch (error) {
-          this.#options.logger.error({ err: error }, 'cdc: onDatabaseBroadcast threw')
+          this.#options.logger.error({ err: error }, 'cdc: database broadcast delivery threw')
         }
       }
     }
@@ -318,6 +498,7 @@ export class PostgresChangesService {
     const entry: SubscriberEntry = {
       sink: { deliverChange: (ids, dataJson, position) => void replayed.push({ ids, dataJson, position }) },
       auth: registered.entry.auth,
+      cursor: -1,
     }
     const index = new SubscriptionIndex<SubscriberEntry>()
     for (const binding of registered.bindings) index.add({ ...binding, subscriber: entry })
@@ -327,7 +508,7 @@ export class PostgresChangesService {
   }
 
   async #dispatch(changes: Change[]): Promise<void> {
-    const stats = await this.#dispatcher.dispatch(changes, this.#options.sequence)
+    const stats = await this.#dispatcher.dispatch(changes)
     this.#metrics.deliveries.inc({ slot: this.#slot }, stats.deliveries)
     if (stats.authQueries > 0) this.#metrics.authQueries.inc({ slot: this.#slot }, stats.authQueries)
   }
@@ -338,4 +519,19 @@ export class PostgresChangesService {
     if (now - this.#windowStart >= 1_000) { this.#windowStart = now; this.#windowCount = 0 }
     if (++this.#windowCount > this.#options.limits.maxDbEventsPerSecond) this.#metrics.eventsOverLimit.inc({ slot: this.#slot })
   }
+}
+
+/** The position of the first change in the runs from `from` on (Infinity: none left). */
+function firstPendingChange(decoded: DecodedBatch, from = decoded.next): number {
+  for (let i = from; i < decoded.runs.length; i++) {
+    const first = decoded.runs[i]!.changes[0]
+    if (first) return first.position.seq
+  }
+  return Infinity
+}
+
+/** `pg_lsn` text (`16/B374D848`) as a bigint. */
+function parsePgLsnText(text: string): bigint {
+  const [hi, lo] = text.split('/')
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`)
 }

@@ -26,12 +26,12 @@ export function decodeReplicationFrame(buf: Buffer): ReplicationFrame | null {
  * Standby status update: everything up to `lsn` is written, flushed and applied — i.e. the
  * server may forget it (the slot's confirmed_flush_lsn moves there).
  */
-export function encodeStandbyStatus(lsn: bigint, nowMs: number, replyRequested = false): Buffer {
+export function encodeStandbyStatus(lsn: bigint, nowMs: number, replyRequested = false, written = lsn): Buffer {
   const buf = Buffer.alloc(34)
   buf[0] = 0x72 // r
-  buf.writeBigUInt64BE(lsn, 1)
-  buf.writeBigUInt64BE(lsn, 9)
-  buf.writeBigUInt64BE(lsn, 17)
+  buf.writeBigUInt64BE(written, 1) // received
+  buf.writeBigUInt64BE(lsn, 9) // flushed: moves the slot's confirmed position (0 = no report)
+  buf.writeBigUInt64BE(lsn, 17) // applied
   buf.writeBigInt64BE(BigInt(Math.floor(nowMs)) * 1000n - PG_EPOCH_MICROS, 25)
   buf[33] = replyRequested ? 1 : 0
   return buf

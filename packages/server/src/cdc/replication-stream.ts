@@ -66,6 +66,8 @@ export class ReplicationStream {
   #retry: ClockTimer | null = null
   #status: ClockTimer | null = null
   #acked = 0n
+  /** Highest position received (keepalive WAL end or a transaction's end). */
+  #received = 0n
   #open: RawTransaction | null = null
   #firstConnect: { resolve(): void; reject(e: unknown): void } | null = null
 
@@ -109,6 +111,19 @@ export class ReplicationStream {
     if (lsn <= this.#acked) return
     this.#acked = lsn
     this.#sendStatus(false)
+  }
+
+  /**
+   * Answers a keepalive that asks for a reply: everything sent was received, and no flush
+   * position (0). Why: a shutting-down Postgres waits until the client reports all it sent as
+   * replicated (the flush position, or the write position when flush is 0), but the flush
+   * position is also what moves the slot, and the slot deliberately stays behind what is still
+   * in the replay window. Reporting "written, flush unknown" lets Postgres stop without moving
+   * the slot; the next regular status reports the real flush position again.
+   */
+  #answerPing(): void {
+    if (!this.#stream || this.#received === 0n) return this.#sendStatus(false)
+    this.#stream.write(encodeStandbyStatus(0n, this.options.clock.now(), false, this.#received))
   }
 
   #sendStatus(replyRequested: boolean): void {
@@ -165,7 +180,7 @@ export class ReplicationStream {
       const publications = await this.options.publications()
       const names = publications.map((p) => `"${p.replace(/"/g, '""')}"`).join(',')
       const stream = (await sql.unsafe(
-        `START_REPLICATION SLOT ${slotName} LOGICAL 0/0 (proto_version '1', publication_names '${names.replace(/'/g, "''")}')`,
+        `START_REPLICATION SLOT ${slotName} LOGICAL 0/0 (proto_version '1', publication_names '${names.replace(/'/g, "''")}', messages 'true')`,
       ).writable()) as unknown as Duplex
       if ((this.#state as StreamState) === STREAM_STATES.stopped) {
         stream.end()
@@ -214,7 +229,8 @@ export class ReplicationStream {
     if (!frame) return
     if (frame.kind === 'keepalive') {
       if (this.#open === null && this.options.isIdle() && frame.walEnd > this.#acked) this.#acked = frame.walEnd
-      if (frame.replyRequested) this.#sendStatus(false)
+      if (frame.walEnd > this.#received && this.#open === null) this.#received = frame.walEnd
+      if (frame.replyRequested) this.#answerPing()
       return
     }
     let msg: PgOutputMessage
@@ -236,6 +252,7 @@ export class ReplicationStream {
       txn.endLsn = msg.endLsn
       txn.commitTime = msg.commitTime
       this.#open = null
+      if (msg.endLsn > this.#received) this.#received = msg.endLsn
       this.options.onTransaction(txn)
       return
     }

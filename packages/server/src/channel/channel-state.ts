@@ -1,17 +1,20 @@
 /**
  * The lifecycle of one joined topic on one socket.
  *
- *              join ok
- *   joining ───────────▶ joined
- *      │                   │  phx_leave / shutdown / duplicate join / socket closed
- *      │ join error        ▼
- *      └─────────────────▶ closed
+ *              join ok (reply sent)        bindings registered, owed messages replayed
+ *   joining ───────────────────▶ joined ─────────────────────────────────────▶ live
+ *      │                           │                                          │
+ *      │ join error                │ phx_leave / shutdown / duplicate join / socket closed
+ *      └──────────────────────────▶ closed ◀──────────────────────────────────┘
  *
- * `closed` is final: a new `phx_join` on the topic creates a new channel.
+ * `joined` accepts broadcast and presence events already; "live" is the moment nothing
+ * committed after it can be missed (the positions status is pushed then). `closed` is final: a
+ * new `phx_join` on the topic creates a new channel.
  */
 export const ChannelState = {
   joining: 'joining',
   joined: 'joined',
+  live: 'live',
   closed: 'closed',
 } as const
 
@@ -19,7 +22,8 @@ export type ChannelState = (typeof ChannelState)[keyof typeof ChannelState]
 
 const TRANSITIONS: Record<ChannelState, readonly ChannelState[]> = {
   joining: ['joined', 'closed'],
-  joined: ['closed'],
+  joined: ['live', 'closed'],
+  live: ['closed'],
   closed: [],
 }
 
@@ -29,5 +33,6 @@ export function transition(from: ChannelState, to: ChannelState): ChannelState {
   return to
 }
 
-export const isJoined = (state: ChannelState): boolean => state === ChannelState.joined
+/** Joined or live: replies, pushes and deliveries reach the client. */
+export const isJoined = (state: ChannelState): boolean => state === ChannelState.joined || state === ChannelState.live
 export const isClosed = (state: ChannelState): boolean => state === ChannelState.closed

@@ -1,60 +1,62 @@
 /**
- * One topic joined on one socket: the join procedure, replies and pushes with the right
- * refs, and the client events of a joined channel (broadcast, presence, access_token,
- * phx_leave). Broadcast and presence details live in broadcast-events.ts and
- * presence-events.ts; this file owns state and identity.
+ * One topic joined on one socket: the join procedure and the lifecycle (channel-state.ts),
+ * replies and pushes with the right refs, and the routing of client events to the features
+ * that own their state (broadcast, presence, postgres_changes, the feed into the tenant log).
+ * Features see the channel through its port (channel-port.ts).
+ *
+ * The join, in order:
+ *   verify the token ─▶ authorize a private channel ─▶ [wait: validate the bindings]
+ *   ─▶ reply ok + presence_state (joined; start position taken) ─▶ [validate the bindings]
+ *   ─▶ go live: register the bindings at the log's position and replay what is owed since the
+ *      start position (ChannelFeed) ─▶ status (live)
  *
  * Wire behaviour follows supabase-protocol.md §2: replies echo `ref` with the current
  * `join_ref`; pushes carry the `join_ref` and a null `ref`; a server-side shutdown sends a
  * `system` error and then `phx_close` `[join_ref, join_ref, topic, "phx_close", {}]`.
  */
-import { ErrorCode, RealtimeError, type InboundMessage, type JoinPayload } from '@switchboard/protocol'
+import { ErrorCode, RealtimeError, formatStreamPoint, type InboundMessage, type JoinConfig, type JoinPayload, type ResumePoint } from '@switchboard/protocol'
 import { createAuthContext, isServiceRole, type AuthContext } from '../auth/auth-context.js'
 import { expiredError } from '../auth/jwt-verifier.js'
 import type { ClockTimer } from '../clock.js'
 import { topicKey as makeTopicKey, toOutFrame, type FanoutSubscriber } from '../broadcast/topic-registry.js'
+import type { ChangePosition } from '../cdc/change.js'
+import type { ChangeSubscriber } from '../cdc/postgres-changes-service.js'
+import { markMember, type Mark } from '../hub/log-entry.js'
 import type { OutFrame } from '../socket/outbound-queue.js'
-import type { ChangePosition, ChangeSubscriber } from '../tenant/tenant.js'
 import type { ChannelHost } from './channel-host.js'
+import type { ChannelPort, ReadPermissions } from './channel-port.js'
 import { ChannelState, isClosed, isJoined, transition } from './channel-state.js'
-import { handleBroadcast } from './broadcast-events.js'
-import { handlePresence, leavePresence } from './presence-events.js'
-import { postgresChangesReply } from './postgres-bindings.js'
-import { MAX_HELD_FRAMES, ResumeCode, pushResumeStatus, resume, type HeldFrame } from './channel-resume.js'
-import { POSITION_KEY } from '../replay/replay-entry.js'
-
-/** Read permissions of a private channel; public channels can read everything. */
-interface ReadPermissions {
-  broadcast: boolean
-  presence: boolean
-}
+import { handleBroadcast } from './broadcast-feature.js'
+import { checkReplayRequest, replayStoredBroadcasts } from './broadcast-replay.js'
+import { ChangesFeature } from './changes-feature.js'
+import { ChannelFeed, REBUILD_WAIT_MS, type FeedStart } from './channel-feed.js'
+import { PresenceFeature } from './presence-feature.js'
+import { announceReplicationReady } from './replication-ready.js'
+import { WritePermissions } from './write-permission.js'
 
 let nextChannelId = 1
 
-export class Channel implements FanoutSubscriber, ChangeSubscriber {
+export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber {
   readonly id = nextChannelId++
   readonly topic: string
   readonly subTopic: string
   readonly joinRef: string
-  readonly config: JoinPayload['config']
+  readonly config: JoinConfig
   readonly topicKey: string
   readonly host: ChannelHost
-  state: ChannelState = ChannelState.joining
-  auth: AuthContext | null = null
   /** Presence key: `config.presence.key`, or a random UUID when empty (as Supabase). */
   readonly presenceKey: string
-  /** Set by the first track even when `config.presence.enabled` was false. */
-  presenceTracked = false
-  read: ReadPermissions = { broadcast: true, presence: true }
   /** The channel asked for positions (`switchboard` join key): its messages carry them. */
   readonly wantsPositions: boolean
-  /** The client's resume session (excludes its own broadcasts from replay when `self` is off). */
   readonly session: string | null
-  readonly #resumeFrom: { epoch: string; position: number } | null
-  /** Live frames held while a resume replays the log ('overflow' past MAX_HELD_FRAMES). */
-  #held: HeldFrame[] | 'overflow' | null = null
-  /** Cached write checks of a private channel, per extension; reset on token refresh. */
-  writeChecks = new Map<'broadcast' | 'presence', Promise<boolean>>()
+  #state: ChannelState = ChannelState.joining
+  #auth: AuthContext | null = null
+  #read: ReadPermissions = { broadcast: true, presence: true }
+  readonly #resumeFrom: ResumePoint | null
+  #feed: ChannelFeed | null = null
+  readonly #changes: ChangesFeature
+  readonly #presence: PresenceFeature
+  readonly #writes: WritePermissions
   #expiryTimer: ClockTimer | null = null
 
   constructor(host: ChannelHost, topic: string, subTopic: string, joinRef: string, payload: JoinPayload) {
@@ -68,6 +70,15 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
     this.wantsPositions = payload.switchboard !== null
     this.session = payload.switchboard?.session ?? null
     this.#resumeFrom = payload.switchboard?.resume ?? null
+    this.#changes = new ChangesFeature(this)
+    this.#presence = new PresenceFeature(this)
+    this.#writes = new WritePermissions(subTopic, payload.config.private, host.tenant.authorizer, host.tenant.logger)
+  }
+
+  // ─── the port ───────────────────────────────────────────────────────────────────────────
+
+  get state(): ChannelState {
+    return this.#state
   }
 
   get serializer() {
@@ -82,37 +93,66 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
     return this.config.private
   }
 
+  get isJoined(): boolean {
+    return isJoined(this.#state)
+  }
+
+  get auth(): AuthContext {
+    if (!this.#auth) throw new Error('channel not authorized yet')
+    return this.#auth
+  }
+
+  get read(): Readonly<ReadPermissions> {
+    return this.#read
+  }
+
+  get hasChangeBindings(): boolean {
+    return this.#changes.registered
+  }
+
+  get fanout(): FanoutSubscriber {
+    return this
+  }
+
+  get changeSubscriber(): ChangeSubscriber {
+    return this
+  }
+
   get receivesBroadcast(): boolean {
-    return isJoined(this.state) && this.read.broadcast
+    return isJoined(this.#state) && this.#read.broadcast
   }
 
   get receivesPresence(): boolean {
-    return isJoined(this.state) && this.read.presence
+    return isJoined(this.#state) && this.#read.presence
   }
 
-  enqueue(frame: OutFrame, position: number): void {
-    const held = this.#held
-    if (held === null) this.host.send(frame)
-    else if (held !== 'overflow') {
-      if (held.length < MAX_HELD_FRAMES) held.push({ frame, position })
-      else this.#held = 'overflow'
-    }
+  writeAllowed(extension: 'broadcast' | 'presence'): boolean | Promise<boolean> {
+    return this.#writes.allowed(this.auth, extension)
   }
 
-  /** Ends a resume's hold: frames go straight to the socket again. */
-  stopHolding(): void {
-    this.#held = null
+  grantPresenceRead(granted: boolean): void {
+    this.#read = { ...this.#read, presence: granted }
+  }
+
+  send(frame: OutFrame): void {
+    this.host.send(frame)
+  }
+
+  /** A fan-out frame from the topic registry (broadcasts with their mark, presence diffs without). */
+  enqueue(frame: OutFrame, mark: Mark | null): void {
+    if (this.#feed) this.#feed.enqueue(frame, mark)
   }
 
   // ─── join ───────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Verifies the token, authorizes a private channel, then registers the channel and replies.
-   * Never throws: every failure becomes an error reply with Supabase's reason.
+   * Verifies the token, authorizes a private channel, replies, then goes live. Never throws:
+   * every failure becomes an error reply with Supabase's reason.
    */
   async join(accessToken: string | null): Promise<void> {
     const { tenant } = this
     try {
+      checkReplayRequest(this)
       // An absent token, or a new-style `sb_` key, means "act as the socket's apikey" (§6.1).
       const token = accessToken && !accessToken.startsWith('sb_') ? accessToken : this.host.connectToken
       const auth = createAuthContext(await tenant.verifier.verify(token))
@@ -123,47 +163,58 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
           throw new RealtimeError(ErrorCode.Unauthorized, `You do not have permissions to read from this Channel topic: ${this.subTopic}`)
         }
         // Presence-read not evaluated yet (presence off at join) is decided by the first track.
-        this.read = { broadcast: read.broadcast, presence: wantPresence ? read.presence : false }
+        this.#read = { broadcast: read.broadcast, presence: wantPresence ? read.presence : false }
       }
-      if (isClosed(this.state)) return // superseded by a newer join of the same topic meanwhile
-      this.auth = auth
+      if (isClosed(this.#state)) return // superseded by a newer join of the same topic meanwhile
+      this.#auth = auth
+      if (this.#changes.wanted && this.config.postgresChangesOptions.wait) await this.#changes.prepareBeforeReply()
+      if (isClosed(this.#state)) return
     } catch (error) {
       this.#failJoin(error)
       return
     }
-    this.state = transition(this.state, ChannelState.joined)
-    if (this.#resumeFrom) this.#held = []
-    const startPosition = tenant.replayLog.lastSeq
-    tenant.topics.add(this.topicKey, this)
+    this.#state = transition(this.#state, ChannelState.joined)
+    // The start position and the topic registration are one synchronous step: every broadcast
+    // after the position either reaches the channel live or is in the log it replays.
+    const startPosition = tenant.hub.log.lastSeq
+    this.#feed = new ChannelFeed(this, this.#feedStart(startPosition))
+    tenant.hub.topics.add(this.topicKey, this)
     tenant.metrics.channels.inc()
     tenant.metrics.joins.inc({ result: 'ok' })
     this.#scheduleExpiry()
-    const engine = tenant.postgresChanges
-    const response: Record<string, unknown> = { postgres_changes: postgresChangesReply(this.config.postgresChanges, engine) }
-    // Tells a resuming client this server speaks positions, so it waits for the Resumed/Gap
-    // status instead of assuming a gap (what it must do against a server that ignores the key).
-    if (this.wantsPositions) response.switchboard = { epoch: tenant.replayLog.epoch, resuming: this.#resumeFrom !== null }
-    this.#reply(this.joinRef, 'ok', response)
-    if (this.config.presence.enabled && this.read.presence) {
-      this.push('presence_state', tenant.presence.state(this.topicKey))
+    const response: Record<string, unknown> = { postgres_changes: this.#changes.replyBindings() }
+    // Tells a client this server speaks positions, so it waits for the Fresh/Resumed/Gap
+    // status (the moment the channel is live) instead of trusting the reply.
+    if (this.wantsPositions) response.switchboard = { epoch: tenant.hub.log.epoch, resuming: this.#resumeFrom !== null }
+    this.reply(this.joinRef, 'ok', response)
+    if (this.config.presence.enabled && this.#read.presence) {
+      this.push('presence_state', tenant.hub.presence.state(this.topicKey))
     }
-    if (this.wantsPositions && !this.#resumeFrom) pushResumeStatus(this, ResumeCode.fresh, startPosition)
-    const subscribed = this.config.postgresChanges.length > 0 ? this.#subscribePostgresChanges() : Promise.resolve()
-    // Replay starts once the Postgres Changes bindings are live, so nothing falls between them.
-    if (this.#resumeFrom) void subscribed.then(() => resume(this, this.#resumeFrom!, () => this.#held ?? []))
+    announceReplicationReady(this)
+    void replayStoredBroadcasts(this)
+    await this.#goLive()
   }
 
-  async #subscribePostgresChanges(): Promise<void> {
-    const engine = this.tenant.postgresChanges
-    if (!engine) {
-      this.systemMessage('error', 'Postgres Changes are not enabled on this server')
-      return
-    }
+  #feedStart(joinPosition: number): FeedStart {
+    if (this.#resumeFrom) return { kind: 'resume', point: this.#resumeFrom }
+    return this.wantsPositions ? { kind: 'join', position: joinPosition } : { kind: 'none' }
+  }
+
+  async #goLive(): Promise<void> {
+    const feed = this.#feed!
     try {
-      await engine.subscribe(this, this.config.postgresChanges, this.auth!)
+      if (this.#changes.wanted && !this.#changes.ready) await this.#changes.prepareAfterReply()
+      if (feed.resumesAcrossEpochs && !this.tenant.hub.rebuilt) {
+        // A client of the process before a restart: its changes are replayed from the log
+        // rebuilt from the slot, so wait for that (bounded; past it the resume is a gap).
+        await Promise.race([this.tenant.hub.whenRebuilt(), new Promise((resolve) => this.tenant.clock.setTimeout(() => resolve(null), REBUILD_WAIT_MS))])
+      }
+      if (!isJoined(this.#state)) return
+      await feed.goLive((cursor) => this.#changes.register(cursor), this.#changes.ready)
+      if (this.#state === ChannelState.joined) this.#state = transition(this.#state, ChannelState.live)
     } catch (error) {
-      this.tenant.logger.error({ err: error, topic: this.topic }, 'postgres_changes subscribe failed')
-      this.systemMessage('error', 'Unable to subscribe to changes with given parameters')
+      this.tenant.logger.error({ err: error, topic: this.topic }, 'going live failed')
+      this.shutdown('Unable to subscribe to changes with given parameters')
     }
   }
 
@@ -172,7 +223,7 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
     if (!(error instanceof RealtimeError)) this.tenant.logger.error({ err: error, topic: this.topic }, 'join failed')
     this.tenant.metrics.joins.inc({ result: 'error' })
     this.tenant.metrics.countError(realtimeError.code)
-    if (!isClosed(this.state)) this.#reply(this.joinRef, 'error', { reason: realtimeError.reason })
+    if (!isClosed(this.#state)) this.reply(this.joinRef, 'error', { reason: realtimeError.reason })
     this.#close()
   }
 
@@ -185,7 +236,7 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
       this.leave()
       return
     }
-    if (!isJoined(this.state)) {
+    if (!isJoined(this.#state)) {
       this.reply(message.ref, 'error', { reason: 'unmatched topic' })
       return
     }
@@ -199,7 +250,7 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
         handleBroadcast(this, message, frameBytes)
         return
       case 'presence':
-        handlePresence(this, message, frameBytes)
+        this.#presence.handle(message, frameBytes)
         return
       case 'access_token':
         void this.#refreshToken(message.payload)
@@ -220,17 +271,17 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
     try {
       const auth = createAuthContext(await this.tenant.verifier.verify(token))
       if (this.isPrivate && !isServiceRole(auth)) {
-        const read = await this.tenant.authorizer.authorizeRead(this.subTopic, auth, this.read.presence ? ['broadcast', 'presence'] : ['broadcast'])
-        if ((this.read.broadcast && !read.broadcast) || (this.read.presence && !read.presence)) {
+        const read = await this.tenant.authorizer.authorizeRead(this.subTopic, auth, this.#read.presence ? ['broadcast', 'presence'] : ['broadcast'])
+        if ((this.#read.broadcast && !read.broadcast) || (this.#read.presence && !read.presence)) {
           this.shutdown(`You no longer have permission to read from this Channel topic: ${this.subTopic}`)
           return
         }
       }
-      if (!isJoined(this.state)) return
-      this.auth = auth
-      this.writeChecks.clear()
+      if (!isJoined(this.#state)) return
+      this.#auth = auth
+      this.#writes.reset()
       this.#scheduleExpiry()
-      this.tenant.postgresChanges?.updateAuth(this, auth)
+      this.#changes.refreshAuth()
     } catch (error) {
       const message = error instanceof RealtimeError ? error.message : 'The token provided is not a valid JWT'
       if (error instanceof RealtimeError) this.tenant.metrics.countError(error.code)
@@ -241,7 +292,7 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
   #scheduleExpiry(): void {
     const { clock } = this.tenant
     if (this.#expiryTimer) clock.clearTimeout(this.#expiryTimer)
-    const expiresAt = this.auth!.expiresAt
+    const expiresAt = this.auth.expiresAt
     // Timers cannot be longer than ~24.8 days; a token valid longer is re-checked then.
     const delay = Math.min(Math.max(0, expiresAt - clock.now()), 2 ** 31 - 1)
     this.#expiryTimer = clock.setTimeout(() => {
@@ -254,10 +305,6 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
 
   /** A reply to a client push (`phx_reply`), carrying the current join_ref. */
   reply(ref: string | null, status: 'ok' | 'error', response: unknown): void {
-    this.#reply(ref, status, response)
-  }
-
-  #reply(ref: string | null, status: 'ok' | 'error', response: unknown): void {
     this.host.send({ data: this.serializer.encode(this.joinRef, ref, this.topic, 'phx_reply', { status, response }), binary: false })
   }
 
@@ -267,19 +314,19 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
   }
 
   deliverChange(ids: readonly number[], dataJson: string, position: ChangePosition): void {
-    if (!isJoined(this.state)) return
-    this.enqueue(this.changeFrame(ids, dataJson, position.seq), position.seq)
+    if (!isJoined(this.#state) || !this.#feed) return
+    this.#feed.enqueueChange(this.changeFrame(ids, dataJson, position), position.seq)
   }
 
-  /** A `postgres_changes` frame; the position rides next to `ids` and `data`, which realtime-js ignores. */
-  changeFrame(ids: readonly number[], dataJson: string, position: number): OutFrame {
-    const positionField = this.wantsPositions && position > 0 ? `,"${POSITION_KEY}":{"position":${position}}` : ''
-    const payload = `{"ids":[${ids.join(',')}],"data":${dataJson}${positionField}}`
+  /** A `postgres_changes` frame; the mark rides next to `ids` and `data`, which realtime-js ignores. */
+  changeFrame(ids: readonly number[], dataJson: string, position: ChangePosition): OutFrame {
+    const mark = this.wantsPositions && position.seq > 0 ? `,${markMember({ position: position.seq, point: formatStreamPoint(position.lsn, position.index) })}` : ''
+    const payload = `{"ids":[${ids.join(',')}],"data":${dataJson}${mark}}`
     return toOutFrame(this.serializer.encodeJsonPayload(null, null, this.topic, 'postgres_changes', payload))!
   }
 
   systemMessage(status: 'ok' | 'error', message: string): void {
-    if (!isJoined(this.state)) return
+    if (!isJoined(this.#state)) return
     this.push('system', { extension: 'postgres_changes', status, message, channel: this.subTopic })
   }
 
@@ -287,14 +334,14 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
 
   /** Client asked to leave: `phx_close` follows the ok reply. */
   leave(): void {
-    if (isClosed(this.state)) return
+    if (isClosed(this.#state)) return
     this.#sendClose()
     this.#close()
   }
 
   /** Server-side end (§2.5): a `system` error with the reason, then `phx_close`. */
   shutdown(message: string): void {
-    if (isClosed(this.state)) return
+    if (isClosed(this.#state)) return
     this.push('system', { extension: 'system', status: 'error', message, channel: this.subTopic })
     this.#sendClose()
     this.#close()
@@ -306,7 +353,7 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
    * ignores a close for a join_ref it has moved on from).
    */
   supersede(): void {
-    if (isClosed(this.state)) return
+    if (isClosed(this.#state)) return
     this.#sendClose()
     this.#close()
   }
@@ -321,17 +368,17 @@ export class Channel implements FanoutSubscriber, ChangeSubscriber {
   }
 
   #close(): void {
-    const wasJoined = isJoined(this.state)
-    if (isClosed(this.state)) return
-    this.state = transition(this.state, ChannelState.closed)
+    const wasJoined = isJoined(this.#state)
+    if (isClosed(this.#state)) return
+    this.#state = transition(this.#state, ChannelState.closed)
     const { tenant } = this
     if (this.#expiryTimer) tenant.clock.clearTimeout(this.#expiryTimer)
     if (wasJoined) {
-      tenant.topics.remove(this.topicKey, this)
+      tenant.hub.topics.remove(this.topicKey, this)
       tenant.metrics.channels.dec()
-      leavePresence(this)
-      if (this.config.postgresChanges.length > 0) tenant.postgresChanges?.unsubscribe(this)
+      this.#presence.leave()
     }
+    this.#changes.close()
     this.host.channelClosed(this.topic, this)
   }
 }

@@ -81,7 +81,7 @@ export function registerRestBroadcast(app: FastifyInstance, tenant: Tenant): voi
         const payload: Record<string, unknown> = { type: 'broadcast', event: message.event, payload: message.payload }
         if (message.id) payload.meta = { id: message.id }
         tenant.metrics.messagesIn.inc({ kind: 'rest' })
-        tenant.publishJson(key, `realtime:${message.topic}`, payload)
+        tenant.hub.publishJson(key, `realtime:${message.topic}`, payload)
       }
       return reply.code(202).send()
     })
@@ -115,7 +115,7 @@ export function registerRestBroadcast(app: FastifyInstance, tenant: Tenant): voi
           return reply.code(403).send({ message: 'Unauthorized' })
         }
         tenant.metrics.messagesIn.inc({ kind: 'rest' })
-        tenant.publishUser(topicKey(topic, isPrivate), `realtime:${topic}`, { event, encoding, payload: bytes, metadataJson: null })
+        tenant.hub.publishUser(topicKey(topic, isPrivate), `realtime:${topic}`, { event, encoding, payload: bytes, metadataJson: null })
         return reply.code(202).send()
       },
     )

@@ -11,6 +11,7 @@ import { PostgresChangesService, type ChangePosition, type ChangeSubscriber, typ
 import { systemClock } from '../../src/clock.js'
 import { migrate } from '../../src/db/migrations.js'
 import { resolveLimits, type Limits } from '../../src/limits.js'
+import type { ChangeLogPort } from '../../src/hub/tenant-hub.js'
 import { silentLogger, createLogger } from '../../src/logger.js'
 
 export interface Delivered {
@@ -60,13 +61,21 @@ export class RecordingSubscriber implements ChangeSubscriber {
   }
 }
 
+export interface ServiceOverrides {
+  limits?: Partial<Limits>
+  slotName?: string
+  /** The tenant log the service positions changes in (default: a private counter, nothing retained). */
+  log?: ChangeLogPort
+  retryBackoffMs?: readonly number[]
+}
+
 export interface Harness {
   db: TestDatabase
   sql: postgres.Sql
   broadcasts: DatabaseBroadcast[]
   registry: Registry
   service: PostgresChangesService
-  newService(overrides?: { limits?: Partial<Limits>; slotName?: string }): PostgresChangesService
+  newService(overrides?: ServiceOverrides): PostgresChangesService
   close(): Promise<void>
 }
 
@@ -78,7 +87,7 @@ export async function createHarness(setupSql: string, limits: Partial<Limits> = 
   const broadcasts: DatabaseBroadcast[] = []
   const registry = new Registry()
   const services: PostgresChangesService[] = []
-  const newService = (overrides: { limits?: Partial<Limits>; slotName?: string } = {}) => {
+  const newService = (overrides: ServiceOverrides = {}) => {
     const service = new PostgresChangesService({
       databaseUrl: db.url,
       slotName: overrides.slotName,
@@ -87,6 +96,8 @@ export async function createHarness(setupSql: string, limits: Partial<Limits> = 
       limits: resolveLimits({ ...limits, ...overrides.limits }),
       registry,
       onDatabaseBroadcast: (m) => broadcasts.push(m),
+      ...(overrides.log ? { log: overrides.log } : {}),
+      ...(overrides.retryBackoffMs ? { retryBackoffMs: overrides.retryBackoffMs } : {}),
     })
     services.push(service)
     return service
