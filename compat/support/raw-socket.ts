@@ -44,9 +44,9 @@ export function joinPayload(config: Record<string, unknown> = {}, accessToken?: 
 }
 
 /** A kind-3 user broadcast push (§1.2), as realtime-js encodes `channel.send()` with vsn 2.0.0. */
-export function userBroadcastPush(joinRef: string, ref: string, topic: string, event: string, payload: unknown, encoding: 'json' | 'binary' = 'json'): Buffer {
+export function userBroadcastPush(joinRef: string, ref: string, topic: string, event: string, payload: unknown, encoding: 'json' | 'binary' = 'json', metadata = ''): Buffer {
   const body = encoding === 'json' ? Buffer.from(JSON.stringify(payload)) : Buffer.from(payload as Uint8Array)
-  const fields = [joinRef, ref, topic, event, ''].map((s) => Buffer.from(s))
+  const fields = [joinRef, ref, topic, event, metadata].map((s) => Buffer.from(s))
   const header = Buffer.from([3, ...fields.map((f) => f.length), encoding === 'json' ? 1 : 0])
   return Buffer.concat([header, ...fields, body])
 }
