@@ -200,6 +200,10 @@ describe('across a restart', () => {
     const socket = await RawSocket.connect(first.url, first.serviceRoleKey)
     const { joinRef } = await socket.join('realtime:room', positionsJoin(config, undefined, null))
     const { epoch } = (await socket.next(isStatus('Fresh'))).payload as { epoch: string }
+    // A channel on a topic that never has an ephemeral broadcast (a change feed).
+    const feed = await RawSocket.connect(first.url, first.serviceRoleKey)
+    await feed.join('realtime:feed', positionsJoin(config, undefined, null))
+    await feed.next(isStatus('Fresh'))
     await admin`insert into orders values (1, 'seen')`
     const seen = await socket.next(isChange)
     // A persisted broadcast (realtime-js `send({ …, persist: true })`: kind-3 metadata) survives in realtime.messages.
@@ -207,7 +211,15 @@ describe('across a restart', () => {
     const persisted = await socket.next((f) => f.event === 'broadcast')
     const last = markOf(persisted)
     expect(markOf(seen).position).toBeLessThan(last.position)
+    const feedSeen = await feed.next(isChange)
+    feed.close()
     socket.close()
+    // An ephemeral broadcast on 'room' nobody receives: it dies with the process.
+    const other = await RawSocket.connect(first.url, first.serviceRoleKey)
+    const { joinRef: otherRef } = await other.join('realtime:room', joinPayload({ private: true }))
+    other.sendBinary(userBroadcastPush(otherRef, other.makeRef(), 'realtime:room', 'note', { text: 'ephemeral' }))
+    await other.heartbeat()
+    other.close()
     await first.close()
 
     // While no server runs: a change and a database broadcast.
@@ -229,6 +241,16 @@ describe('across a restart', () => {
     await admin`insert into orders values (3, 'after')`
     const live = await again.next((f) => isChange(f) && recordOf(f).id === 3)
     expect(markOf(live).position).toBeGreaterThan((status.payload as { position: number }).position)
+
+    // The change feed's topic never had an ephemeral broadcast: its resume is whole, no gap of any kind.
+    const feedAgain = await RawSocket.connect(second.url, second.serviceRoleKey)
+    await feedAgain.join('realtime:feed', positionsJoin(config, undefined, { epoch, position: markOf(feedSeen).position, lsn: markOf(feedSeen).lsn }))
+    const feedStatus = await feedAgain.next(isStatus(), 15_000)
+    expect(feedStatus.payload).toMatchObject({ code: 'Resumed' })
+    expect(feedStatus.payload).not.toHaveProperty('lost')
+    await feedAgain.next((f) => isChange(f) && recordOf(f).id === 3)
+    expect(feedAgain.all(isChange).map(recordOf)).toEqual([{ id: 2, label: 'while down' }, { id: 3, label: 'after' }])
+    feedAgain.close()
 
     // Supabase's replay on a private channel returns the stored broadcasts with meta.replayed.
     const replayer = await RawSocket.connect(second.url, second.serviceRoleKey)

@@ -59,6 +59,7 @@ describe('on a running server', () => {
       // Only the new channel is subscribed: one echo, not two.
       socket.sendBinary(userBroadcastPush(second.joinRef, 'b1', topic, 'once', { n: 1 }))
       expect((await socket.reply('b1')).joinRef).toBe(second.joinRef)
+      await socket.next((f) => f.event === 'broadcast')
       await socket.heartbeat()
       expect(socket.all((f) => f.event === 'broadcast')).toHaveLength(1)
     } finally {

@@ -24,6 +24,7 @@ import { migrate } from './db/migrations.js'
 import { resolveLimits, type Limits } from './limits.js'
 import { DEFAULT_LOG_LIMITS, type LogLimits } from './hub/delivery-log.js'
 import { TenantHub } from './hub/tenant-hub.js'
+import { PostgresTopicMarks } from './hub/topic-marks.js'
 import { PostgresBroadcastStore } from './db/broadcast-store.js'
 import { silentLogger, type Logger } from './logger.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
@@ -106,7 +107,9 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     await migrate(sql, logger)
 
     // The hub first: the Postgres Changes engine writes into its log, the channels read it.
-    const hub = new TenantHub({ limits: { ...DEFAULT_LOG_LIMITS, ...options.replay }, clock, logger, cluster: options.cluster ?? new LocalClusterAdapter() })
+    const marks = new PostgresTopicMarks(sql)
+    await marks.prune().catch((error: unknown) => logger.warn({ err: error }, 'pruning old topic marks failed'))
+    const hub = new TenantHub({ limits: { ...DEFAULT_LOG_LIMITS, ...options.replay }, clock, logger, cluster: options.cluster ?? new LocalClusterAdapter(), marks })
     const changesOption = options.postgresChanges ?? true
     const engine = changesOption
       ? new PostgresChangesService({

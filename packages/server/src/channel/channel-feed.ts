@@ -145,13 +145,23 @@ export class ChannelFeed implements OrderedSubscriber {
       frames = []
     }
     for (const { frame } of frames) this.#port.send(frame)
-    const lost: LostKind[] | undefined = code === ResumeCode.resumed && this.resumesAcrossEpochs && this.#port.read.broadcast ? ['broadcast'] : undefined
+    const lost = code === ResumeCode.resumed ? await this.#lostAcrossEpochs() : undefined
+    if (!this.#port.isJoined) return
     this.#pushStatus(code, cursor, snapshot.ok ? snapshot.point : log.headPoint, { replayed: code === ResumeCode.gap ? undefined : frames.length, reason, lost })
     this.#catchingUp = false
     this.#live = true
     // Held frames at or before the cursor were replayed (or precede the start): drop them.
     if (this.#held) this.#held = this.#held.filter((h) => h.position > cursor)
     this.releaseHeld()
+  }
+
+  /**
+   * A resume into a new epoch replayed every change and stored broadcast from the slot; the old
+   * epoch's ephemeral broadcasts on this topic, if it had any, are gone.
+   */
+  async #lostAcrossEpochs(): Promise<LostKind[] | undefined> {
+    if (!this.resumesAcrossEpochs || !this.#port.read.broadcast || this.#start.kind !== 'resume') return undefined
+    return (await this.#port.tenant.hub.marks.marked(this.#start.point.epoch, this.#port.topicKey)) ? ['broadcast'] : undefined
   }
 
   /** Sends what is held, in position order, up to the first change still being authorized. */

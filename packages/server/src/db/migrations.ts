@@ -31,6 +31,18 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'roles', sql: ROLES_SQL },
   { version: 2, name: 'auth-functions', sql: AUTH_SQL },
   { version: 3, name: 'realtime-schema', sql: REALTIME_SQL },
+  {
+    version: 4,
+    name: 'broadcast-epochs',
+    // Which topics had ephemeral (not persisted) broadcasts in which log epoch: after a restart,
+    // a resume from an epoch whose topic had none lost nothing (hub/topic-marks.ts).
+    sql: `create table if not exists realtime.switchboard_broadcast_epochs (
+      epoch text not null,
+      topic_key text not null,
+      inserted_at timestamptz not null default now(),
+      primary key (epoch, topic_key)
+    )`,
+  },
 ]
 
 /** Publication the CDC stream reads (the app adds its tables to it, as on Supabase). */

@@ -28,6 +28,12 @@ import { PresenceRegistry } from '../presence/presence-registry.js'
 import type { PresenceDiff } from '../presence/presence-topic.js'
 import { DeliveryLog, type LogLimits } from './delivery-log.js'
 import type { LogMessage } from './log-entry.js'
+import { NO_TOPIC_MARKS, type TopicMarks } from './topic-marks.js'
+
+/** The first ephemeral broadcast of a topic waits at most this long for its mark to be recorded. */
+const MARK_WAIT_MS = 1_000
+/** Topics remembered as marked; past it the memory is cleared (a re-mark is one idempotent insert). */
+const MAX_MARKED_TOPICS = 100_000
 
 /**
  * Who sent a broadcast whose sender must not receive it (`self: false`): its channel, skipped
@@ -48,6 +54,8 @@ export interface TenantHubOptions {
   clock: Clock
   logger: Logger
   cluster: ClusterAdapter
+  /** Where the topics with ephemeral broadcasts of each epoch are recorded (default: nowhere). */
+  marks?: TopicMarks
 }
 
 /** What the Postgres Changes engine writes into the hub (cdc/postgres-changes-service.ts). */
@@ -79,11 +87,17 @@ export class TenantHub implements ChangeLogPort {
   readonly #persistedBy = new Map<string, BroadcastSender>()
   #rebuilt = false
   #rebuiltWaiters: (() => void)[] = []
+  readonly marks: TopicMarks
+  readonly #clock: Clock
+  /** Topics whose ephemeral broadcasts this epoch are recorded (true), or the broadcasts waiting for it. */
+  readonly #topicMarks = new Map<string, true | (() => void)[]>()
 
   constructor(options: TenantHubOptions) {
     this.log = new DeliveryLog<LogMessage>(options.limits, options.clock)
     this.#cluster = options.cluster
     this.#logger = options.logger
+    this.#clock = options.clock
+    this.marks = options.marks ?? NO_TOPIC_MARKS
   }
 
   async start(): Promise<void> {
@@ -107,14 +121,52 @@ export class TenantHub implements ChangeLogPort {
 
   /** A JSON-object broadcast to a topic: logged, delivered here and on other nodes. */
   publishJson(topicKey: string, topic: string, payload: Record<string, unknown>, sender?: BroadcastSender): void {
-    this.#deliverJson(topicKey, topic, payload, sender)
+    this.#whenMarked(topicKey, () => this.#deliverJson(topicKey, topic, payload, sender))
     this.#cluster.publish({ type: 'broadcast-json', topicKey, payload })
   }
 
   /** A user (bytes) broadcast to a topic: logged, delivered here and on other nodes. */
   publishUser(topicKey: string, topic: string, broadcast: UserBroadcast, sender?: BroadcastSender): void {
-    this.#deliverUser(topicKey, topic, broadcast, sender)
+    this.#whenMarked(topicKey, () => this.#deliverUser(topicKey, topic, broadcast, sender))
     this.#cluster.publish({ type: 'broadcast-user', topicKey, broadcast })
+  }
+
+  /**
+   * Runs `deliver` once the topic is recorded as having ephemeral broadcasts in this epoch
+   * (topic-marks.ts): at once after the first time; the first broadcast of a topic, and those
+   * behind it, wait for the record (in order), at most MARK_WAIT_MS.
+   */
+  #whenMarked(topicKey: string, deliver: () => void): void {
+    const state = this.#topicMarks.get(topicKey)
+    if (state === true) return deliver()
+    if (state) {
+      state.push(deliver)
+      return
+    }
+    if (this.#topicMarks.size >= MAX_MARKED_TOPICS) {
+      for (const [key, value] of this.#topicMarks) if (value === true) this.#topicMarks.delete(key)
+    }
+    const waiting: (() => void)[] = [deliver]
+    this.#topicMarks.set(topicKey, waiting)
+    let flushed = false
+    const flush = () => {
+      if (flushed) return
+      flushed = true
+      this.#topicMarks.set(topicKey, true)
+      for (const run of waiting) run()
+    }
+    const timer = this.#clock.setTimeout(() => {
+      this.#logger.warn({ topic: topicKey }, 'hub: recording the topic mark is slow; delivering without it')
+      flush()
+    }, MARK_WAIT_MS)
+    this.marks.mark(this.log.epoch, topicKey).then(
+      () => { this.#clock.clearTimeout(timer); flush() },
+      (error: unknown) => {
+        this.#clock.clearTimeout(timer)
+        this.#logger.warn({ err: error, topic: topicKey }, 'hub: could not record the topic mark; delivering without it')
+        flush()
+      },
+    )
   }
 
   publishPresenceDiff(topicKey: string, topic: string, diff: PresenceDiff): void {

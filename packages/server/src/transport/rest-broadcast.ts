@@ -8,6 +8,7 @@
  * (RLS INSERT on realtime.messages); the batch endpoint skips topics without it (still 202,
  * as Supabase), the single-event endpoint answers 403.
  */
+import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { ErrorCode } from '@switchboard/protocol'
 import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
@@ -86,7 +87,7 @@ export function registerRestBroadcast(app: FastifyInstance, tenant: Tenant): voi
       return reply.code(202).send()
     })
 
-    app.post<{ Params: { topic: string; event: string }; Querystring: { private?: string } }>(
+    app.post<{ Params: { topic: string; event: string }; Querystring: { private?: string; persist?: string; 'persist[ttl]'?: string } }>(
       `${prefix}/broadcast/:topic/events/:event`,
       async (request, reply) => {
         const auth = await authenticateRequest(request, tenant.verifier)
@@ -115,6 +116,19 @@ export function registerRestBroadcast(app: FastifyInstance, tenant: Tenant): voi
           return reply.code(403).send({ message: 'Unauthorized' })
         }
         tenant.metrics.messagesIn.inc({ kind: 'rest' })
+        // realtime-js `httpSend(event, payload, { persist })` adds `persist=true` (or `persist[ttl]=n`):
+        // stored in realtime.messages and delivered from the replication stream, like `realtime.send`.
+        if (request.query.persist === 'true' || request.query['persist[ttl]'] !== undefined) {
+          const id = randomUUID()
+          try {
+            await tenant.messages.persist({ id, topic, event, private: isPrivate, json: encoding === 'json' ? Buffer.from(bytes).toString('utf8') : null, binary: encoding === 'binary' ? bytes : null })
+          } catch (error) {
+            tenant.metrics.countError(ErrorCode.BroadcastPersistFailed)
+            return reply.code(422).send({ error: `${ErrorCode.BroadcastPersistFailed}: ${(error as Error).message}` })
+          }
+          if (!tenant.postgresChanges) tenant.hub.publishUser(topicKey(topic, isPrivate), `realtime:${topic}`, { event, encoding, payload: bytes, metadataJson: JSON.stringify({ id }) })
+          return reply.code(202).send()
+        }
         tenant.hub.publishUser(topicKey(topic, isPrivate), `realtime:${topic}`, { event, encoding, payload: bytes, metadataJson: null })
         return reply.code(202).send()
       },
