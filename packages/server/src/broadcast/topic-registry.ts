@@ -45,6 +45,16 @@ export class TopicRegistry {
     if (set.size === 0) this.#topics.delete(key)
   }
 
+  /** The subscribers of a topic on this node (the inspector reads them; never modify). */
+  subscribers(key: string): ReadonlySet<FanoutSubscriber> | undefined {
+    return this.#topics.get(key)
+  }
+
+  /** Every topic with its subscribers (the inspector's channel list). */
+  entries(): IterableIterator<[string, ReadonlySet<FanoutSubscriber>]> {
+    return this.#topics.entries()
+  }
+
   subscriberCount(key: string): number {
     return this.#topics.get(key)?.size ?? 0
   }

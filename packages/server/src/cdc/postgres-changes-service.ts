@@ -39,6 +39,7 @@ import { RlsAuthorizer } from './rls-authorizer.js'
 import { SubscriptionIndex, type IndexedBinding } from './subscription-index.js'
 import { stableBindingId } from './binding-id.js'
 import type { ChangeLogPort } from '../hub/tenant-hub.js'
+import type { TraceSlot } from '../inspect/delivery-tracer.js'
 import type { PostgresChangesEngine } from '../tenant/tenant.js'
 import type { CompiledBinding } from './binding-validator.js'
 
@@ -70,6 +71,8 @@ export interface PostgresChangesOptions {
    * positions changes and database broadcasts go to `onDatabaseBroadcast`.
    */
   log?: ChangeLogPort
+  /** The inspector's tracer slot (the hub's `tracing`): the dispatcher reports to it while somebody traces. */
+  tracing?: TraceSlot
   onDatabaseBroadcast?(message: DatabaseBroadcast): void
   /** Most transactions handled in one batch. Default 500. */
   maxBatchTransactions?: number
@@ -167,7 +170,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     })
     this.#catalog = new Catalog(this.#sql, options.clock)
     this.#authorizer = new RlsAuthorizer(this.#sql, options.logger)
-    this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes)
+    this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes, options.tracing ?? null)
     this.#metrics = cdcMetrics(options.registry)
     this.#log = options.log ?? new CountingLog((message) => options.onDatabaseBroadcast?.(message))
     this.#stream = new ReplicationStream({
@@ -314,6 +317,12 @@ export class PostgresChangesService implements PostgresChangesEngine {
         this.#options.logger.error({ err: error }, 'cdc: subscriber threw in systemMessage')
       }
     }
+  }
+
+  /** The bindings registered for `subscriber` and its cursor (the inspector explains filters with them). */
+  registration(subscriber: ChangeSubscriber): { cursor: number; bindings: readonly IndexedBinding<SubscriberEntry>[] } | undefined {
+    const registered = this.#subscribers.get(subscriber)
+    return registered && { cursor: registered.entry.cursor, bindings: registered.bindings }
   }
 
   /** A refreshed token: later changes are authorized under the new context. */

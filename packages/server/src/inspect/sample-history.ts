@@ -1,0 +1,76 @@
+/**
+ * A tenant's recent history for the inspector's charts: one sample per second for the last two
+ * minutes, and one per ten seconds for the last fifteen (gauges: the last value of the ten
+ * seconds; rates: their mean). Bounded: 120 + 90 samples per tenant. Pure.
+ */
+
+export interface Sample {
+  /** Start of the second (or of the ten seconds), ms since the epoch. */
+  t: number
+  connections: number
+  channels: number
+  presences: number
+  /** Client broadcasts, presence calls, REST messages and rows read from the slot, per second. */
+  messagesIn: number
+  /** WebSocket frames written to clients, per second. */
+  messagesOut: number
+  /** Rows read from the replication slot, per second. */
+  changes: number
+  /** RLS authorization queries of Postgres Changes, per second. */
+  rlsChecks: number
+  /** Errors (every code), per second. */
+  errors: number
+  /** WAL bytes the server has not confirmed receiving (null: no replication stream). */
+  slotLagBytes: number | null
+  /** The replication connection's write lag in seconds (null: no stream, or idle). */
+  slotLagSeconds: number | null
+}
+
+const RATES = ['messagesIn', 'messagesOut', 'changes', 'rlsChecks', 'errors'] as const
+
+export const SECOND_SAMPLES = 120
+export const TEN_SECOND_SAMPLES = 90
+
+export class SampleHistory {
+  readonly #seconds: Sample[] = []
+  readonly #tens: Sample[] = []
+  /** Samples of the ten seconds in progress. */
+  #bucket: Sample[] = []
+
+  add(sample: Sample): void {
+    push(this.#seconds, sample, SECOND_SAMPLES)
+    const start = Math.floor(sample.t / 10_000) * 10_000
+    if (this.#bucket.length > 0 && Math.floor(this.#bucket[0]!.t / 10_000) * 10_000 !== start) {
+      push(this.#tens, aggregate(this.#bucket), TEN_SECOND_SAMPLES)
+      this.#bucket = []
+    }
+    this.#bucket.push(sample)
+  }
+
+  /** The newest sample (null before the first). */
+  get latest(): Sample | null {
+    return this.#seconds[this.#seconds.length - 1] ?? null
+  }
+
+  /** Per-second samples, oldest first (two minutes). */
+  get seconds(): readonly Sample[] {
+    return this.#seconds
+  }
+
+  /** Per-ten-second samples, oldest first (fifteen minutes), with the ten seconds in progress last. */
+  get tenSeconds(): Sample[] {
+    return this.#bucket.length > 0 ? [...this.#tens, aggregate(this.#bucket)] : [...this.#tens]
+  }
+}
+
+function push(list: Sample[], sample: Sample, max: number): void {
+  list.push(sample)
+  if (list.length > max) list.splice(0, list.length - max)
+}
+
+function aggregate(samples: readonly Sample[]): Sample {
+  const last = samples[samples.length - 1]!
+  const out: Sample = { ...last, t: Math.floor(samples[0]!.t / 10_000) * 10_000 }
+  for (const key of RATES) out[key] = Math.round((samples.reduce((sum, s) => sum + s[key], 0) / samples.length) * 100) / 100
+  return out
+}
