@@ -33,7 +33,7 @@ import { cdcMetrics, type CdcMetrics } from './cdc-metrics.js'
 import { Change, relationInfo, tupleBytes, type ChangePosition, type RelationInfo } from './change.js'
 import { ChangeDispatcher, type SubscriberEntry } from './change-dispatcher.js'
 import { databaseBroadcastFrom, isMessagesRelation, type DatabaseBroadcast } from './database-broadcast.js'
-import { formatCommitTimestamp } from './replication-frames.js'
+import { formatCommitTimestamp, pgTimeToUnixMs } from './replication-frames.js'
 import { ReplicationStream, type RawTransaction } from './replication-stream.js'
 import { RlsAuthorizer } from './rls-authorizer.js'
 import { SubscriptionIndex, type IndexedBinding } from './subscription-index.js'
@@ -143,6 +143,8 @@ export class PostgresChangesService implements PostgresChangesEngine {
   #generation = 0
   #queue: RawTransaction[] = []
   #processing: Promise<void> | null = null
+  /** Commit time of the oldest transaction of the batch being delivered (null: none). */
+  #inFlightCommit: bigint | null = null
   #lastCommitLsn = 0n
   #windowStart = 0
   #windowCount = 0
@@ -225,6 +227,12 @@ export class PostgresChangesService implements PostgresChangesEngine {
       this.#markRebuilt()
     }
     this.#scheduleRetention()
+  }
+
+  /** Commit time (ms) of the oldest transaction received and not delivered yet; null when caught up (the inspector's lag). */
+  get oldestUndelivered(): number | null {
+    const commit = this.#inFlightCommit ?? this.#queue[0]?.commitTime
+    return commit === undefined || commit === null ? null : pgTimeToUnixMs(commit)
   }
 
   /** Whether the replication connection is up now. */
@@ -355,6 +363,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
   async #drain(): Promise<void> {
     while (this.#queue.length > 0 && !this.#stopped) {
       const batch = this.#queue.splice(0, this.#options.maxBatchTransactions ?? 500)
+      this.#inFlightCommit = batch[0]!.commitTime
       if (this.#queue.length < QUEUE_HIGH_WATER / 2) this.#stream.resume()
       const started = performance.now()
       let decoded: DecodedBatch | null = null
@@ -375,6 +384,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
           if (this.#stopped) return
         }
       }
+      this.#inFlightCommit = null
       this.#metrics.batchSeconds.observe({ slot: this.#slot }, (performance.now() - started) / 1000)
       const last = batch[batch.length - 1]!
       const tail = this.#retained[this.#retained.length - 1]

@@ -20,9 +20,9 @@ export interface Sample {
   rlsChecks: number
   /** Errors (every code), per second. */
   errors: number
-  /** WAL bytes the server has not confirmed receiving (null: no replication stream). */
+  /** WAL bytes Postgres has not sent to the server yet (null: no replication stream). */
   slotLagBytes: number | null
-  /** The replication connection's write lag in seconds (null: no stream, or idle). */
+  /** Age of the oldest change received and not delivered yet, in seconds (null: no stream). */
   slotLagSeconds: number | null
 }
 

@@ -36,7 +36,7 @@ export interface TenantInspectorOptions {
   /** The tenant's database (slot lag, policy texts). */
   sql: Sql
   /** The Postgres Changes engine's registrations and slot, when the tenant has one. */
-  changes: (ChangeRegistrations & { readonly slotName: string; readonly streaming: boolean }) | null
+  changes: (ChangeRegistrations & { readonly slotName: string; readonly streaming: boolean; readonly oldestUndelivered: number | null }) | null
   /** Registry holding the tenant's Postgres Changes counters. */
   registry: Registry
   /** Every socket of the server (filtered by tenant here). */
@@ -93,6 +93,10 @@ export class TenantInspector {
       gauges: () => this.#gauges(),
       totals: () => this.#totals(),
       slotLag: () => this.#slotLag(),
+      lagSeconds: () => {
+        const oldest = options.changes?.oldestUndelivered
+        return options.changes ? (oldest == null ? 0 : Math.max(0, (Date.now() - oldest) / 1000)) : null
+      },
     })
     this.#update()
   }
@@ -258,17 +262,17 @@ export class TenantInspector {
   }
 
   async #slotLag(): Promise<SlotLag | null> {
-    const slot = this.#options.changes?.slotName
-    if (!slot) return null
-    const [row] = await this.#options.sql<{ lag: number | null; lag_seconds: number | null; retained: number | null; active: boolean }[]>`
-      select pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(r.write_lsn, s.confirmed_flush_lsn))::float8 as lag,
-             extract(epoch from r.write_lag)::float8 as lag_seconds,
+    const changes = this.#options.changes
+    if (!changes) return null
+    const slot = changes.slotName
+    const [row] = await this.#options.sql<{ lag: number | null; retained: number | null; active: boolean }[]>`
+      select pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(r.sent_lsn, s.confirmed_flush_lsn))::float8 as lag,
              pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8 as retained,
              s.active
       from pg_replication_slots s left join pg_stat_replication r on r.pid = s.active_pid
       where s.slot_name = ${slot}`
-    if (!row) return { slot, lagBytes: null, lagSeconds: null, retainedBytes: null, active: false }
-    return { slot, lagBytes: row.lag === null ? null : Math.max(0, row.lag), lagSeconds: row.lag_seconds, retainedBytes: row.retained, active: row.active }
+    if (!row) return { slot, lagBytes: null, retainedBytes: null, active: false }
+    return { slot, lagBytes: row.lag === null ? null : Math.max(0, row.lag), retainedBytes: row.retained, active: row.active }
   }
 }
 

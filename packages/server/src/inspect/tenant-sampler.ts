@@ -18,10 +18,8 @@ export interface CounterTotals {
 
 export interface SlotLag {
   slot: string
-  /** WAL bytes not confirmed as received by the server. */
+  /** WAL bytes Postgres has not sent to the server yet (the walsender's decoding backlog). */
   lagBytes: number | null
-  /** The replication connection's write lag (seconds), null when idle. */
-  lagSeconds: number | null
   /** WAL bytes the slot retains (the replay window kept for restarts, plus the lag). */
   retainedBytes: number | null
   active: boolean
@@ -31,8 +29,10 @@ export interface SlotLag {
 export interface SampleSource {
   gauges(): { connections: number; channels: number; presences: number }
   totals(): Promise<CounterTotals>
-  /** Null when the tenant has no replication stream. */
+  /** Null when the tenant has no replication stream (read every ten seconds: a query). */
   slotLag(): Promise<SlotLag | null>
+  /** Age of the oldest change received and not delivered yet, in seconds (0: caught up; null: no stream). Every second. */
+  lagSeconds(): number | null
 }
 
 const LAG_EVERY_MS = 10_000
@@ -87,7 +87,7 @@ export class TenantSampler {
       rlsChecks: rate('rlsChecks'),
       errors: previous ? Math.max(0, Math.round(((errorTotal(totals) - errorTotal(previous.totals)) / seconds) * 100) / 100) : 0,
       slotLagBytes: this.#lag?.lagBytes ?? null,
-      slotLagSeconds: this.#lag?.lagSeconds ?? null,
+      slotLagSeconds: this.source.lagSeconds(),
     }
     this.#previous = { at: now, totals }
     const lastMark = this.#errorMarks[this.#errorMarks.length - 1]
