@@ -133,9 +133,9 @@ describe('reconnection', () => {
   it('five failed attempts end in error, with a clear error to onError', async () => {
     // A proxy of its own, so other tests' clients do not count as attempts.
     const proxy = await startTcpProxy({ targetPort: h.server.port })
-    const m = h.manager({ url: proxy.url, reconnect: { baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 5 } })
+    const m = h.manager({ url: proxy.url, connectionRetry: { baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 5 } })
     const errors: Error[] = []
-    const sub = await m.subscribeToEntity({ entityType: 'doomed', entityId: '1', reconnectDelay: 50, onError: (e) => errors.push(e) })
+    const sub = await m.subscribeToEntity({ entityType: 'doomed', entityId: '1', onError: (e) => errors.push(e) })
     const attemptsBefore = proxy.accepted
     proxy.refuse()
     proxy.dropAll()
