@@ -35,7 +35,7 @@ import type { Lease } from './leases.js'
 import type { Logger } from './logger.js'
 import type { ChannelKind, PostgresSpec } from './naming.js'
 import { checkBroadcastPayload } from './payload.js'
-import { presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser } from './presence.js'
+import { byUserId, presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser } from './presence.js'
 import { TokenBucket, type RateLimit } from './rate-limiter.js'
 import { onRawMessage } from './raw-messages.js'
 import { isGap, isLive, isTerminal, transition, type Status, type StatusEvent } from './status.js'
@@ -472,6 +472,14 @@ export class ManagedChannel {
     this.#touch()
     const before = this.users.getSnapshot()
     const users = presenceUsers(raw.presenceState() as Record<string, Presences>)
+    // After a rejoin the server's state comes before our re-track lands: keep showing the user we
+    // track (no leave and join of ourselves around every reconnect).
+    const self = this.config.presenceKey
+    const mine = before.find((u) => u.userId === self)
+    if (mine && !users.some((u) => u.userId === self) && [...this.leases].some((l) => l.presence)) {
+      users.push(mine)
+      users.sort(byUserId)
+    }
     const ids = (list: PresenceUser[]) => new Set(list.map((u) => u.userId))
     const had = ids(before)
     const has = ids(users)
