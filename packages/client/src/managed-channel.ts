@@ -452,8 +452,8 @@ export class ManagedChannel {
 
   #onBroadcast({ event, payload, meta }: { event: string; payload?: unknown; meta?: Record<string, unknown> }): void {
     this.#touch()
-    if (meta?.switchboard !== undefined) {
-      const { switchboard: _position, ...rest } = meta
+    if (meta?.[RESUME_KEY] !== undefined) {
+      const { [RESUME_KEY]: _mark, ...rest } = meta
       meta = Object.keys(rest).length > 0 ? rest : undefined
     }
     const message: BroadcastMessage = { type: 'broadcast', event, payload, meta }
