@@ -89,6 +89,8 @@ export class Connection {
   #auth: Promise<void> | undefined
   #offline: boolean
   #destroyed = false
+  /** Dropping a socket that was not in use (closing, or an attempt in flight): its close is no failure. */
+  #dropping = false
   /** When the current socket became ready, and the failed attempts before it (see {@link STABLE_MS}). */
   #openedAt = 0
   #failuresBeforeOpen = 0
@@ -134,6 +136,8 @@ export class Connection {
     if (this.#destroyed || this.status === 'disconnected' || (this.#ready && this.#o.client.isConnected())) return
     this.#o.logger.info('reconnecting now', { reason })
     this.#update('start', { attempt: 0 })
+    // An attempt in flight may hang on the network that just went away (until connectTimeoutMs): start over.
+    if (this.#o.client.connectionState() === 'connecting') this.#drop(reason)
     this.#attempt()
   }
 
@@ -208,7 +212,7 @@ export class Connection {
     if (state === 'open') return this.#onOpen()
     // realtime-js ignores connect() while the old socket closes (Phoenix waits for the close
     // handshake, seconds on a dead network): drop it, or look again shortly where we cannot.
-    if (state === 'closing' && dropSocket(client, 'reconnecting')) state = client.connectionState()
+    if (state === 'closing' && this.#drop('reconnecting')) state = client.connectionState()
     if (state === 'closing') return this.#retry.start(() => this.#attempt(), 50)
     this.#connectTimeout.start(() => {
       // Closing the half-open socket; the failure is counted here, its late close event is stale.
@@ -223,6 +227,15 @@ export class Connection {
     } catch (err) {
       this.#connectTimeout.cancel()
       this.#onClose(err)
+    }
+  }
+
+  #drop(reason: string): boolean {
+    this.#dropping = true
+    try {
+      return dropSocket(this.#o.client, reason)
+    } finally {
+      this.#dropping = false
     }
   }
 
@@ -247,6 +260,7 @@ export class Connection {
     const { client, clock, logger, notify } = this.#o
     // Phoenix scheduled its own reconnect just before calling us; we own retries.
     client.reconnectTimer?.reset()
+    if (this.#dropping) return
     this.#connectTimeout.cancel()
     this.#probe.cancel()
     const wasReady = this.#ready

@@ -2,6 +2,7 @@
  * Test fixtures: a real Switchboard server on a per-file database, a TCP proxy in front of it,
  * a recording WebSocket transport, and token minting.
  */
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { SignJWT } from 'jose'
 import WebSocket from 'ws'
 import { startSwitchboard } from '@switchboard/server'
@@ -189,4 +190,31 @@ export function sentFrames(sent: string[], topic: string, event: string): Array<
     }
   }
   return out
+}
+
+/**
+ * A `ws` WebSocket whose new sockets hang in CONNECTING while `hang` is on (they go to a TCP
+ * server that accepts and never answers the upgrade), like an attempt started on a network that
+ * just went away.
+ */
+export async function hangingTransport(): Promise<{ transport: typeof WebSocket; hang: boolean; close(): Promise<void> }> {
+  const held = new Set<Socket>()
+  const sink = createServer((socket) => void held.add(socket.on('error', () => undefined)))
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve))
+  const { port } = sink.address() as AddressInfo
+  const control = {
+    hang: false,
+    transport: undefined as unknown as typeof WebSocket,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of held) socket.destroy()
+        sink.close(() => resolve())
+      }),
+  }
+  control.transport = class HangingWebSocket extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(control.hang ? `ws://127.0.0.1:${port}/` : address, protocols)
+    }
+  } as unknown as typeof WebSocket
+  return control
 }

@@ -6,7 +6,7 @@ import { RealtimeClient } from '@supabase/realtime-js'
 import WebSocket from 'ws'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { browserSignals, cleanupAllChannels, configureRealtime, getChannelManager, manualSignals, subscribeToEntity, type Signal } from '@switchboard/client'
-import { createHarness, freezableTransport, sleep, waitFor, type Harness } from './helpers.js'
+import { createHarness, freezableTransport, hangingTransport, sleep, waitFor, type Harness } from './helpers.js'
 import { ManualClock } from './manual-clock.js'
 
 let h: Harness
@@ -149,6 +149,25 @@ describe('a socket the network left half-dead', () => {
     expect(sub.status).toBe('connected')
     expect(m.getStats().reconnects).toBe(0)
     expect(h.proxy.accepted).toBe(accepted)
+  })
+
+  it('online while an attempt hangs on the network that went away: that attempt is dropped (not counted) and a new one made at once', async () => {
+    const signals = manualSignals()
+    const clock = new ManualClock() // the connect timeout never fires: only `online` can unstick it
+    const hanging = await hangingTransport()
+    const m = h.manager({ signals, clock, transport: hanging.transport })
+    const lease = await m.subscribeToEntity({ entityType: 'sig', entityId: 'hanging-attempt', changes: false })
+    hanging.hang = true
+    h.proxy.dropAll()
+    await waitFor(() => m.connectionStore.getSnapshot().retryAt !== undefined, 5000, 'retry scheduled')
+    clock.advanceTo(m.connectionStore.getSnapshot().retryAt!)
+    expect(m.realtime.connectionState()).toBe('connecting')
+    signals.emit('offline')
+    hanging.hang = false // the new network
+    signals.emit('online')
+    await waitFor(() => lease.status === 'connected', 5000, 'connected on the new network')
+    expect(m.connectionStore.getSnapshot()).toMatchObject({ status: 'connected', attempt: 0 })
+    await hanging.close()
   })
 
   it('a heartbeat timeout drops the socket at once instead of waiting for a close the dead network never completes', async () => {
