@@ -135,6 +135,8 @@ export class Connection {
   reconnectNow(reason: string): void {
     if (this.#destroyed || this.status === 'disconnected' || (this.#ready && this.#o.client.isConnected())) return
     this.#o.logger.info('reconnecting now', { reason })
+    // Ready, yet the socket is gone (forgotten without a close event): report the loss first.
+    if (this.#ready) this.#onClose(reason)
     this.#update('start', { attempt: 0 })
     // An attempt in flight may hang on the network that just went away (until connectTimeoutMs): start over.
     if (this.#o.client.connectionState() === 'connecting') this.#drop(reason)
