@@ -60,7 +60,8 @@ export async function runChaos(h: Harness, o: ChaosOptions): Promise<ChaosResult
   const results: ClientResult[] = []
   for (let i = 0; i < o.clients; i++) {
     const proxy = await startTcpProxy({ targetPort: h.server.port })
-    const m = h.manager({ url: proxy.url, accessToken: async () => h.server.serviceRoleKey, reconnect: policy, broadcastRateLimit: { perSecond: 100_000 } })
+    // The socket keeps its default schedule (first retry within 50 ms) and never gives up.
+    const m = h.manager({ url: proxy.url, accessToken: async () => h.server.serviceRoleKey, reconnect: policy, connectionRetry: { maxAttempts: 100_000 }, broadcastRateLimit: { perSecond: 100_000 } })
     const r: ClientResult = { inserts: [], broadcasts: [], gaps: [], recoveries: [], replayMs: [], drops: 0 }
     let socketUpAt = 0
     m.connectionStore.subscribe(() => {
