@@ -109,6 +109,7 @@ class CountingLog implements ChangeLogPort {
     for (const item of items) item.position.seq = ++this.lastSeq
   }
   setPendingChangesFrom(): void {}
+  startAt(): void {}
   deliverDatabaseBroadcast(message: DatabaseBroadcast): void { this.onBroadcast(message) }
   markRebuilt(): void {}
 }
@@ -209,10 +210,13 @@ export class PostgresChangesService implements PostgresChangesEngine {
    * everything read before it comes back is the slot's backlog, logged as history.
    */
   async start(): Promise<void> {
+    await this.#stream.start()
+    // The slot (created by the stream if missing) holds every change after its confirmed
+    // position: the log starts there, and a resume from before it cannot be served.
     const slot = await this.#sql<{ confirmed: string | null }[]>`
       select confirmed_flush_lsn::text as confirmed from pg_replication_slots where slot_name = ${this.#slot}`
     this.#floorLsn = slot[0]?.confirmed ? parsePgLsnText(slot[0].confirmed) : 0n
-    await this.#stream.start()
+    this.#log.startAt(this.#floorLsn)
     this.#marker = `${this.#slot}:${Date.now()}:${Math.random().toString(36).slice(2)}`
     try {
       await this.#sql`select pg_logical_emit_message(true, ${MARKER_PREFIX}, ${this.#marker})`

@@ -73,6 +73,8 @@ export interface ChangeLogPort {
   deliverDatabaseBroadcast(message: DatabaseBroadcast): void
   /** The slot's backlog has been read (the startup marker came through): the log is whole. */
   markRebuilt(floorLsn: bigint): void
+  /** The change stream starts at `lsn` (the slot's confirmed position): messages before any change are positioned there. */
+  startAt(lsn: bigint): void
 }
 
 export class TenantHub implements ChangeLogPort {
@@ -241,6 +243,10 @@ export class TenantHub implements ChangeLogPort {
   }
 
   // ─── rebuild after a restart ────────────────────────────────────────────────────────────
+
+  startAt(lsn: bigint): void {
+    if (lsn > 0n) this.log.raiseHead(formatStreamPoint(lsn, 0))
+  }
 
   markRebuilt(floorLsn: bigint): void {
     if (this.#rebuilt) return
