@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { compareValues, equalityKey, likeToRegExp, matchesFilters, type CompiledFilter } from '../../src/cdc/filter-eval.js'
+import { compareValues, equalityKey, matchesFilters, type CompiledFilter } from '../../src/cdc/filter-eval.js'
+import { compileTextPattern, type TextPattern } from '../../src/cdc/text-pattern.js'
 import { SubscriptionIndex, type ChangeType, type IndexedBinding, type RoutableChange } from '../../src/cdc/subscription-index.js'
 
 const f = (column: string, op: CompiledFilter['op'], values: string[], kind: CompiledFilter['kind'] = 'number', negate = false): CompiledFilter => ({
-  column, op, negate, kind, keys: values.map((v) => equalityKey(v, kind)), text: values[0] ?? '', pattern: op === 'like' ? likeToRegExp(values[0]!, false) : null,
+  column, op, negate, kind, keys: values.map((v) => equalityKey(v, kind)), text: values[0] ?? '', pattern: op === 'like' ? likePattern(values[0]!) : null,
 })
+function likePattern(text: string): TextPattern {
+  const compiled = compileTextPattern('like', text)
+  if (!compiled.ok) throw new Error(compiled.error)
+  return compiled.pattern
+}
 const change = (type: ChangeType, row: Record<string, string | null>, table = 'calls'): RoutableChange => ({
   schema: 'public', table, type, value: (c) => row[c], kindOf: (c) => (c === 'id' || c === 'n' ? 'number' : 'text'),
 })
