@@ -11,6 +11,10 @@ export interface CdcMetrics {
   eventsOverLimit: Counter<'slot'>
   batchSeconds: Histogram<'slot'>
   bindings: Gauge<'slot'>
+  transactionsOverBounds: Counter<'slot'>
+  changesOverBounds: Counter<'slot'>
+  largestHeldTransactionChanges: Gauge<'slot'>
+  largestHeldTransactionBytes: Gauge<'slot'>
 }
 
 const perRegistry = new WeakMap<Registry, CdcMetrics>()
@@ -33,6 +37,23 @@ export function cdcMetrics(registry: Registry = new Registry()): CdcMetrics {
       labelNames: ['slot'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers,
     }),
     bindings: new Gauge({ name: 'switchboard_cdc_bindings', help: 'postgres_changes bindings in the subscription index', labelNames: ['slot'], registers }),
+    transactionsOverBounds: new Counter({
+      name: 'switchboard_cdc_transactions_over_bounds_total',
+      help: 'Transactions over maxTransactionChanges or maxTransactionBytes (their remaining changes were delivered as 413 errors)',
+      labelNames: ['slot'], registers,
+    }),
+    changesOverBounds: new Counter({
+      name: 'switchboard_cdc_changes_over_bounds_total', help: 'Changes not kept because their transaction was over its bounds',
+      labelNames: ['slot'], registers,
+    }),
+    largestHeldTransactionChanges: new Gauge({
+      name: 'switchboard_cdc_largest_held_transaction_changes', help: 'Most changes held in memory for one transaction since start',
+      labelNames: ['slot'], registers,
+    }),
+    largestHeldTransactionBytes: new Gauge({
+      name: 'switchboard_cdc_largest_held_transaction_bytes', help: 'Most payload bytes held in memory for one transaction since start',
+      labelNames: ['slot'], registers,
+    }),
   }
   perRegistry.set(registry, metrics)
   return metrics

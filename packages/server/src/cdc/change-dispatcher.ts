@@ -17,7 +17,7 @@ import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
 import type { Logger } from '../logger.js'
 import type { Catalog, RoleTableFacts, TableFacts } from './catalog.js'
 import type { Change, ChangePosition } from './change.js'
-import { buildChangeData, buildErrorData, ERROR_400_NO_PK, ERROR_401, variantKey, type PayloadVariant } from './change-payload.js'
+import { buildChangeData, buildErrorData, ERROR_400_NO_PK, ERROR_401, ERROR_413, variantKey, type PayloadVariant } from './change-payload.js'
 import type { RlsAuthorizer, VisibilityRequest, VisibilityResult } from './rls-authorizer.js'
 import type { IndexedBinding, SubscriptionIndex } from './subscription-index.js'
 import { claimValuesKey } from './policy-claims.js'
@@ -171,8 +171,10 @@ export class ChangeDispatcher {
   }
 
   async #decide(change: Change, table: TableFacts, ctx: AuthContext): Promise<Decision> {
+    if (change.rowOmitted && isServiceRole(ctx)) return { kind: 'error', error: ERROR_413 } // transaction-overflow.ts
     if (isServiceRole(ctx)) return { kind: 'deliver', role: null, checkCurrent: false, checkOld: false, keyOnly: false }
     const role = this.catalog.cachedRoleFacts(ctx.role, table.oid) ?? (await this.catalog.roleFacts(ctx.role, table))
+    if (change.rowOmitted) return role.selectable.size > 0 ? { kind: 'error', error: ERROR_413 } : { kind: 'skip' } // no row to check
     const isDelete = change.type === 'DELETE'
     if (role.selectable.size === 0) return isDelete ? { kind: 'skip' } : { kind: 'error', error: ERROR_401 }
     if (!isDelete && table.primaryKey.length === 0) return { kind: 'error', error: ERROR_400_NO_PK }

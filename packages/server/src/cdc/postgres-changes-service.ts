@@ -32,6 +32,7 @@ import { ReplicationStream, type RawTransaction } from './replication-stream.js'
 import { RlsAuthorizer } from './rls-authorizer.js'
 import { SubscriptionIndex, type IndexedBinding } from './subscription-index.js'
 import { stableBindingId } from './binding-id.js'
+import { omittedChanges } from './transaction-overflow.js'
 
 export type { ChangePosition, Change } from './change.js'
 export type { DatabaseBroadcast } from './database-broadcast.js'
@@ -126,6 +127,8 @@ export class PostgresChangesService {
       publications: () => this.#streamedPublications(),
       onTransaction: (txn) => this.#enqueue(txn),
       isIdle: () => this.#queue.length === 0 && this.#processing === null,
+      bounds: { maxChanges: options.limits.maxTransactionChanges, maxBytes: options.limits.maxTransactionBytes },
+      metrics: this.#metrics,
     })
   }
 
@@ -288,6 +291,7 @@ export class PostgresChangesService {
           changes.push(new Change(relation, 'DELETE', null, msg.oldTuple, msg.keyTuple, commitTimestamp, position, tupleBytes(msg.oldTuple, msg.keyTuple), txn.xid))
         }
       }
+      if (!duplicate) changes.push(...omittedChanges(txn.overflow, this.#relations, txn.commitLsn, commitTimestamp, index, txn.xid))
       if (!duplicate) this.#lastCommitLsn = txn.commitLsn
     }
     // Broadcasts and changes interleave in commit order: dispatch the changes in runs between broadcasts.

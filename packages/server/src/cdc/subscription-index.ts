@@ -41,6 +41,11 @@ export interface RoutableChange {
   value(column: string): string | null | undefined
   /** How a column's values compare (for equality keys). */
   kindOf(column: string): RenderKind
+  /**
+   * The row is unknown (changes beyond a transaction's bounds): the change matches every
+   * binding of its table and event, whatever the filters, so that each learns what it missed.
+   */
+  readonly rowOmitted?: boolean
 }
 
 /** The filter a binding is indexed by: its first `eq` or non-negated `in`. */
@@ -123,11 +128,15 @@ export class SubscriptionIndex<S> {
 
   #collect(bucket: Bucket<S> | undefined, change: RoutableChange, out: Map<S, IndexedBinding<S>[]>): void {
     if (!bucket) return
+    if (change.rowOmitted === true) {
+      for (const b of bucket.scan) this.#add(b, out)
+      for (const values of bucket.byColumn.values()) for (const set of values.values()) for (const b of set) this.#add(b, out)
+      return
+    }
     const row = (column: string) => change.value(column)
     const accept = (b: IndexedBinding<S>) => {
       if (b.filters.length > 0 && !matchesFilters(b.filters, row)) return
-      const list = out.get(b.subscriber)
-      if (list) { if (!list.includes(b)) list.push(b) } else out.set(b.subscriber, [b])
+      this.#add(b, out)
     }
     for (const b of bucket.scan) accept(b)
     for (const [column, values] of bucket.byColumn) {
@@ -136,5 +145,10 @@ export class SubscriptionIndex<S> {
       const set = values.get(equalityKey(value, change.kindOf(column)))
       if (set) for (const b of set) accept(b)
     }
+  }
+
+  #add(b: IndexedBinding<S>, out: Map<S, IndexedBinding<S>[]>): void {
+    const list = out.get(b.subscriber)
+    if (list) { if (!list.includes(b)) list.push(b) } else out.set(b.subscriber, [b])
   }
 }
