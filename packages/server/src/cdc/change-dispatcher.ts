@@ -21,10 +21,12 @@ import { buildChangeData, buildErrorData, ERROR_400_NO_PK, ERROR_401, ERROR_413,
 import type { RlsAuthorizer, VisibilityRequest, VisibilityResult } from './rls-authorizer.js'
 import type { IndexedBinding, SubscriptionIndex } from './subscription-index.js'
 import { claimValuesKey } from './policy-claims.js'
+import { RlsQuarantine } from './rls-quarantine.js'
 
 /** The channel's side of the seam (see postgres-changes-service.ts). */
 export interface ChangeSink {
   deliverChange(ids: readonly number[], dataJson: string, position: ChangePosition): void
+  systemMessage?(status: 'ok' | 'error', message: string): void
 }
 
 export interface SubscriberEntry {
@@ -53,7 +55,11 @@ export class ChangeDispatcher {
     private readonly authorizer: RlsAuthorizer,
     private readonly logger: Logger,
     private readonly maxRecordBytes: number,
-  ) {}
+  ) {
+    this.#quarantine = new RlsQuarantine(index, logger)
+  }
+
+  readonly #quarantine: RlsQuarantine
 
   /**
    * Routes, authorizes and delivers `changes` in order. `sequence`, when given, assigns each
@@ -62,6 +68,7 @@ export class ChangeDispatcher {
    * may still replay them).
    */
   async dispatch(changes: readonly Change[], sequence?: (change: Change) => number): Promise<DispatchStats> {
+    this.#quarantine.release() // rls-quarantine.ts: refreshed tokens are routed again
     const routed = new Map<Change, Routed>()
     const requests = new Map<string, VisibilityRequest>()
     const visibilityKeys = new Map<string, string>()
@@ -100,6 +107,8 @@ export class ChangeDispatcher {
       const { change, table, matches, decisions } = route
       const encoded = new Map<string, string>()
       for (const [entry, bindings] of matches) {
+        const seen = byKey.get(visibilityKeys.get(`${entry.auth.key}\u0001${table.oid}`) ?? '')
+        if (this.#quarantine.holds(entry, seen?.failure)) continue // its check raised: rls-quarantine.ts
         const decision = decisions.get(entry.auth.key)!
         let json: string | null = null
         if (decision.kind === 'skip') continue
@@ -109,7 +118,6 @@ export class ChangeDispatcher {
           deliveries += this.#send(entry, bindings.map((b) => b.id), json, change.position)
           continue
         }
-        const seen = byKey.get(visibilityKeys.get(`${entry.auth.key}\u0001${table.oid}`) ?? '')
         if (decision.checkCurrent && !seen?.current.has(change)) continue
         const oldVisible = decision.checkOld ? (seen?.old.has(change) ?? false) : true
         if (change.type === 'DELETE' && !oldVisible) continue
