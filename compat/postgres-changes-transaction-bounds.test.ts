@@ -25,7 +25,12 @@ beforeAll(async () => {
     ${TICKS_SQL}
     create table bulk (id int8 primary key, label text, body text);
     create table other (id int8 primary key);
-    alter publication supabase_realtime add table bulk, other;
+    create table secret (id int8 primary key, owner text);
+    alter table secret enable row level security;
+    create policy "own rows" on secret for select to authenticated using (owner = auth.jwt() ->> 'sub');
+    revoke all on secret from anon;
+    grant select on secret to authenticated;
+    alter publication supabase_realtime add table bulk, other, secret;
   `).simple()
 })
 afterAll(async () => { await h?.close() })
@@ -98,6 +103,23 @@ describe('a transaction over its bounds', () => {
     const after = await overBounds()
     expect(after.heldBytes).toBeGreaterThan(2 * 100 * 1024)
     expect(after.heldBytes).toBeLessThanOrEqual(MAX_BYTES)
+  })
+
+  test('under RLS: a role that may read the table gets the 413 (no row is shown); a role that may not, no 413', async () => {
+    const reader = h.client({ key: await h.token({ role: 'authenticated', sub: 'alice' }) })
+    const stranger = h.client({ key: h.server.anonKey })
+    const alice = await listen(reader, [{ event: 'INSERT', table: 'secret' }])
+    const anon = await listen(stranger, [{ event: 'INSERT', table: 'secret' }])
+    const aliceBarrier = await tickBarrier(reader, sql)
+    const anonBarrier = await tickBarrier(stranger, sql)
+    await sql`insert into secret select g, case when g % 2 = 0 then 'alice' else 'bob' end from generate_series(1, ${MAX_CHANGES + 20}) g`
+    await aliceBarrier.sync()
+    await anonBarrier.sync()
+    // Alice's kept rows pass her policy; the rest is one 413 without values.
+    expect(rows(alice.changes).map((c) => c.new.id)).toEqual(Array.from({ length: MAX_CHANGES / 2 }, (_, i) => 2 * (i + 1)))
+    expect(errors(alice.changes)).toEqual([{ table: 'secret', type: 'INSERT', errors: [ERROR_413], new: {}, old: {} }])
+    // anon may not select the table: Supabase's 401 for each kept row, and no 413 for the rest.
+    expect(anon.changes.map((c) => c.errors)).toEqual(Array(MAX_CHANGES).fill(['Error 401: Unauthorized']))
   })
 
   test('transactions within the bounds are unaffected', async () => {
