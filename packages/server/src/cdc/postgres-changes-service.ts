@@ -41,6 +41,7 @@ import { stableBindingId } from './binding-id.js'
 import type { ChangeLogPort } from '../hub/tenant-hub.js'
 import type { PostgresChangesEngine } from '../tenant/tenant.js'
 import type { CompiledBinding } from './binding-validator.js'
+import { omittedChanges } from './transaction-overflow.js'
 
 export type { ChangePosition, Change } from './change.js'
 export type { DatabaseBroadcast } from './database-broadcast.js'
@@ -186,6 +187,8 @@ export class PostgresChangesService implements PostgresChangesEngine {
         this.#streamingWaiters = []
         for (const wake of waiters) wake()
       },
+      bounds: { maxChanges: options.limits.maxTransactionChanges, maxBytes: options.limits.maxTransactionBytes },
+      metrics: this.#metrics,
     })
   }
 
@@ -452,6 +455,12 @@ export class PostgresChangesService implements PostgresChangesEngine {
         }
         items.push(change)
         runs[runs.length - 1]!.changes.push(change)
+      }
+      if (!duplicate && txn.overflow) {
+        // Past the transaction's bounds only counts were kept: one 413 per table and type (transaction-overflow.ts).
+        const omitted = omittedChanges(txn.overflow, new Map([...this.#relations, ...relations]), txn.commitLsn, commitTimestamp, index, txn.xid)
+        items.push(...omitted)
+        runs[runs.length - 1]!.changes.push(...omitted)
       }
       if (!duplicate) lastCommitLsn = txn.commitLsn
     }
