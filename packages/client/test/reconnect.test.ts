@@ -60,6 +60,38 @@ describe('reconnection', () => {
     expect(statuses).toEqual(['reconnecting', 'connected'])
   })
 
+  it('presence across a network drop: onJoin/onLeave stay once per user (nobody leaves and rejoins, ourselves included)', async () => {
+    const m = h.manager()
+    const bob = h.manager({ url: `http://127.0.0.1:${h.server.port}` }) // not behind the proxy: stays connected
+    const joins: string[] = []
+    const leaves: string[] = []
+    const syncs: string[][] = []
+    const recoveries: GapEvent[] = []
+    const ada = await m.joinPresence({
+      entityType: 'room',
+      entityId: 'presence-drop',
+      user: { id: 'u-ada', name: 'Ada' },
+      onJoin: (user, joined) => joins.push(`${user.userName}/${joined.length}`),
+      onLeave: (user) => leaves.push(user.userName),
+      onSync: (users) => syncs.push(users.map((u) => u.userName)),
+      onRecover: (g) => recoveries.push(g),
+    })
+    const bobLease = await bob.joinPresence({ entityType: 'room', entityId: 'presence-drop', user: { id: 'u-bob', name: 'Bob' } })
+    await waitFor(() => ada.users.length === 2, 5000, 'both present')
+    h.proxy.dropAll()
+    await waitFor(() => recoveries.length === 1, 10_000, 'recovery')
+    const syncsAfterDrop = syncs.length
+    await ada.updateMetadata({ typing: true }) // a re-track is not a join either
+    await waitFor(() => syncs.length > syncsAfterDrop && ada.users.some((u) => u.typing === true), 5000, 'own re-track synced')
+    expect(joins).toEqual(['Ada/1', 'Bob/1'])
+    expect(leaves).toEqual([])
+    // The first sync comes before our own track; from then on we are never shown absent.
+    expect(syncs.slice(syncs.findIndex((names) => names.includes('Ada'))).every((names) => names.includes('Ada'))).toBe(true)
+    bobLease.leave()
+    await waitFor(() => leaves.length === 1, 5000, 'Bob left')
+    expect(leaves).toEqual(['Bob'])
+  })
+
   it('a network drop with positions off (as against hosted Supabase) reconnects with a gap', async () => {
     const m = h.manager({ positions: false })
     const gaps: GapEvent[] = []
@@ -133,9 +165,9 @@ describe('reconnection', () => {
   it('five failed attempts end in error, with a clear error to onError', async () => {
     // A proxy of its own, so other tests' clients do not count as attempts.
     const proxy = await startTcpProxy({ targetPort: h.server.port })
-    const m = h.manager({ url: proxy.url, reconnect: { baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 5 } })
+    const m = h.manager({ url: proxy.url, connectionRetry: { baseDelayMs: 50, maxDelayMs: 200, maxAttempts: 5 } })
     const errors: Error[] = []
-    const sub = await m.subscribeToEntity({ entityType: 'doomed', entityId: '1', reconnectDelay: 50, onError: (e) => errors.push(e) })
+    const sub = await m.subscribeToEntity({ entityType: 'doomed', entityId: '1', onError: (e) => errors.push(e) })
     const attemptsBefore = proxy.accepted
     proxy.refuse()
     proxy.dropAll()

@@ -31,6 +31,14 @@ export interface Limits {
   maxRecordBytes: number
   /** Database change events per second per tenant; excess is counted in metrics, not dropped. */
   maxDbEventsPerSecond: number
+  /**
+   * Row changes of one transaction held in memory until its commit. Beyond it the remaining
+   * changes are counted per table and type, and each binding gets one `Error 413` payload per
+   * table and type instead of the rows (docs/limits.md).
+   */
+  maxTransactionChanges: number
+  /** Payload bytes of one transaction held in memory until its commit; beyond it, as maxTransactionChanges. */
+  maxTransactionBytes: number
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -47,6 +55,12 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRestBatchMessages: 1_000,
   maxRecordBytes: 1024 * 1024,
   maxDbEventsPerSecond: 10_000,
+  // 100,000 changes: ten times the events/s bound, a bulk import or backfill of that size is
+  // still delivered row by row; past it a client is better served by one "re-fetch" signal
+  // than by a burst it cannot render. 64 MiB of pgoutput text is about 150–250 MiB of heap
+  // once decoded (UTF-16 strings, arrays), which one server can hold next to its sockets.
+  maxTransactionChanges: 100_000,
+  maxTransactionBytes: 64 * 1024 * 1024,
 })
 
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {

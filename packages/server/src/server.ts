@@ -159,7 +159,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       await engine.start()
       cleanups.push(() => engine.stop())
     } else {
-      hub.markRebuilt(0n) // no slot to rebuild from
+      hub.markRebuilt(null) // no slot to rebuild from
     }
     const sweeper = setInterval(() => hub.log.evictExpired(), 1_000)
     sweeper.unref()

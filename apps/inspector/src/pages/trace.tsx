@@ -16,6 +16,7 @@ const LABELS: Record<string, string> = {
   queued: 'queued',
   filtered_out: 'filtered out',
   not_authorized: 'not authorized',
+  quarantined: 'quarantined',
   error_payload: 'error payload',
   excluded_sender: 'sender (self off)',
   slow_consumer: 'slow consumer',

@@ -60,7 +60,7 @@ export interface ConnectionView {
 
 /** The Postgres Changes engine's registrations, read to explain why a change did not match. */
 export interface ChangeRegistrations {
-  registration(subscriber: ChangeSubscriber): { cursor: number; bindings: readonly ExplainableBinding[] } | undefined
+  registration(subscriber: ChangeSubscriber): { cursor: number; bindings: readonly ExplainableBinding[]; quarantined: boolean } | undefined
 }
 
 export function describeBinding(binding: Readonly<Record<string, unknown>>): string {
@@ -143,7 +143,7 @@ export class ChannelViews {
   }
 
   /** The channels subscribed to changes now, with their registration (for the verdicts' filter explanations). */
-  *changeSubscribers(): IterableIterator<{ channel: Channel; cursor: number; bindings: readonly ExplainableBinding[] }> {
+  *changeSubscribers(): IterableIterator<{ channel: Channel; cursor: number; bindings: readonly ExplainableBinding[]; quarantined: boolean }> {
     const engine = this.registrations
     if (!engine) return
     for (const [, subscribers] of this.tenant.hub.topics.entries()) {

@@ -32,6 +32,8 @@ export type ChangeException =
   | { kind: 'no_select_privilege'; role: string }
   /** Supabase's error payload was delivered instead of the record (no primary key, key not readable). */
   | { kind: 'error_payload'; error: string }
+  /** Its RLS check raised (message: what it was told), or it was quarantined by an earlier one: no changes until it rejoins or refreshes its token. */
+  | { kind: 'rls_error'; message: string | null }
   /** The table's RLS policies hid the row (`row: 'new'`) or the old row of a DELETE (`'old'`) from this context. */
   | { kind: 'rls_denied'; row: 'new' | 'old'; role: string; claimPaths: ClaimPaths | null | undefined }
 

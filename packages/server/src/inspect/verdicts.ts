@@ -10,6 +10,8 @@
  *   not_authorized     RLS hid the row (role + the claims the policies read, never the token),
  *                      no SELECT privilege, or a private channel without read permission
  *   error_payload      Supabase's 400/401 payload instead of the record
+ *   quarantined        its RLS check raised (now or earlier): no changes until it rejoins or
+ *                      refreshes its token (cdc/rls-quarantine.ts)
  *   excluded_sender    the sender itself, with `broadcast.self` false
  *   slow_consumer      the socket overflowed its outbound bound before the frame was written
  *   connection_closed  the socket closed before the frame was written
@@ -30,7 +32,7 @@ import { authOf, channelOf, connectionOf, subscriberView, unknownSubscriber, typ
 import type { TracedChange, TracedMessage } from './traced-message.js'
 
 export type VerdictKind =
-  | 'delivered' | 'queued' | 'filtered_out' | 'not_authorized' | 'error_payload' | 'excluded_sender' | 'slow_consumer'
+  | 'delivered' | 'queued' | 'filtered_out' | 'not_authorized' | 'quarantined' | 'error_payload' | 'excluded_sender' | 'slow_consumer'
   | 'connection_closed' | 'joined_after' | 'not_subscribed' | 'replayed' | 'gap' | 'rate_limited' | 'payload_too_large'
 
 /** Who the policy check ran as: the role and the claims the policies read (names only when unknown). Never a token. */
@@ -81,12 +83,12 @@ export interface TraceReport {
 
 /** What the verdicts need from the live server: the channels subscribed to changes now, with their registration. */
 export interface VerdictContext {
-  changeSubscribers(): Iterable<{ channel: Channel; cursor: number; bindings: readonly ExplainableBinding[] }>
+  changeSubscribers(): Iterable<{ channel: Channel; cursor: number; bindings: readonly ExplainableBinding[]; quarantined: boolean }>
 }
 
 /** Verdicts that are not delivery, first: what an operator looks for. */
 const ORDER: VerdictKind[] = [
-  'not_authorized', 'filtered_out', 'slow_consumer', 'gap', 'rate_limited', 'payload_too_large', 'connection_closed', 'error_payload',
+  'not_authorized', 'quarantined', 'filtered_out', 'slow_consumer', 'gap', 'rate_limited', 'payload_too_large', 'connection_closed', 'error_payload',
   'queued', 'joined_after', 'not_subscribed', 'excluded_sender', 'replayed', 'delivered',
 ]
 
@@ -158,6 +160,14 @@ function changeVerdicts(message: TracedChange, context: VerdictContext, verdicts
       case 'no_select_privilege':
         verdicts.push({ verdict: 'not_authorized', subscriber: view, detail: `role ${exception.role} has no SELECT privilege on ${message.table}`, bindingIds, policy: { check: `SELECT privilege on ${message.table}`, role: exception.role, claims: null } })
         break
+      case 'rls_error':
+        verdicts.push({
+          verdict: 'quarantined', subscriber: view, bindingIds,
+          detail: exception.message === null
+            ? 'quarantined: an earlier RLS check of this subscriber raised an error; it gets no changes until it rejoins or refreshes its token'
+            : `its RLS check raised an error (${exception.message}); quarantined until it rejoins or refreshes its token`,
+        })
+        break
       case 'error_payload':
         verdicts.push({ ...delivery(message, channel, view), verdict: 'error_payload', detail: `delivered Supabase's error payload instead of the record: ${exception.error}`, bindingIds })
         break
@@ -173,12 +183,13 @@ function changeVerdicts(message: TracedChange, context: VerdictContext, verdicts
     }
   }
   // Who listens to the table now but was not matched: why (event, filter), or that they came later.
-  for (const { channel, cursor, bindings } of context.changeSubscribers()) {
+  for (const { channel, cursor, bindings, quarantined } of context.changeSubscribers()) {
     if (matchedSinks.has(channel)) continue
     const explanation = explainMismatch(message.change, bindings)
     if (explanation === null) continue
     const view = subscriberView(channel)
-    if (!explanation.matches) verdicts.push({ verdict: 'filtered_out', subscriber: view, detail: explanation.condition, condition: explanation.condition })
+    if (explanation.matches && quarantined) verdicts.push({ verdict: 'quarantined', subscriber: view, detail: 'quarantined: an earlier RLS check of this subscriber raised an error; it gets no changes until it rejoins or refreshes its token', bindingIds: explanation.bindingIds })
+    else if (!explanation.matches) verdicts.push({ verdict: 'filtered_out', subscriber: view, detail: explanation.condition, condition: explanation.condition })
     else if (cursor >= message.position) verdicts.push({ verdict: 'joined_after', subscriber: view, detail: `subscribed at position ${cursor}, after this change (${message.position}): not owed it`, bindingIds: explanation.bindingIds })
     else verdicts.push({ verdict: 'not_subscribed', subscriber: view, detail: 'its bindings match, but it was not subscribed when the change was routed (still joining, or it changed its bindings)', bindingIds: explanation.bindingIds })
   }
