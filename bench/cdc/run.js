@@ -44,6 +44,11 @@
  * Usage: npm run build && node bench/cdc/run.js [--reps 3] [--warmup 1] [--duration 2]
  *        [--subscribers 1000] [--users 100] [--only per-context|per-subscriber]
  *        [--policies tenant,per-user] [--profile DIR (server under node --cpu-prof)]
+ *        [--tracing [--fixed-inserts 40]]  the engine (per-context) with the inspector's delivery
+ *            trace off vs on, switched through its API as an operator's open inspector would,
+ *            in alternating order per repetition: light load, a fixed load (1,000 subscribers,
+ *            --fixed-inserts/s for 5 s: deliveries per server CPU-second) and the ladder, each
+ *            off and on; the summary gives on/off ratios. No baseline. Policies default to `tenant`.
  *        BENCH_TRACE=1 prints per-stage server timestamps (trace.js).
  * Writes bench/results/cdc-<date>.json.
  */
@@ -53,7 +58,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
 import { canPin, spawnNode } from '../lib/child.js'
-import { option, helpFromHeader } from '../lib/cli.js'
+import { flag, option, helpFromHeader } from '../lib/cli.js'
 import { startPostgres } from '../lib/postgres.js'
 import { median } from '../lib/stats.js'
 
@@ -86,7 +91,11 @@ const POLICIES = {
     using: `owner = (auth.jwt() ->> 'sub') or shared`,
   },
 }
-const POLICY_NAMES = option('policies', 'tenant,per-user').split(',')
+const TRACING = flag('tracing')
+const FIXED_INSERTS = Number(option('fixed-inserts', 40))
+const FIXED_MS = 5_000
+const ADMIN_KEY = 'switchboard-bench-admin-key-0123456789'
+const POLICY_NAMES = option('policies', TRACING ? 'tenant' : 'tenant,per-user').split(',')
 for (const name of POLICY_NAMES) if (!POLICIES[name]) throw new Error(`unknown policy ${name}`)
 /** The ladders of one repetition: per-context on every policy, the baseline on the first. */
 const LADDERS = [
@@ -271,7 +280,83 @@ async function lightLoad(ctx, policy) {
   })
 }
 
-async function ladder(ctx, { strategy, policy }) {
+/** The inspector's delivery trace on (for an hour) or off, through its API with the admin key. */
+async function setTracing(ctx, on) {
+  const response = await fetch(`http://127.0.0.1:${ctx.port}/api/inspect/tenants/default/tracing`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ minutes: on ? 60 : 0 }),
+  })
+  const body = await response.json()
+  if (response.status !== 200 || body.on !== on) throw new Error(`could not switch tracing ${on ? 'on' : 'off'}: ${response.status} ${JSON.stringify(body)}`)
+}
+
+/** 1,000 subscribers at FIXED_INSERTS/s for FIXED_MS: deliveries per second of server CPU. */
+async function fixedLoad(ctx, policy) {
+  await ctx.server.call('strategy', { perSubscriber: false })
+  return withClients(ctx, SUBSCRIBERS, USERS, 'fixed', false, POLICIES[policy].table, async (c) => {
+    const r = await measure(c, FIXED_INSERTS, policy, 'fixed', SUBSCRIBERS, FIXED_MS)
+    ctx.writer.set(0, policy, 'fixed')
+    await drain(c.clients)
+    r.deliveriesPerServerCpuSecond = r.serverCpu > 0 ? Math.round(r.deliveries / (r.serverCpu / 100)) : null
+    return r
+  })
+}
+
+/** `--tracing`: per repetition and policy, light, fixed and ladder with tracing off and on (alternating order). */
+async function tracingRun(ctx) {
+  const reps = []
+  for (let rep = 0; rep < REPS; rep++) {
+    console.log(`rep ${rep + 1}/${REPS}`)
+    const byPolicy = {}
+    for (const policy of POLICY_NAMES) {
+      const runs = {}
+      for (const on of rep % 2 === 0 ? [false, true] : [true, false]) {
+        await setTracing(ctx, on)
+        const label = `${policy}, tracing ${on ? 'on ' : 'off'}`
+        const light = await lightLoad(ctx, policy)
+        console.log(`  light load, ${label}: ${describe(light)}`)
+        const fixed = await fixedLoad(ctx, policy)
+        console.log(`  fixed ${FIXED_INSERTS}/s × ${SUBSCRIBERS}, ${label}: ${Math.round(fixed.deliveries)} deliveries/s, ${fixed.deliveriesPerServerCpuSecond} per server CPU-second; ${describe(fixed)}`)
+        const steps = await ladder(ctx, { strategy: 'per-context', policy, tracing: on })
+        console.log(`  ladder, ${label}: ${steps.maxDeliveries} deliveries/s with p99 < ${P99_LIMIT_MS} ms; highest delivered ${Math.round(steps.capacity)}`)
+        runs[on ? 'on' : 'off'] = { light, fixed, ladder: steps }
+      }
+      byPolicy[policy] = runs
+    }
+    reps.push(byPolicy)
+  }
+  await setTracing(ctx, false)
+  const summary = {}
+  const ratio = (on, off) => (off > 0 && on !== null && off !== null ? Math.round((on / off) * 1000) / 1000 : null)
+  console.log(`\nsummary: tracing on / off, medians of ${REPS} reps`)
+  for (const policy of POLICY_NAMES) {
+    const pick = (fn) => ({ off: reps.map((r) => fn(r[policy].off)), on: reps.map((r) => fn(r[policy].on)) })
+    const perCpu = pick((x) => x.fixed.deliveriesPerServerCpuSecond)
+    const maxDel = pick((x) => x.ladder.maxDeliveries)
+    const capacity = pick((x) => x.ladder.capacity)
+    const lightP50 = pick((x) => x.light.p50)
+    const fixedP99 = pick((x) => x.fixed.p99)
+    const s = {
+      fixedPerServerCpuSecond: { off: median(perCpu.off), on: median(perCpu.on), perRep: reps.map((_, i) => ratio(perCpu.on[i], perCpu.off[i])) },
+      ladderMaxDeliveries: { off: median(maxDel.off), on: median(maxDel.on), perRep: reps.map((_, i) => ratio(maxDel.on[i], maxDel.off[i])) },
+      ladderCapacity: { off: median(capacity.off), on: median(capacity.on), perRep: reps.map((_, i) => ratio(capacity.on[i], capacity.off[i])) },
+      lightP50Ms: { off: medianLatency(lightP50.off), on: medianLatency(lightP50.on) },
+      fixedP99Ms: { off: medianLatency(fixedP99.off), on: medianLatency(fixedP99.on) },
+    }
+    s.fixedPerServerCpuSecond.ratio = ratio(s.fixedPerServerCpuSecond.on, s.fixedPerServerCpuSecond.off)
+    s.ladderMaxDeliveries.ratio = ratio(s.ladderMaxDeliveries.on, s.ladderMaxDeliveries.off)
+    s.ladderCapacity.ratio = ratio(s.ladderCapacity.on, s.ladderCapacity.off)
+    summary[policy] = s
+    console.log(`  ${policy}: deliveries per server CPU-second at ${FIXED_INSERTS * SUBSCRIBERS}/s: off ${s.fixedPerServerCpuSecond.off}, on ${s.fixedPerServerCpuSecond.on} → ${s.fixedPerServerCpuSecond.ratio}× (per rep ${s.fixedPerServerCpuSecond.perRep.join(', ')})`)
+    console.log(`  ${policy}: ladder max with p99 < ${P99_LIMIT_MS} ms: off ${s.ladderMaxDeliveries.off}, on ${s.ladderMaxDeliveries.on} → ${s.ladderMaxDeliveries.ratio}× (per rep ${s.ladderMaxDeliveries.perRep.join(', ')}); highest delivered: ${s.ladderCapacity.ratio}× (per rep ${s.ladderCapacity.perRep.join(', ')})`)
+    console.log(`  ${policy}: light load p50 off ${s.lightP50Ms.off} ms, on ${s.lightP50Ms.on} ms; p99 at the fixed load off ${s.fixedP99Ms.off} ms, on ${s.fixedP99Ms.on} ms`)
+    console.log(`  Target: cost ≤ 5 % → ${s.fixedPerServerCpuSecond.ratio >= 0.95 ? 'met' : 'NOT met'} (per CPU-second), ${s.ladderCapacity.ratio >= 0.95 ? 'met' : 'NOT met'} (highest delivered)`)
+  }
+  return { summary, reps }
+}
+
+async function ladder(ctx, { strategy, policy, tracing }) {
   const perSubscriber = strategy === 'per-subscriber'
   await ctx.server.call('strategy', { perSubscriber })
   return withClients(ctx, SUBSCRIBERS, USERS, 'ladder', perSubscriber, POLICIES[policy].table, async (c) => {
@@ -281,7 +366,7 @@ async function ladder(ctx, { strategy, policy }) {
     for (let i = 0; i < steps; i++) {
       const r = await measure(c, rate, policy, 'ladder', SUBSCRIBERS, DURATION_MS)
       results.push(r)
-      console.log(`  ${ladderName({ strategy, policy }).padEnd(25)} ${String(rate.toFixed(1)).padStart(6)} inserts/s → ${String(Math.round(r.deliveries)).padStart(7)} deliveries/s ` +
+      console.log(`  ${`${ladderName({ strategy, policy })}${tracing ? '+tracing' : ''}`.padEnd(25)} ${String(rate.toFixed(1)).padStart(6)} inserts/s → ${String(Math.round(r.deliveries)).padStart(7)} deliveries/s ` +
         `(expected ${Math.round(r.expectedDeliveries)}), ${describe(r)} ${r.pass ? '' : '✗'}`)
       if (!r.pass) break
       rate = Math.round(rate * factor * 10) / 10
@@ -299,7 +384,7 @@ const started = Date.now()
 const pg = await startPostgres({ tmpPrefix: 'switchboard-bench-cdc-', extraFlags: ['-c', 'max_connections=200'] })
 const PROFILE_DIR = option('profile', null) // a directory: the server runs under `node --cpu-prof`
 const server = spawnChild('server-proc.js', '0', {
-  env: { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET },
+  env: { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET, ...(TRACING ? { BENCH_ADMIN_KEY: ADMIN_KEY } : {}) },
   execArgv: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
 })
 const sql = postgres(pg.url, { max: 8, onnotice: () => {} })
@@ -317,71 +402,84 @@ try {
   const writer = startWriter(sql)
   const ctx = { port, server, writer, pgCpuUs: pg.cpuUs }
   console.log(`Postgres Changes bench: ${SUBSCRIBERS} subscribers over ${USERS} users, ${REPS} reps, ${cpus().length} cores${canPin ? ' (server core 0, clients core 1)' : ''}`)
-  const reps = []
-  for (let rep = 0; rep < REPS; rep++) {
-    console.log(`rep ${rep + 1}/${REPS}`)
-    const light = {}
+  if (TRACING) {
+    const result = await tracingRun(ctx)
+    await writer.stop()
+    mkdirSync(resultsDir, { recursive: true })
+    const file = join(resultsDir, `cdc-tracing-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+    writeFileSync(file, JSON.stringify({
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin },
+      options: { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, FIXED_INSERTS, FIXED_MS, POLICY_NAMES },
+      ...result,
+    }, null, 2))
+    console.log(`  took ${Math.round((Date.now() - started) / 1000)} s; wrote ${file}`)
+  } else {
+    const reps = []
+    for (let rep = 0; rep < REPS; rep++) {
+      console.log(`rep ${rep + 1}/${REPS}`)
+      const light = {}
+      if (STRATEGIES.includes('per-context')) {
+        for (const policy of POLICY_NAMES) {
+          light[policy] = await lightLoad(ctx, policy)
+          console.log(`  light load, ${policy.padEnd(8)}: ${light[policy].inserts} inserts/s × ${LIGHT.subscribers} subscribers → ${light[policy].deliveries} deliveries/s, ${describe(light[policy])}`)
+        }
+      }
+      const order = rep % 2 === 0 ? LADDERS : [...LADDERS].reverse()
+      const ladders = {}
+      for (const l of order) ladders[ladderName(l)] = await ladder(ctx, l)
+      reps.push({ light, ladders })
+    }
+    await writer.stop()
+
+    const summary = {}
     if (STRATEGIES.includes('per-context')) {
       for (const policy of POLICY_NAMES) {
-        light[policy] = await lightLoad(ctx, policy)
-        console.log(`  light load, ${policy.padEnd(8)}: ${light[policy].inserts} inserts/s × ${LIGHT.subscribers} subscribers → ${light[policy].deliveries} deliveries/s, ${describe(light[policy])}`)
+        // A null quantile is "later than the grace period" (undelivered): it ranks above every number.
+        summary[`light ${policy} p50Ms`] = medianLatency(reps.map((r) => r.light[policy].p50))
+        summary[`light ${policy} p99Ms`] = medianLatency(reps.map((r) => r.light[policy].p99))
       }
     }
-    const order = rep % 2 === 0 ? LADDERS : [...LADDERS].reverse()
-    const ladders = {}
-    for (const l of order) ladders[ladderName(l)] = await ladder(ctx, l)
-    reps.push({ light, ladders })
-  }
-  await writer.stop()
-
-  const summary = {}
-  if (STRATEGIES.includes('per-context')) {
-    for (const policy of POLICY_NAMES) {
-      // A null quantile is "later than the grace period" (undelivered): it ranks above every number.
-      summary[`light ${policy} p50Ms`] = medianLatency(reps.map((r) => r.light[policy].p50))
-      summary[`light ${policy} p99Ms`] = medianLatency(reps.map((r) => r.light[policy].p99))
-    }
-  }
-  for (const l of LADDERS) {
-    const name = ladderName(l)
-    summary[`${name} maxDeliveriesPerSecond`] = median(reps.map((r) => r.ladders[name].maxDeliveries))
-    summary[`${name} capacity`] = median(reps.map((r) => r.ladders[name].capacity))
-  }
-  console.log('\nsummary (medians of', REPS, 'reps)')
-  if (STRATEGIES.includes('per-context')) {
-    for (const policy of POLICY_NAMES) {
-      console.log(`  light load (${LIGHT.insertsPerSecond} changes/s, ${LIGHT.subscribers} subscribers), ${policy}: p50 ${summary[`light ${policy} p50Ms`]} ms, p99 ${summary[`light ${policy} p99Ms`] ?? `> ${GRACE_MS}`} ms ` +
-        `(per rep p50: ${reps.map((r) => r.light[policy].p50).join(', ')})`)
-    }
-  }
-  for (const l of LADDERS) {
-    const name = ladderName(l)
-    console.log(`  ${name}: ${summary[`${name} maxDeliveriesPerSecond`]} RLS-checked deliveries/s with p99 < ${P99_LIMIT_MS} ms ` +
-      `(per rep: ${reps.map((r) => r.ladders[name].maxDeliveries).join(', ')}); highest delivered in any step ${summary[`${name} capacity`]}`)
-  }
-  const baseline = LADDERS.find((l) => l.strategy === 'per-subscriber')
-  if (baseline) {
-    const base = summary[`${ladderName(baseline)} maxDeliveriesPerSecond`]
-    const baseCapacity = summary[`${ladderName(baseline)} capacity`]
-    for (const l of LADDERS.filter((x) => x.strategy === 'per-context')) {
+    for (const l of LADDERS) {
       const name = ladderName(l)
-      const ratio = base > 0 ? summary[`${name} maxDeliveriesPerSecond`] / base : null
-      summary[`${name} ratio`] = ratio
-      summary[`${name} ratio at capacity`] = summary[`${name} capacity`] / baseCapacity
-      console.log(`  ratio ${name} / ${ladderName(baseline)} at p99 < ${P99_LIMIT_MS} ms: ${ratio === null ? 'n/a (baseline never met the bar)' : `${ratio.toFixed(1)}×`}; ` +
-        `at capacity: ${summary[`${name} ratio at capacity`].toFixed(1)}×`)
+      summary[`${name} maxDeliveriesPerSecond`] = median(reps.map((r) => r.ladders[name].maxDeliveries))
+      summary[`${name} capacity`] = median(reps.map((r) => r.ladders[name].capacity))
     }
+    console.log('\nsummary (medians of', REPS, 'reps)')
+    if (STRATEGIES.includes('per-context')) {
+      for (const policy of POLICY_NAMES) {
+        console.log(`  light load (${LIGHT.insertsPerSecond} changes/s, ${LIGHT.subscribers} subscribers), ${policy}: p50 ${summary[`light ${policy} p50Ms`]} ms, p99 ${summary[`light ${policy} p99Ms`] ?? `> ${GRACE_MS}`} ms ` +
+          `(per rep p50: ${reps.map((r) => r.light[policy].p50).join(', ')})`)
+      }
+    }
+    for (const l of LADDERS) {
+      const name = ladderName(l)
+      console.log(`  ${name}: ${summary[`${name} maxDeliveriesPerSecond`]} RLS-checked deliveries/s with p99 < ${P99_LIMIT_MS} ms ` +
+        `(per rep: ${reps.map((r) => r.ladders[name].maxDeliveries).join(', ')}); highest delivered in any step ${summary[`${name} capacity`]}`)
+    }
+    const baseline = LADDERS.find((l) => l.strategy === 'per-subscriber')
+    if (baseline) {
+      const base = summary[`${ladderName(baseline)} maxDeliveriesPerSecond`]
+      const baseCapacity = summary[`${ladderName(baseline)} capacity`]
+      for (const l of LADDERS.filter((x) => x.strategy === 'per-context')) {
+        const name = ladderName(l)
+        const ratio = base > 0 ? summary[`${name} maxDeliveriesPerSecond`] / base : null
+        summary[`${name} ratio`] = ratio
+        summary[`${name} ratio at capacity`] = summary[`${name} capacity`] / baseCapacity
+        console.log(`  ratio ${name} / ${ladderName(baseline)} at p99 < ${P99_LIMIT_MS} ms: ${ratio === null ? 'n/a (baseline never met the bar)' : `${ratio.toFixed(1)}×`}; ` +
+          `at capacity: ${summary[`${name} ratio at capacity`].toFixed(1)}×`)
+      }
+    }
+    console.log(`  took ${Math.round((Date.now() - started) / 1000)} s`)
+    mkdirSync(resultsDir, { recursive: true })
+    const file = join(resultsDir, `cdc-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+    writeFileSync(file, JSON.stringify({
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin },
+      options: { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, POLICIES },
+      summary,
+      reps,
+    }, null, 2))
+    console.log(`  wrote ${file}`)
   }
-  console.log(`  took ${Math.round((Date.now() - started) / 1000)} s`)
-  mkdirSync(resultsDir, { recursive: true })
-  const file = join(resultsDir, `cdc-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-  writeFileSync(file, JSON.stringify({
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin },
-    options: { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, POLICIES },
-    summary,
-    reps,
-  }, null, 2))
-  console.log(`  wrote ${file}`)
 } finally {
   await server.call('stop').catch(() => server.kill())
   await sql.end({ timeout: 2 })

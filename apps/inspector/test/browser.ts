@@ -5,15 +5,15 @@
  * app's users, and Debian's chromium driven by playwright-core (never a downloaded browser).
  * Screenshots land in apps/inspector/test-results/.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createClient, type SupabaseClient } from '@supabase/supabase-js'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import WebSocket from 'ws'
 import { signToken, startSwitchboard, type RunningSwitchboard } from '@switchboard/server'
+import { launchChromium, viteBuild } from '../../../test-support/chromium.js'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/database.js'
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url))
@@ -48,13 +48,10 @@ export async function startInspectorBrowser(): Promise<InspectorBrowser> {
     rmSync(buildDir, { recursive: true, force: true })
   }
   try {
-    execFileSync(process.execPath, [join(APP_DIR, '../../node_modules/vite/bin/vite.js'), 'build', '--outDir', join(buildDir, 'dist'), '--emptyOutDir', '--logLevel', 'warn'], { cwd: APP_DIR, stdio: 'pipe', timeout: 90_000 })
+    viteBuild(APP_DIR, join(buildDir, 'dist'))
     db = await createTestDatabase('inspector')
     server = await startSwitchboard({ port: 0, databaseUrl: db.url, jwtSecret: JWT_SECRET, adminKey: ADMIN_KEY, inspector: { pageDir: join(buildDir, 'dist') } })
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-    })
+    browser = await launchChromium()
   } catch (error) {
     await close()
     throw error

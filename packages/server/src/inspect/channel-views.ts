@@ -10,53 +10,12 @@ import type { Tenant } from '../tenant/tenant.js'
 import type { ChangeSubscriber } from '../cdc/postgres-changes-service.js'
 import type { ExplainableBinding } from './filter-explain.js'
 import { redactValue } from './payload-preview.js'
-import { channelOf, subscriberView, type SubscriberView } from './subscriber-view.js'
+import type { ChannelDetail, ChannelSummary, ConnectionView, MessageSummary } from './api-types.js'
+import { channelOf, subscriberView } from './subscriber-view.js'
 import type { TopicRates } from './topic-rates.js'
 import type { TraceRecorder } from './trace-recorder.js'
 import { watchKeyOf } from './traced-message.js'
-import { messageSummary, type MessageSummary } from './verdicts.js'
-
-export interface ChannelSummary {
-  /** Topic key: `public:room1`, `private:room1` (a private and a public channel of one name are different rooms). */
-  key: string
-  /** The channel name clients use (`room1`). */
-  topic: string
-  private: boolean
-  subscribers: number
-  presences: number
-  /** postgres_changes bindings of its subscribers, as `INSERT public.calls phone_id=eq.p1`. */
-  bindings: string[]
-  /** Broadcasts per second on the topic; null when not measured (tracing off). */
-  messagesPerSecond: number | null
-  /** Changes per second on the tables it binds; null when not measured or none bound. */
-  changesPerSecond: number | null
-}
-
-export interface SubscriberDetail extends SubscriberView {
-  presenceKey: string | null
-  bindings: string[]
-  broadcast: { self: boolean; ack: boolean }
-  /** Asked for positions (resumable). */
-  positions: boolean
-  read: { broadcast: boolean; presence: boolean }
-}
-
-export interface ChannelDetail extends ChannelSummary {
-  members: SubscriberDetail[]
-  /** `presence_state` as a joining client would get it (secret-looking fields redacted). */
-  presence: unknown
-  recent: MessageSummary[]
-}
-
-export interface ConnectionView {
-  id: number
-  connectedAt: string
-  client: string
-  remoteAddress: string | null
-  channels: string[]
-  queuedBytes: number
-  closing: boolean
-}
+import { messageSummary } from './verdicts.js'
 
 /** The Postgres Changes engine's registrations, read to explain why a change did not match. */
 export interface ChangeRegistrations {
@@ -118,7 +77,7 @@ export class ChannelViews {
         positions: channel.wantsPositions,
         read: { ...channel.read },
       })),
-      presence: redactValue(this.tenant.hub.presence.state(key)),
+      presence: redactValue(this.tenant.hub.presence.state(key)) as ChannelDetail['presence'],
       recent,
     }
   }

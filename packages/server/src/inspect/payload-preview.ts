@@ -50,7 +50,9 @@ export function previewText(text: string, limit = PREVIEW_BYTES): string {
 /** A redacted preview of a payload's bytes (kind-3/4 broadcasts): JSON as text, binary as its size. */
 export function previewBytes(bytes: Uint8Array, encoding: 'json' | 'binary', limit = PREVIEW_BYTES): string {
   if (encoding === 'binary') return `<binary, ${bytes.length} bytes>`
-  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, limit)).toString('utf8')
+  const end = Math.min(bytes.length, limit)
+  // Payloads read from a socket are Buffers already: decode in place, no view to allocate.
+  const head = Buffer.isBuffer(bytes) ? bytes.toString('utf8', 0, end) : Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8')
   return bytes.length <= limit ? redact(head) : `${redact(head)}… (${bytes.length} bytes)`
 }
 

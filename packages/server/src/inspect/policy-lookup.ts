@@ -5,7 +5,7 @@
  * is.
  */
 import type { Sql } from 'postgres'
-import type { TraceReport } from './verdicts.js'
+import type { TraceReport } from './api-types.js'
 
 interface PolicyRow {
   name: string

@@ -4,27 +4,9 @@
  * seconds; rates: their mean). Bounded: 120 + 90 samples per tenant. Pure.
  */
 
-export interface Sample {
-  /** Start of the second (or of the ten seconds), ms since the epoch. */
-  t: number
-  connections: number
-  channels: number
-  presences: number
-  /** Client broadcasts, presence calls, REST messages and rows read from the slot, per second. */
-  messagesIn: number
-  /** WebSocket frames written to clients, per second. */
-  messagesOut: number
-  /** Rows read from the replication slot, per second. */
-  changes: number
-  /** RLS authorization queries of Postgres Changes, per second. */
-  rlsChecks: number
-  /** Errors (every code), per second. */
-  errors: number
-  /** WAL bytes Postgres has not sent to the server yet (null: no replication stream). */
-  slotLagBytes: number | null
-  /** Age of the oldest change received and not delivered yet, in seconds (null: no stream). */
-  slotLagSeconds: number | null
-}
+import type { Sample } from './api-types.js'
+
+export type { Sample }
 
 const RATES = ['messagesIn', 'messagesOut', 'changes', 'rlsChecks', 'errors'] as const
 

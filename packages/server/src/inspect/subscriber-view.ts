@@ -5,26 +5,10 @@
 import { hostname } from 'node:os'
 import { Channel } from '../channel/channel.js'
 import { Connection } from '../socket/connection.js'
+import type { SubscriberView } from './api-types.js'
 
 /** This process, as the inspector names nodes (one today; the cluster will have several). */
 export const NODE_ID = `${hostname()}:${process.pid}`
-
-export interface SubscriberView {
-  connection: number | null
-  channel: number
-  /** The channel name (without `realtime:`). */
-  topic: string
-  private: boolean
-  /** `sub` of the channel's token, if any. */
-  user: string | null
-  role: string | null
-  /** `vsn` and the client's `x-client-info` or user agent. */
-  client: string | null
-  queuedBytes: number
-  node: string
-  /** The channel's state now (`joining`, `joined`, `live`, `closed`). */
-  state: string
-}
 
 /** The subscriber behind a fan-out target or a change sink: the channel, when it is one. */
 export function channelOf(subscriber: unknown): Channel | null {

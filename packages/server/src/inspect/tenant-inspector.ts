@@ -18,15 +18,13 @@ import { CloseCode, type Connection } from '../socket/connection.js'
 import type { Tenant } from '../tenant/tenant.js'
 import { ChannelViews, type ChangeRegistrations } from './channel-views.js'
 import { attachPolicies } from './policy-lookup.js'
-import type { Sample } from './sample-history.js'
+import type { History, MessageSummary, SlotLag, TenantOverview, TraceMode, TraceReport } from './api-types.js'
 import { NODE_ID } from './subscriber-view.js'
-import { TenantSampler, type CounterTotals, type SlotLag } from './tenant-sampler.js'
+import { TenantSampler, type CounterTotals } from './tenant-sampler.js'
 import { TopicRates } from './topic-rates.js'
 import { DEFAULT_TRACE_BOUNDS, TraceRecorder, type TraceBounds } from './trace-recorder.js'
 import type { TracedMessage } from './traced-message.js'
-import { messageSummary, primaryKeyOf, traceReport, type MessageSummary, type TraceReport } from './verdicts.js'
-
-export type TraceMode = 'watched' | 'always' | 'off'
+import { messageSummary, primaryKeyOf, traceReport } from './verdicts.js'
 
 /** How long tracing stays on after the last live stream closes. */
 const LINGER_MS = 60_000
@@ -59,17 +57,6 @@ export interface TraceQuery {
   limit?: number
 }
 
-export interface TenantOverview {
-  tenant: string
-  node: string
-  at: string
-  now: Sample | null
-  errors: { total: Record<string, number>; last15Minutes: Record<string, number> }
-  cdc: { slot: string; streaming: boolean; leader: string; lag: SlotLag | null } | null
-  tracing: { on: boolean; mode: TraceMode; until: string | null; watchers: number; messages: number; maxMessages: number; verdicts: number; maxVerdicts: number }
-  nodes: { id: string; connections: number; channels: number; presences: number; cdcLeader: boolean }[]
-}
-
 export class TenantInspector {
   readonly tenant: Tenant
   readonly recorder: TraceRecorder
@@ -87,7 +74,7 @@ export class TenantInspector {
     this.tenant = options.tenant
     this.mode = options.trace ?? 'watched'
     const bounds = { ...DEFAULT_TRACE_BOUNDS, ...options.bounds }
-    this.recorder = new TraceRecorder(bounds)
+    this.recorder = new TraceRecorder(options.tenant.hub.topics, bounds)
     this.views = new ChannelViews(options.tenant, this.recorder, this.#rates, options.connections, options.changes)
     this.sampler = new TenantSampler({
       gauges: () => this.#gauges(),
@@ -176,7 +163,7 @@ export class TenantInspector {
     }
   }
 
-  history(): { seconds: readonly Sample[]; tenSeconds: Sample[] } {
+  history(): History {
     return { seconds: this.sampler.history.seconds, tenSeconds: this.sampler.history.tenSeconds }
   }
 

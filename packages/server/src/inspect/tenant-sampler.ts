@@ -6,7 +6,8 @@
  * delivery path; it runs whether or not anyone watches, so the charts have fifteen minutes to
  * show when the inspector opens.
  */
-import { SampleHistory, type Sample } from './sample-history.js'
+import type { Sample, SlotLag } from './api-types.js'
+import { SampleHistory } from './sample-history.js'
 
 export interface CounterTotals {
   messagesIn: number
@@ -14,15 +15,6 @@ export interface CounterTotals {
   changes: number
   rlsChecks: number
   errorsByCode: Record<string, number>
-}
-
-export interface SlotLag {
-  slot: string
-  /** WAL bytes Postgres has not sent to the server yet (the walsender's decoding backlog). */
-  lagBytes: number | null
-  /** WAL bytes the slot retains (the replay window kept for restarts, plus the lag). */
-  retainedBytes: number | null
-  active: boolean
 }
 
 /** Where a tenant's numbers come from (tenant-inspector.ts wires it to the server's metrics and database). */

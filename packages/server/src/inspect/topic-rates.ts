@@ -7,7 +7,7 @@
 const WINDOW_MS = 5_000
 
 export class TopicRates {
-  #windowStart = 0
+  #windowStart: number | null = null
   #startCounts = new Map<string, number>()
   #rates = new Map<string, number>()
 
@@ -16,10 +16,10 @@ export class TopicRates {
     if (counts === null) {
       this.#rates.clear()
       this.#startCounts.clear()
-      this.#windowStart = 0
+      this.#windowStart = null
       return
     }
-    if (this.#windowStart === 0) {
+    if (this.#windowStart === null) {
       this.#windowStart = now
       this.#startCounts = new Map(counts)
       return
@@ -38,7 +38,7 @@ export class TopicRates {
 
   /** Messages per second on `key` over the last window: 0 when none, null when not measured (not tracing). */
   rate(key: string): number | null {
-    if (this.#windowStart === 0) return null
+    if (this.#windowStart === null) return null
     return this.#rates.get(key) ?? 0
   }
 }

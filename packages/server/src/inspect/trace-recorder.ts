@@ -21,7 +21,7 @@ import type { LogMessage } from '../hub/log-entry.js'
 import type { CatchUp, ChangeException, DeliveryTracer, RefusedReason } from './delivery-tracer.js'
 import { previewBytes, previewJson } from './payload-preview.js'
 import { TraceRing } from './trace-ring.js'
-import { watchKeyOf, type BroadcastException, type LaterVerdict, type TracedBroadcast, type TracedChange, type TracedMessage } from './traced-message.js'
+import { watchKeyOf, type Audience, type LaterVerdict, type TracedBroadcast, type TracedChange, type TracedMessage } from './traced-message.js'
 
 export interface TraceBounds {
   /** Messages kept per tenant (default 500). */
@@ -36,8 +36,15 @@ export const DEFAULT_TRACE_BOUNDS: Readonly<TraceBounds> = Object.freeze({ maxMe
 const MAX_PENDING = 10_000
 /** Later verdicts (replays, gaps) kept per message. */
 const MAX_LATER = 1_000
+/** Topics whose audience is cached, at most (past it the cache starts over). */
+const MAX_AUDIENCES = 10_000
 
 type Watcher = (message: TracedMessage) => void
+
+/** The topic registry's change counter: a cached audience holds while it is unchanged. */
+export interface Membership {
+  readonly generation: number
+}
 
 export class TraceRecorder implements DeliveryTracer {
   readonly ring: TraceRing<TracedMessage>
@@ -48,25 +55,19 @@ export class TraceRecorder implements DeliveryTracer {
   /** Changes routed by the dispatcher whose batch is not delivered yet. */
   #routed: TracedChange[] = []
   readonly #watchers = new Map<string, Set<Watcher>>()
+  readonly #membership: Membership
+  readonly #audiences = new Map<string, { generation: number; audience: Audience }>()
 
-  constructor(bounds: TraceBounds = DEFAULT_TRACE_BOUNDS) {
+  constructor(membership: Membership, bounds: TraceBounds = DEFAULT_TRACE_BOUNDS) {
+    this.#membership = membership
     this.ring = new TraceRing(bounds.maxMessages, bounds.maxVerdicts)
   }
 
   // ─── hooks (delivery path) ──────────────────────────────────────────────────────────────
 
   broadcast(position: number, entry: Extract<LogMessage, { topicKey: string }>, subscribers: ReadonlySet<FanoutSubscriber> | undefined, except: FanoutSubscriber | undefined): void {
-    const recipients: FanoutSubscriber[] = subscribers ? new Array<FanoutSubscriber>(subscribers.size) : []
-    let exceptions: Map<FanoutSubscriber, BroadcastException> | null = null
-    let i = 0
-    if (subscribers) {
-      for (const s of subscribers) {
-        recipients[i++] = s
-        // The topic registry's own tests, in its order (topic-registry.ts #deliver).
-        if (s === except) (exceptions ??= new Map()).set(s, 'sender')
-        else if (!s.receivesBroadcast) (exceptions ??= new Map()).set(s, 'not_authorized')
-      }
-    }
+    const { audience, fresh } = this.#audience(entry.topicKey, subscribers)
+    const sender = except !== undefined && subscribers?.has(except) ? except : null
     const json = entry.kind === 'broadcast-json'
     // Stored broadcasts (realtime.send, persist) come back from the database with `{"id": …}` metadata.
     const source = json ? 'broadcast-json' : entry.broadcast.metadataJson?.includes('"id"') ? 'stored' : 'broadcast-user'
@@ -78,16 +79,34 @@ export class TraceRecorder implements DeliveryTracer {
       event: json ? String(entry.payload.event ?? '') : entry.broadcast.event,
       source,
       preview: json ? previewJson(entry.payload.payload) : previewBytes(entry.broadcast.payload, entry.broadcast.encoding),
-      recipients,
-      exceptions,
-      at: Date.now(),
+      audience,
+      sender,
       t0: performance.now(),
       flushedAt: null,
       later: null,
-      weight: 1 + recipients.length,
+      // A shared audience is counted once, with the first message that holds it.
+      weight: 1 + (fresh ? audience.subscribers.length : 0),
     }
     this.#add(message)
-    if (recipients.length > (exceptions?.size ?? 0)) this.#awaitFlush(message)
+    if (audience.subscribers.length > 0) this.#awaitFlush(message)
+  }
+
+  /**
+   * The topic's audience: the cached one while the registry's membership is unchanged, else a
+   * new one (the registry's own test of read permission, topic-registry.ts #deliver: a channel
+   * in the registry is joined, so only its broadcast-read permission can skip it).
+   */
+  #audience(key: string, subscribers: ReadonlySet<FanoutSubscriber> | undefined): { audience: Audience; fresh: boolean } {
+    const generation = this.#membership.generation
+    const cached = this.#audiences.get(key)
+    if (cached && cached.generation === generation) return { audience: cached.audience, fresh: false }
+    const list = subscribers ? [...subscribers] : []
+    let unauthorized: Set<FanoutSubscriber> | null = null
+    for (const s of list) if (!s.receivesBroadcast) (unauthorized ??= new Set()).add(s)
+    const audience: Audience = { subscribers: list, unauthorized }
+    if (this.#audiences.size >= MAX_AUDIENCES) this.#audiences.clear()
+    this.#audiences.set(key, { generation, audience })
+    return { audience, fresh: true }
   }
 
   changeRouted(change: Change, matches: ReadonlyMap<SubscriberEntry, readonly { id: number }[]> | null): void {
@@ -110,7 +129,6 @@ export class TraceRecorder implements DeliveryTracer {
       table: `${change.schema}.${change.table}`,
       matches,
       exceptions: null,
-      at: Date.now(),
       t0: performance.now(),
       flushedAt: null,
       later: null,
@@ -159,7 +177,6 @@ export class TraceRecorder implements DeliveryTracer {
       preview: broadcast ? previewBytes(broadcast.payload, broadcast.encoding) : previewJson(payload?.payload ?? payload),
       channel,
       reason,
-      at: Date.now(),
       t0: performance.now(),
       flushedAt: null,
       later: null,

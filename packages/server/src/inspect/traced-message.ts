@@ -18,8 +18,15 @@ import type { GapReason, ResumeCode } from '@switchboard/protocol'
 import type { ChangeException, RefusedReason } from './delivery-tracer.js'
 import type { RingItem } from './trace-ring.js'
 
-/** Why a subscriber of a broadcast's topic was skipped by the fan-out. */
-export type BroadcastException = 'sender' | 'not_authorized'
+/**
+ * The subscribers of a topic at fan-out, and those of them the fan-out skips for want of read
+ * permission (private channels). One audience is shared by every message of the topic while its
+ * membership is unchanged, so tracing a broadcast copies nothing per subscriber.
+ */
+export interface Audience {
+  readonly subscribers: readonly FanoutSubscriber[]
+  readonly unauthorized: ReadonlySet<FanoutSubscriber> | null
+}
 
 /** A verdict that came after the message's own delivery (a resume). `channel` is the channel (port) that resumed. */
 export type LaterVerdict =
@@ -27,8 +34,6 @@ export type LaterVerdict =
   | { kind: 'gap'; channel: object; reason: GapReason | undefined }
 
 interface Base extends RingItem {
-  /** Wall-clock time it was traced (ms since the epoch). */
-  readonly at: number
   /** `performance.now()` when the hub handed it out (broadcasts) or the dispatcher routed it (changes). */
   t0: number
   /** `performance.now()` of the first socket flush after it was handed out (null: not flushed yet). */
@@ -44,8 +49,9 @@ export interface TracedBroadcast extends Base {
   /** `broadcast-json` (vsn 1.0.0, REST batch), `broadcast-user` (kind-3 bytes, single REST event), or `stored` (realtime.send, persist). */
   readonly source: 'broadcast-json' | 'broadcast-user' | 'stored'
   readonly preview: string
-  readonly recipients: readonly FanoutSubscriber[]
-  readonly exceptions: ReadonlyMap<FanoutSubscriber, BroadcastException> | null
+  readonly audience: Audience
+  /** The sender, skipped by the fan-out (`broadcast.self` off), when it was in the audience. */
+  readonly sender: FanoutSubscriber | null
 }
 
 export interface TracedChange extends Base {
@@ -70,6 +76,16 @@ export interface TracedRefusal extends Base {
 }
 
 export type TracedMessage = TracedBroadcast | TracedChange | TracedRefusal
+
+/** When the message was traced, in ms since the epoch. */
+export function wallTime(message: TracedMessage): number {
+  return performance.timeOrigin + message.t0
+}
+
+/** Subscribers a broadcast was handed to, and how many of them the fan-out skipped. */
+export function broadcastCounts(message: TracedBroadcast): { recipients: number; skipped: number } {
+  return { recipients: message.audience.subscribers.length, skipped: (message.audience.unauthorized?.size ?? 0) + (message.sender ? 1 : 0) }
+}
 
 /** The key a message is counted and watched under: the topic key, or `table:schema.table` for changes. */
 export function watchKeyOf(message: TracedMessage): string {

@@ -22,64 +22,16 @@
  *   rate_limited / payload_too_large / not_authorized (write): the sender's message was refused
  */
 import { ResumeCode } from '@switchboard/protocol'
+import type { MessageSummary, PolicyContext, TraceReport, Verdict, VerdictKind } from './api-types.js'
 import type { Channel } from '../channel/channel.js'
 import type { SubscriberEntry } from '../cdc/change-dispatcher.js'
 import type { ClaimPaths } from '../cdc/policy-claims.js'
 import type { ExplainableBinding } from './filter-explain.js'
 import { explainMismatch } from './filter-explain.js'
 import { previewJson, redactValue } from './payload-preview.js'
-import { authOf, channelOf, connectionOf, subscriberView, unknownSubscriber, type SubscriberView } from './subscriber-view.js'
-import type { TracedChange, TracedMessage } from './traced-message.js'
-
-export type VerdictKind =
-  | 'delivered' | 'queued' | 'filtered_out' | 'not_authorized' | 'quarantined' | 'error_payload' | 'excluded_sender' | 'slow_consumer'
-  | 'connection_closed' | 'joined_after' | 'not_subscribed' | 'replayed' | 'gap' | 'rate_limited' | 'payload_too_large'
-
-/** Who the policy check ran as: the role and the claims the policies read (names only when unknown). Never a token. */
-export interface PolicyContext {
-  /** What was checked: `table public.calls (new row)`, `realtime.messages (broadcast read)`, … */
-  check: string
-  role: string
-  /** Values of the claims the table's policies read, when known. */
-  claims: Record<string, unknown> | null
-  /** When the claims read are unknown (a policy calls a function, reads the claim set whole): the names of the token's claims. */
-  claimNames?: string[]
-  /** The SELECT policies that applied (filled in by the API from pg_policies). */
-  policies?: { name: string; using: string | null }[]
-  /** For the policy lookup: the table whose policies decided. */
-  table?: { schema: string; table: string }
-}
-
-export interface Verdict {
-  verdict: VerdictKind
-  subscriber: SubscriberView
-  /** One sentence, for people. */
-  detail: string
-  latencyMs?: number
-  sinceCommitMs?: number
-  condition?: string
-  policy?: PolicyContext
-  bindingIds?: number[]
-}
-
-export interface TraceReport {
-  id: number
-  position: number | null
-  kind: TracedMessage['kind']
-  /** Topic key (`public:room1`) for broadcasts and refusals; `schema.table` for changes. */
-  topic: string
-  event: string
-  at: string
-  source?: string
-  type?: string
-  primaryKey?: Record<string, string | null>
-  commitTimestamp?: string
-  preview: string
-  summary: Partial<Record<VerdictKind, number>>
-  verdicts: Verdict[]
-  /** Verdicts left out past `limit`. */
-  omitted: number
-}
+import type { SubscriberView } from './api-types.js'
+import { authOf, channelOf, connectionOf, subscriberView, unknownSubscriber } from './subscriber-view.js'
+import { broadcastCounts, wallTime, type TracedChange, type TracedMessage } from './traced-message.js'
 
 /** What the verdicts need from the live server: the channels subscribed to changes now, with their registration. */
 export interface VerdictContext {
@@ -97,16 +49,16 @@ const round = (ms: number) => Math.round(ms * 100) / 100
 
 export function traceReport(message: TracedMessage, context: VerdictContext, limit = 1_000): TraceReport {
   const verdicts: Verdict[] = []
-  const base = { id: message.id, position: message.position, kind: message.kind, at: new Date(message.at).toISOString() }
+  const base = { id: message.id, position: message.position, kind: message.kind, at: new Date(wallTime(message)).toISOString() }
   let report: Omit<TraceReport, 'summary' | 'verdicts' | 'omitted'>
   if (message.kind === 'broadcast') {
     report = { ...base, topic: message.topicKey, event: message.event, source: message.source, preview: message.preview }
-    for (const subscriber of message.recipients) {
+    for (const subscriber of message.audience.subscribers) {
       const channel = channelOf(subscriber)
       const view = channel ? subscriberView(channel) : unknownSubscriber()
-      const exception = message.exceptions?.get(subscriber)
-      if (exception === 'sender') verdicts.push({ verdict: 'excluded_sender', subscriber: view, detail: 'the sender itself: its channel has broadcast.self off' })
-      else if (exception === 'not_authorized') verdicts.push(privateReadDenied(view, channel))
+      // The fan-out's order of tests (topic-registry.ts #deliver): the sender first, then read permission.
+      if (subscriber === message.sender) verdicts.push({ verdict: 'excluded_sender', subscriber: view, detail: 'the sender itself: its channel has broadcast.self off' })
+      else if (message.audience.unauthorized?.has(subscriber)) verdicts.push(privateReadDenied(view, channel))
       else verdicts.push(delivery(message, channel, view))
     }
   } else if (message.kind === 'change') {
@@ -210,7 +162,7 @@ function delivery(message: TracedMessage, channel: Channel | null, view: Subscri
   const verdict: Verdict = { verdict: 'delivered', subscriber: view, detail: `written to the socket ${latencyMs} ms after ${message.kind === 'change' ? 'routing' : 'fan-out'}`, latencyMs }
   if (message.kind === 'change') {
     const committed = Date.parse(message.change.commitTimestamp)
-    if (Number.isFinite(committed)) verdict.sinceCommitMs = round(message.at + (message.flushedAt - message.t0) - committed)
+    if (Number.isFinite(committed)) verdict.sinceCommitMs = round(performance.timeOrigin + message.flushedAt - committed)
   }
   return verdict
 }
@@ -251,27 +203,11 @@ export function primaryKeyOf(change: TracedChange['change']): Record<string, str
   return key
 }
 
-/** A traced message in a list: what it was and how many it reached, without working out every verdict. */
-export interface MessageSummary {
-  id: number
-  position: number | null
-  kind: TracedMessage['kind']
-  topic: string
-  event: string
-  at: string
-  preview: string
-  /** Subscribers it was handed to (broadcast: the topic's; change: the matched ones). */
-  recipients: number
-  /** Of those, how many were skipped or got no data (sender, not authorized, RLS, …). */
-  exceptions: number
-  /** Refusals: why. */
-  refused?: string
-}
-
 export function messageSummary(message: TracedMessage): MessageSummary {
-  const at = new Date(message.at).toISOString()
+  const at = new Date(wallTime(message)).toISOString()
   if (message.kind === 'broadcast') {
-    return { id: message.id, position: message.position, kind: message.kind, topic: message.topicKey, event: message.event, at, preview: message.preview, recipients: message.recipients.length, exceptions: message.exceptions?.size ?? 0 }
+    const { recipients, skipped } = broadcastCounts(message)
+    return { id: message.id, position: message.position, kind: message.kind, topic: message.topicKey, event: message.event, at, preview: message.preview, recipients, exceptions: skipped }
   }
   if (message.kind === 'change') {
     const change = message.change

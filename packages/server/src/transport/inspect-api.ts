@@ -58,25 +58,42 @@ export async function tenantOf(request: FastifyRequest, reply: FastifyReply, opt
   return inspector
 }
 
-function integer(value: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined | Error {
+/** A bad parameter: the route answers 400 with its message. */
+class BadRequest extends Error {}
+
+/** A whole number parameter in [min, max], or undefined when absent; throws BadRequest otherwise. */
+function integer(value: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined || value === '') return undefined
-  if (!/^\d+$/.test(value)) return new Error(`${name} must be a whole number`)
   const n = Number(value)
-  return n < min || n > max ? new Error(`${name} must be from ${min} to ${max}`) : n
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new BadRequest(`${name} must be a whole number from ${min} to ${max}`)
+  return n
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+type TenantHandler = (tenant: TenantInspector, request: FastifyRequest, reply: FastifyReply) => unknown
+
 export function registerInspectApi(app: FastifyInstance, options: InspectApiOptions): void {
   const { inspector } = options
+  /** A route about one tenant the key may see; BadRequest becomes a 400. */
+  const withTenant = (handler: TenantHandler) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const tenant = await tenantOf(request, reply, options)
+    if (!tenant) return
+    try {
+      return await handler(tenant, request, reply)
+    } catch (error) {
+      if (error instanceof BadRequest) return reply.code(400).send({ error: error.message })
+      throw error
+    }
+  }
+  const query = (request: FastifyRequest) => request.query as Query
 
   app.get('/api/inspect/session', async (request, reply) => {
     const scope = await authorize(request, reply, options)
     if (!scope) return
-    const tenants = inspector.tenants.filter((t) => canSee(scope, t.id)).map((t) => t.id)
-    return { scope: scope.kind, tenants }
+    return { scope: scope.kind, tenants: inspector.tenants.filter((t) => canSee(scope, t.id)).map((t) => t.id) }
   })
 
   app.get('/api/inspect/tenants', async (request, reply) => {
@@ -85,98 +102,63 @@ export function registerInspectApi(app: FastifyInstance, options: InspectApiOpti
     return { tenants: inspector.tenants.filter((t) => canSee(scope, t.id)).map((t) => t.overview()) }
   })
 
-  app.get('/api/inspect/tenants/:tenant/overview', async (request, reply) => {
-    const tenant = await tenantOf(request, reply, options)
-    if (!tenant) return
-    return { ...tenant.overview(), history: tenant.history() }
-  })
+  app.get('/api/inspect/tenants/:tenant/overview', withTenant((tenant) => ({ ...tenant.overview(), history: tenant.history() })))
 
-  app.get('/api/inspect/tenants/:tenant/channels', async (request, reply) => {
-    const tenant = await tenantOf(request, reply, options)
-    if (!tenant) return
-    const query = request.query as Query
-    const limit = integer(query.limit, 'limit', 1, 5_000)
-    if (limit instanceof Error) return reply.code(400).send({ error: limit.message })
-    return tenant.views.list(query.q ?? '', limit ?? 200)
-  })
+  app.get('/api/inspect/tenants/:tenant/channels', withTenant((tenant, request) => {
+    const { q, limit } = query(request)
+    return tenant.views.list(q ?? '', integer(limit, 'limit', 1, 5_000) ?? 200)
+  }))
 
-  app.get('/api/inspect/tenants/:tenant/channels/:key', async (request, reply) => {
-    const tenant = await tenantOf(request, reply, options)
-    if (!tenant) return
+  app.get('/api/inspect/tenants/:tenant/channels/:key', withTenant((tenant, request, reply) => {
     const detail = tenant.views.detail((request.params as { key: string }).key)
-    if (!detail) return reply.code(404).send({ error: 'nobody is subscribed to this channel on this node' })
-    return detail
-  })
+    return detail ?? reply.code(404).send({ error: 'nobody is subscribed to this channel on this node' })
+  }))
 
-  app.get('/api/inspect/tenants/:tenant/connections', async (request, reply) => {
-    const tenant = await tenantOf(request, reply, options)
-    if (!tenant) return
-    return tenant.views.listConnections()
-  })
+  app.get('/api/inspect/tenants/:tenant/connections', withTenant((tenant) => tenant.views.listConnections()))
 
-  app.get('/api/inspect/tenants/:tenant/messages', async (request, reply) => {
-    const tenant = await tenantOf(request, reply, options)
-    if (!tenant) return
-    const query = request.query as Query
-    const limit = integer(query.limit, 'limit', 1, 500)
-    if (limit instanceof Error) return reply.code(400).send({ error: limit.message })
-    return { tracing: tenant.tracing, messages: tenant.messages({ ...(query.topic ? { topic: query.topic } : {}), ...(query.table ? { table: query.table } : {}), limit: limit ?? 50 }) }
-  })
+  app.get('/api/inspect/tenants/:tenant/messages', withTenant((tenant, request) => {
+    const { topic, table, limit } = query(request)
+    return { tracing: tenant.tracing, messages: tenant.messages({ ...(topic ? { topic } : {}), ...(table ? { table } : {}), limit: integer(limit, 'limit', 1, 500) ?? 50 }) }
+  }))
 
-  app.get('/api/inspect/trace', async (request, reply) => {
-    const tenant = await tenantOf(request, reply, options)
-    if (!tenant) return
-    const query = request.query as Query
-    const id = integer(query.id, 'id')
-    const position = integer(query.position, 'position')
-    const limit = integer(query.limit, 'limit', 1, 10_000)
-    for (const value of [id, position, limit]) if (value instanceof Error) return reply.code(400).send({ error: value.message })
-    if (id === undefined && position === undefined && !query.table) {
-      return reply.code(400).send({ error: 'give id, position, or table (and pk) of the message to trace' })
-    }
+  app.get('/api/inspect/trace', withTenant(async (tenant, request) => {
+    const { id, position, table, pk, limit } = query(request)
     const traceQuery: TraceQuery = {}
-    if (typeof id === 'number') traceQuery.id = id
-    if (typeof position === 'number') traceQuery.position = position
-    if (query.table) traceQuery.table = query.table
-    if (query.pk !== undefined) traceQuery.pk = query.pk
-    if (typeof limit === 'number') traceQuery.limit = limit
-    const traces = await tenant.trace(traceQuery)
-    return { tenant: tenant.id, tracing: tenant.tracing, traces }
-  })
+    const byId = integer(id, 'id')
+    const byPosition = integer(position, 'position')
+    const verdicts = integer(limit, 'limit', 1, 10_000)
+    if (byId !== undefined) traceQuery.id = byId
+    if (byPosition !== undefined) traceQuery.position = byPosition
+    if (table) traceQuery.table = table
+    if (pk !== undefined) traceQuery.pk = pk
+    if (verdicts !== undefined) traceQuery.limit = verdicts
+    if (byId === undefined && byPosition === undefined && !table) throw new BadRequest('give id, position, or table (and pk) of the message to trace')
+    return { tenant: tenant.id, tracing: tenant.tracing, traces: await tenant.trace(traceQuery) }
+  }))
 
-  app.post('/api/inspect/tenants/:tenant/tracing', async (request, reply) => {
-    const tenant = await tenantOf(request, reply, options)
-    if (!tenant) return
+  app.post('/api/inspect/tenants/:tenant/tracing', withTenant((tenant, request) => {
     const minutes = isObject(request.body) ? request.body.minutes : undefined
-    if (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes < 0 || minutes > 24 * 60) {
-      return reply.code(400).send({ error: 'minutes must be a number from 0 (stop) to 1440' })
-    }
+    if (typeof minutes !== 'number' || !Number.isFinite(minutes) || minutes < 0 || minutes > 24 * 60) throw new BadRequest('minutes must be a number from 0 (stop) to 1440')
     tenant.enableFor(minutes * 60_000)
     return tenant.overview().tracing
-  })
+  }))
 
-  app.post('/api/inspect/tenants/:tenant/connections/:id/disconnect', async (request, reply) => {
-    const tenant = await tenantOf(request, reply, options)
-    if (!tenant) return
-    const id = integer((request.params as { id: string }).id, 'id', 1)
-    if (id instanceof Error || id === undefined) return reply.code(400).send({ error: 'the connection id must be a whole number' })
-    if (!tenant.disconnect(id)) return reply.code(404).send({ error: `no connection ${id}` })
-    return { disconnected: id }
-  })
+  app.post('/api/inspect/tenants/:tenant/connections/:id/disconnect', withTenant((tenant, request, reply) => {
+    const id = integer((request.params as { id: string }).id, 'the connection id', 1)!
+    return tenant.disconnect(id) ? { disconnected: id } : reply.code(404).send({ error: `no connection ${id}` })
+  }))
 
-  app.post('/api/inspect/tenants/:tenant/broadcast', async (request, reply) => {
-    const tenant = await tenantOf(request, reply, options)
-    if (!tenant) return
+  app.post('/api/inspect/tenants/:tenant/broadcast', withTenant((tenant, request, reply) => {
     const body = request.body
     if (!isObject(body) || typeof body.topic !== 'string' || body.topic === '' || typeof body.event !== 'string' || body.event === '') {
-      return reply.code(400).send({ error: 'give topic and event (strings), and payload (an object)' })
+      throw new BadRequest('give topic and event (strings), and payload (an object)')
     }
     const payload = body.payload ?? {}
-    if (!isObject(payload)) return reply.code(400).send({ error: 'payload must be an object' })
-    if (JSON.stringify(payload).length > tenant.tenant.limits.maxPayloadBytes) return reply.code(400).send({ error: 'payload exceeds the tenant limit' })
+    if (!isObject(payload)) throw new BadRequest('payload must be an object')
+    if (JSON.stringify(payload).length > tenant.tenant.limits.maxPayloadBytes) throw new BadRequest('payload exceeds the tenant limit')
     tenant.broadcast(body.topic, body.event, payload, body.private === true)
     return reply.code(202).send({ sent: true })
-  })
+  }))
 
   registerInspectStream(app, options)
 }
