@@ -196,6 +196,22 @@ describe('positions and resume', () => {
   })
 })
 
+describe('after a server restart', () => {
+  it('a row committed as soon as every channel reports connected again arrives', { timeout: 60_000 }, async () => {
+    const m = await serviceManager()
+    const got: string[] = []
+    const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => m.subscribeToEntity({ entityType: 'contact', entityId: `r-${i}`, table: 'contacts', onChange: (p) => got.push(`${p.eventType}:${(p.new as { id?: string }).id}`) })))
+    await h.restart({ downMs: 100 })
+    await waitFor(() => leases.every((l) => l.status === 'reconnecting' || l.status === 'connecting'), 10_000, 'the break').catch(() => undefined)
+    await waitFor(() => leases.every((l) => l.status === 'connected'), 20_000, 'all connected again')
+    // The worst moment: right after the last channel says connected.
+    await sql`insert into contacts select 'r-' || i, 'after restart' from generate_series(0, 19) i`
+    await waitFor(() => got.length === 20, 10_000, 'inserts after the restart')
+    expect(got.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `INSERT:r-${i}`).sort())
+    for (const l of leases) l.release()
+  })
+})
+
 describe('a position older than the replay buffer', () => {
   let small: Harness
   beforeAll(async () => {
