@@ -437,6 +437,7 @@ try {
   const ctx = { port, server, writer, pgCpuUs: pg.cpuUs }
   console.log(`Postgres Changes bench: ${SUBSCRIBERS} subscribers over ${USERS} users, ${REPS} reps, ${cpus().length} cores${canPin ? ' (server core 0, clients core 1)' : ''}`)
   if (TRACING) {
+    // --tracing is its own run (tracingRun); the standard run below does not start.
     const result = await tracingRun(ctx)
     await writer.stop()
     mkdirSync(resultsDir, { recursive: true })
@@ -447,73 +448,76 @@ try {
       ...result,
     }, null, 2))
     console.log(`  took ${Math.round((Date.now() - started) / 1000)} s; wrote ${file}`)
-  } else {
-    const reps = []
-    for (let rep = 0; rep < REPS; rep++) {
-      console.log(`rep ${rep + 1}/${REPS}`)
-      const light = {}
-      if (STRATEGIES.includes('per-context')) {
-        for (const policy of POLICY_NAMES) {
-          light[policy] = await lightLoad(ctx, policy)
-          console.log(`  light load, ${policy.padEnd(8)}: ${light[policy].inserts} inserts/s × ${LIGHT.subscribers} subscribers → ${light[policy].deliveries} deliveries/s, ${describe(light[policy])}`)
-        }
-      }
-      const order = rep % 2 === 0 ? LADDERS : [...LADDERS].reverse()
-      const ladders = {}
-      for (const l of order) ladders[ladderName(l)] = await ladder(ctx, l)
-      reps.push({ light, ladders })
-    }
-    await writer.stop()
-
-    const summary = {}
-    if (STRATEGIES.includes('per-context')) {
-      for (const policy of POLICY_NAMES) {
-        // A null quantile is "later than the grace period" (undelivered): it ranks above every number.
-        summary[`light ${policy} p50Ms`] = medianLatency(reps.map((r) => r.light[policy].p50))
-        summary[`light ${policy} p99Ms`] = medianLatency(reps.map((r) => r.light[policy].p99))
-      }
-    }
-    for (const l of LADDERS) {
-      const name = ladderName(l)
-      summary[`${name} maxDeliveriesPerSecond`] = median(reps.map((r) => r.ladders[name].maxDeliveries))
-      summary[`${name} capacity`] = median(reps.map((r) => r.ladders[name].capacity))
-    }
-    console.log('\nsummary (medians of', REPS, 'reps)')
-    if (STRATEGIES.includes('per-context')) {
-      for (const policy of POLICY_NAMES) {
-        console.log(`  light load (${LIGHT.insertsPerSecond} changes/s, ${LIGHT.subscribers} subscribers), ${policy}: p50 ${summary[`light ${policy} p50Ms`]} ms, p99 ${summary[`light ${policy} p99Ms`] ?? `> ${GRACE_MS}`} ms ` +
-          `(per rep p50: ${reps.map((r) => r.light[policy].p50).join(', ')})`)
-      }
-    }
-    for (const l of LADDERS) {
-      const name = ladderName(l)
-      console.log(`  ${name}: ${summary[`${name} maxDeliveriesPerSecond`]} RLS-checked deliveries/s with p99 < ${P99_LIMIT_MS} ms ` +
-        `(per rep: ${reps.map((r) => r.ladders[name].maxDeliveries).join(', ')}); highest delivered in any step ${summary[`${name} capacity`]}`)
-    }
-    const baseline = LADDERS.find((l) => l.strategy === 'per-subscriber')
-    if (baseline) {
-      const base = summary[`${ladderName(baseline)} maxDeliveriesPerSecond`]
-      const baseCapacity = summary[`${ladderName(baseline)} capacity`]
-      for (const l of LADDERS.filter((x) => x.strategy === 'per-context')) {
-        const name = ladderName(l)
-        const ratio = base > 0 ? summary[`${name} maxDeliveriesPerSecond`] / base : null
-        summary[`${name} ratio`] = ratio
-        summary[`${name} ratio at capacity`] = summary[`${name} capacity`] / baseCapacity
-        console.log(`  ratio ${name} / ${ladderName(baseline)} at p99 < ${P99_LIMIT_MS} ms: ${ratio === null ? 'n/a (baseline never met the bar)' : `${ratio.toFixed(1)}×`}; ` +
-          `at capacity: ${summary[`${name} ratio at capacity`].toFixed(1)}×`)
-      }
-    }
-    console.log(`  took ${Math.round((Date.now() - started) / 1000)} s`)
-    mkdirSync(resultsDir, { recursive: true })
-    const file = join(resultsDir, `cdc-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-    writeFileSync(file, JSON.stringify({
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin },
-      options: { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, POLICIES },
-      summary,
-      reps,
-    }, null, 2))
-    console.log(`  wrote ${file}`)
+    await server.call('stop').catch(() => server.kill())
+    await sql.end({ timeout: 2 })
+    await pg.stop()
+    process.exit(0)
   }
+  const reps = []
+  for (let rep = 0; rep < REPS; rep++) {
+    console.log(`rep ${rep + 1}/${REPS}`)
+    const light = {}
+    if (STRATEGIES.includes('per-context')) {
+      for (const policy of POLICY_NAMES) {
+        light[policy] = await lightLoad(ctx, policy)
+        console.log(`  light load, ${policy.padEnd(8)}: ${light[policy].inserts} inserts/s × ${LIGHT.subscribers} subscribers → ${light[policy].deliveries} deliveries/s, ${describe(light[policy])}`)
+      }
+    }
+    const order = rep % 2 === 0 ? LADDERS : [...LADDERS].reverse()
+    const ladders = {}
+    for (const l of order) ladders[ladderName(l)] = await ladder(ctx, l)
+    reps.push({ light, ladders })
+  }
+  await writer.stop()
+
+  const summary = {}
+  if (STRATEGIES.includes('per-context')) {
+    for (const policy of POLICY_NAMES) {
+      // A null quantile is "later than the grace period" (undelivered): it ranks above every number.
+      summary[`light ${policy} p50Ms`] = medianLatency(reps.map((r) => r.light[policy].p50))
+      summary[`light ${policy} p99Ms`] = medianLatency(reps.map((r) => r.light[policy].p99))
+    }
+  }
+  for (const l of LADDERS) {
+    const name = ladderName(l)
+    summary[`${name} maxDeliveriesPerSecond`] = median(reps.map((r) => r.ladders[name].maxDeliveries))
+    summary[`${name} capacity`] = median(reps.map((r) => r.ladders[name].capacity))
+  }
+  console.log('\nsummary (medians of', REPS, 'reps)')
+  if (STRATEGIES.includes('per-context')) {
+    for (const policy of POLICY_NAMES) {
+      console.log(`  light load (${LIGHT.insertsPerSecond} changes/s, ${LIGHT.subscribers} subscribers), ${policy}: p50 ${summary[`light ${policy} p50Ms`]} ms, p99 ${summary[`light ${policy} p99Ms`] ?? `> ${GRACE_MS}`} ms ` +
+        `(per rep p50: ${reps.map((r) => r.light[policy].p50).join(', ')})`)
+    }
+  }
+  for (const l of LADDERS) {
+    const name = ladderName(l)
+    console.log(`  ${name}: ${summary[`${name} maxDeliveriesPerSecond`]} RLS-checked deliveries/s with p99 < ${P99_LIMIT_MS} ms ` +
+      `(per rep: ${reps.map((r) => r.ladders[name].maxDeliveries).join(', ')}); highest delivered in any step ${summary[`${name} capacity`]}`)
+  }
+  const baseline = LADDERS.find((l) => l.strategy === 'per-subscriber')
+  if (baseline) {
+    const base = summary[`${ladderName(baseline)} maxDeliveriesPerSecond`]
+    const baseCapacity = summary[`${ladderName(baseline)} capacity`]
+    for (const l of LADDERS.filter((x) => x.strategy === 'per-context')) {
+      const name = ladderName(l)
+      const ratio = base > 0 ? summary[`${name} maxDeliveriesPerSecond`] / base : null
+      summary[`${name} ratio`] = ratio
+      summary[`${name} ratio at capacity`] = summary[`${name} capacity`] / baseCapacity
+      console.log(`  ratio ${name} / ${ladderName(baseline)} at p99 < ${P99_LIMIT_MS} ms: ${ratio === null ? 'n/a (baseline never met the bar)' : `${ratio.toFixed(1)}×`}; ` +
+        `at capacity: ${summary[`${name} ratio at capacity`].toFixed(1)}×`)
+    }
+  }
+  console.log(`  took ${Math.round((Date.now() - started) / 1000)} s`)
+  mkdirSync(resultsDir, { recursive: true })
+  const file = join(resultsDir, `cdc-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+  writeFileSync(file, JSON.stringify({
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin },
+    options: { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, POLICIES },
+    summary,
+    reps,
+  }, null, 2))
+  console.log(`  wrote ${file}`)
 } finally {
   await server.call('stop').catch(() => server.kill())
   await sql.end({ timeout: 2 })

@@ -214,7 +214,7 @@ export class TenantInspector {
     return false
   }
 
-  /** A test broadcast through the hub, as a REST broadcast would be; returns its log position. */
+  /** A test broadcast through the hub, as a REST broadcast would be. */
   broadcast(topic: string, event: string, payload: Record<string, unknown>, isPrivate: boolean): void {
     this.tenant.metrics.messagesIn.inc({ kind: 'inspector' })
     this.tenant.hub.publishJson(makeTopicKey(topic, isPrivate), `realtime:${topic}`, { type: 'broadcast', event, payload })
