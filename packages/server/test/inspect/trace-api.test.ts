@@ -124,6 +124,40 @@ describe('broadcast verdicts', () => {
     sender.socket.close()
   })
 
+  test('a private channel: a subscriber without broadcast read is not authorized; its own send is refused', async () => {
+    await h.sql.unsafe(`
+      create policy "room readers" on realtime.messages for select to authenticated
+        using (realtime.topic() = 'secret-room' and (extension = 'presence' or (auth.jwt() ->> 'sub') = 'writer'));
+      create policy "room writer" on realtime.messages for insert to authenticated
+        with check (realtime.topic() = 'secret-room' and (auth.jwt() ->> 'sub') = 'writer');
+    `)
+    const join = async (sub: string) => {
+      const token = await h.token({ role: 'authenticated', sub })
+      const config = { private: true, presence: { key: sub, enabled: true }, broadcast: { self: false, ack: true } }
+      return rawJoin('secret-room', config, { access_token: token })
+    }
+    const writer = await join('writer')
+    const viewer = await join('viewer')
+    const ref = writer.socket.makeRef()
+    writer.socket.sendBinary(userBroadcastPush(writer.joinRef, ref, 'realtime:secret-room', 'memo', { text: 'for writers only' }))
+    await writer.socket.reply(ref)
+    const message = await newest('topic=private:secret-room')
+    const trace = await traceOf(`id=${message.id}`)
+    expect(trace.summary).toEqual({ not_authorized: 1, excluded_sender: 1 })
+    const [denied] = verdictsOf(trace, 'not_authorized')
+    expect(denied.subscriber).toMatchObject({ user: 'viewer', private: true })
+    expect(denied.policy).toMatchObject({ check: 'realtime.messages (broadcast read)', role: 'authenticated', policies: [{ name: 'room readers' }] })
+
+    const viewerRef = viewer.socket.makeRef()
+    viewer.socket.sendBinary(userBroadcastPush(viewer.joinRef, viewerRef, 'realtime:secret-room', 'memo', { text: 'let me in' }))
+    await viewer.socket.reply(viewerRef)
+    const refused = await newest('topic=private:secret-room', (m) => m.kind === 'refused')
+    const refusal = await traceOf(`id=${refused.id}`)
+    expect(refusal.verdicts).toEqual([expect.objectContaining({ verdict: 'not_authorized', detail: expect.stringContaining('no write permission'), subscriber: expect.objectContaining({ user: 'viewer' }) })])
+    writer.socket.close()
+    viewer.socket.close()
+  })
+
   test('a sender over the events/s limit: its message is refused as rate-limited', async () => {
     const listener = await rawJoin('room-flood')
     const flooder = await rawJoin('room-flood')
