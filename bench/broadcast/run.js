@@ -29,6 +29,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { canPin, spawnNode } from '../lib/child.js'
 import { argv, flag, option, helpFromHeader } from '../lib/cli.js'
+import { BENCH_ADMIN_KEY, setTracing } from '../lib/inspector.js'
 import { startPostgres } from '../lib/postgres.js'
 import { median } from '../lib/stats.js'
 
@@ -138,23 +139,50 @@ async function waitForQuiet() {
   }
 }
 
-async function runConfiguration(serverMode, databaseUrl, rep) {
-  const quiet = await waitForQuiet()
-  const execArgv = flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=${serverMode}-${rep}.cpuprofile`] : []
-  const dist = EXTRA_BUILDS.get(serverMode)
-  const env = { BENCH_DATABASE_URL: databaseUrl, ...(dist ? { BENCH_SERVER_DIST: dist } : {}) }
-  const server = spawnChild('server-proc.js', [dist ? 'switchboard' : serverMode], SERVER_CORE, { env, execArgv })
+/** The server (`args`, `env`) on its core and the two client processes on theirs, all sockets joined. */
+async function startFleet(args, env, execArgv = []) {
+  const server = spawnChild('server-proc.js', args, SERVER_CORE, { env, execArgv })
   const receivers = spawnChild('clients.js', ['receivers'], CLIENT_CORE)
   const publishers = spawnChild('clients.js', ['publishers'], CLIENT_CORE)
-  const ctx = { server, receivers, publishers }
+  const ctx = { server, receivers, publishers, port: 0, stop: async () => {
+    await Promise.all([receivers.stop('exit'), publishers.stop('exit')])
+    await server.stop('stop')
+  } }
   try {
     const { port, apiKey } = await server.ready
+    ctx.port = port
     await Promise.all([receivers.ready, publishers.ready])
     const connection = { host: '127.0.0.1', port, apiKey, rooms: ROOMS, perRoom: PER_ROOM }
     const joinStart = performance.now()
     await receivers.call('start', connection)
     const { frameBytes, payloadBytes } = await publishers.call('start', connection)
-    const joinMs = Math.round(performance.now() - joinStart)
+    return { ctx, frameBytes, payloadBytes, joinMs: Math.round(performance.now() - joinStart) }
+  } catch (error) {
+    await ctx.stop()
+    throw error
+  }
+}
+
+/** Stops the publishers and waits (up to 10 s) for every broadcast sent to reach its PER_ROOM receivers. */
+async function drainCheck(ctx) {
+  await ctx.publishers.call('rate', { perSecond: 0 })
+  const sent = (await ctx.publishers.call('totals')).sent
+  let totals
+  for (let waited = 0; waited < 10_000; waited += 100) {
+    totals = await ctx.receivers.call('totals')
+    if (totals.delivered >= sent * PER_ROOM) break
+    await sleep(100)
+  }
+  return { broadcastsSent: sent, expectedDeliveries: sent * PER_ROOM, delivered: totals.delivered, closedSockets: totals.closed, closeReasons: totals.closeReasons }
+}
+
+async function runConfiguration(serverMode, databaseUrl, rep) {
+  const quiet = await waitForQuiet()
+  const execArgv = flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=${serverMode}-${rep}.cpuprofile`] : []
+  const dist = EXTRA_BUILDS.get(serverMode)
+  const env = { BENCH_DATABASE_URL: databaseUrl, ...(dist ? { BENCH_SERVER_DIST: dist } : {}) }
+  const { ctx, frameBytes, payloadBytes, joinMs } = await startFleet([dist ? 'switchboard' : serverMode], env, execArgv)
+  try {
 
     const fixed = await step(ctx, FIXED_BROADCASTS)
     log(`  ${serverMode.padEnd(11)} fixed ${fmtStep(fixed)}`)
@@ -184,15 +212,8 @@ async function runConfiguration(serverMode, databaseUrl, rep) {
       else flat = 0
       best = Math.max(best, result.deliveredPerSec)
     }
-    await publishers.call('rate', { perSecond: 0 })
     // Drain: every broadcast sent must reach its 100 recipients (nothing lost, nothing extra).
-    const sent = (await publishers.call('totals')).sent
-    let totals
-    for (let waited = 0; waited < 10_000; waited += 100) {
-      totals = await receivers.call('totals')
-      if (totals.delivered >= sent * PER_ROOM) break
-      await sleep(100)
-    }
+    const integrity = await drainCheck(ctx)
     const saturation = ladder.reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a))
     return {
       server: serverMode,
@@ -204,43 +225,24 @@ async function runConfiguration(serverMode, databaseUrl, rep) {
       fixed,
       ladder,
       saturation,
-      integrity: { broadcastsSent: sent, expectedDeliveries: sent * PER_ROOM, delivered: totals.delivered, closedSockets: totals.closed, closeReasons: totals.closeReasons },
+      integrity,
     }
   } finally {
-    await Promise.all([receivers.stop('exit'), publishers.stop('exit')])
-    await server.stop('stop')
+    await ctx.stop()
   }
 }
 
 // ─── tracing on vs off, in pairs (--tracing) ─────────────────────────────────────────────
 
 const TRACING = flag('tracing')
-const ADMIN_KEY = 'switchboard-bench-admin-key-0123456789'
 /** Ladder rates of a tracing run, × the fixed rate: 1.5^1 … 1.5^7 (about 17×, past saturation). */
 const TRACING_STEPS = 7
 
-async function setTracing(port, on) {
-  const response = await fetch(`http://127.0.0.1:${port}/api/inspect/tenants/default/tracing`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ minutes: on ? 60 : 0 }),
-  })
-  const body = await response.json()
-  if (response.status !== 200 || body.on !== on) throw new Error(`could not switch tracing ${on ? 'on' : 'off'}: ${response.status} ${JSON.stringify(body)}`)
-}
-
 async function runTracingPairs(databaseUrl, rep) {
   const quiet = await waitForQuiet()
-  const server = spawnChild('server-proc.js', ['switchboard'], SERVER_CORE, { env: { BENCH_DATABASE_URL: databaseUrl, BENCH_ADMIN_KEY: ADMIN_KEY } })
-  const receivers = spawnChild('clients.js', ['receivers'], CLIENT_CORE)
-  const publishers = spawnChild('clients.js', ['publishers'], CLIENT_CORE)
-  const ctx = { server, receivers, publishers }
+  const { ctx } = await startFleet(['switchboard'], { BENCH_DATABASE_URL: databaseUrl, BENCH_ADMIN_KEY })
+  const { port } = ctx
   try {
-    const { port, apiKey } = await server.ready
-    await Promise.all([receivers.ready, publishers.ready])
-    const connection = { host: '127.0.0.1', port, apiKey, rooms: ROOMS, perRoom: PER_ROOM }
-    await receivers.call('start', connection)
-    await publishers.call('start', connection)
     const pairs = []
     for (let i = 0; i <= (LADDER ? TRACING_STEPS : 0); i++) {
       const rate = Math.round(FIXED_BROADCASTS * LADDER_FACTOR ** i)
@@ -253,18 +255,9 @@ async function runTracingPairs(databaseUrl, rep) {
       log(`  ${i === 0 ? 'fixed' : 'step '} off ${fmtStep(pair.off)}\n        on  ${fmtStep(pair.on)}`)
     }
     await setTracing(port, false)
-    await publishers.call('rate', { perSecond: 0 })
-    const sent = (await publishers.call('totals')).sent
-    let totals
-    for (let waited = 0; waited < 10_000; waited += 100) {
-      totals = await receivers.call('totals')
-      if (totals.delivered >= sent * PER_ROOM) break
-      await sleep(100)
-    }
-    return { rep, quiet, pairs, integrity: { broadcastsSent: sent, expectedDeliveries: sent * PER_ROOM, delivered: totals.delivered, closedSockets: totals.closed, closeReasons: totals.closeReasons } }
+    return { rep, quiet, pairs, integrity: await drainCheck(ctx) }
   } finally {
-    await Promise.all([receivers.stop('exit'), publishers.stop('exit')])
-    await server.stop('stop')
+    await ctx.stop()
   }
 }
 

@@ -60,6 +60,7 @@ import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
 import { canPin, spawnNode } from '../lib/child.js'
 import { flag, option, helpFromHeader } from '../lib/cli.js'
+import { BENCH_ADMIN_KEY, setTracing } from '../lib/inspector.js'
 import { startPostgres } from '../lib/postgres.js'
 import { median } from '../lib/stats.js'
 
@@ -95,7 +96,6 @@ const POLICIES = {
 const TRACING = flag('tracing')
 const FIXED_INSERTS = Number(option('fixed-inserts', 40))
 const FIXED_MS = 5_000
-const ADMIN_KEY = 'switchboard-bench-admin-key-0123456789'
 const POLICY_NAMES = option('policies', TRACING ? 'tenant' : 'tenant,per-user').split(',')
 for (const name of POLICY_NAMES) if (!POLICIES[name]) throw new Error(`unknown policy ${name}`)
 /** The ladders of one repetition: per-context on every policy, the baseline on the first. */
@@ -281,17 +281,6 @@ async function lightLoad(ctx, policy) {
   })
 }
 
-/** The inspector's delivery trace on (for an hour) or off, through its API with the admin key. */
-async function setTracing(ctx, on) {
-  const response = await fetch(`http://127.0.0.1:${ctx.port}/api/inspect/tenants/default/tracing`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ minutes: on ? 60 : 0 }),
-  })
-  const body = await response.json()
-  if (response.status !== 200 || body.on !== on) throw new Error(`could not switch tracing ${on ? 'on' : 'off'}: ${response.status} ${JSON.stringify(body)}`)
-}
-
 /** 1,000 subscribers at FIXED_INSERTS/s for FIXED_MS: deliveries per second of server CPU. */
 async function fixedLoad(ctx, policy) {
   await ctx.server.call('strategy', { perSubscriber: false })
@@ -314,7 +303,7 @@ async function ladderPairs(ctx, policy, rep) {
     for (let i = 0; i < steps; i++) {
       const pair = { rate }
       for (const on of (rep + i) % 2 === 0 ? [false, true] : [true, false]) {
-        await setTracing(ctx, on)
+        await setTracing(ctx.port, on)
         pair[on ? 'on' : 'off'] = await measure(c, rate, policy, 'ladder', SUBSCRIBERS, DURATION_MS)
         // What an overloaded half left queued must not spill into the other half.
         ctx.writer.set(0, policy, 'ladder')
@@ -343,12 +332,12 @@ async function tracingRun(ctx) {
       const light = {}
       const fixed = {}
       for (const on of order) {
-        await setTracing(ctx, on)
+        await setTracing(ctx.port, on)
         light[on ? 'on' : 'off'] = await lightLoad(ctx, policy)
         console.log(`  light load, ${policy}, tracing ${on ? 'on' : 'off'}: ${describe(light[on ? 'on' : 'off'])}`)
       }
       for (const on of [...order].reverse()) {
-        await setTracing(ctx, on)
+        await setTracing(ctx.port, on)
         const r = (fixed[on ? 'on' : 'off'] = await fixedLoad(ctx, policy))
         console.log(`  fixed ${FIXED_INSERTS}/s × ${SUBSCRIBERS}, ${policy}, tracing ${on ? 'on' : 'off'}: ${Math.round(r.deliveries)} deliveries/s, ${r.deliveriesPerServerCpuSecond} per server CPU-second; ${describe(r)}`)
       }
@@ -356,7 +345,7 @@ async function tracingRun(ctx) {
     }
     reps.push(byPolicy)
   }
-  await setTracing(ctx, false)
+  await setTracing(ctx.port, false)
   const ratio = (on, off) => (off > 0 && on != null && off != null ? Math.round((on / off) * 1000) / 1000 : null)
   const perCpu = (r) => (r.serverCpu > 0 ? r.deliveries / (r.serverCpu / 100) : null)
   const summary = {}
@@ -418,7 +407,7 @@ const started = Date.now()
 const pg = await startPostgres({ tmpPrefix: 'switchboard-bench-cdc-', extraFlags: ['-c', 'max_connections=200'] })
 const PROFILE_DIR = option('profile', null) // a directory: the server runs under `node --cpu-prof`
 const server = spawnChild('server-proc.js', '0', {
-  env: { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET, ...(TRACING ? { BENCH_ADMIN_KEY: ADMIN_KEY } : {}) },
+  env: { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET, ...(TRACING ? { BENCH_ADMIN_KEY } : {}) },
   execArgv: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
 })
 const sql = postgres(pg.url, { max: 8, onnotice: () => {} })
