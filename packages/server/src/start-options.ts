@@ -11,6 +11,8 @@
  * await startSwitchboard({ ...flags, logger: createLogger({ level: flags.logLevel }) })
  * ```
  */
+import { parseSecretsKey } from './tenant/secret-box.js'
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -74,4 +76,58 @@ export function resolveStartFlags(values: StartValues, env: NodeJS.ProcessEnv, d
 /** A connection URL with its password masked, for printing. */
 export function redactPassword(url: string): string {
   return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@')
+}
+
+/**
+ * The multi-tenant options of `switchboard start` (environment ADMIN_KEY, CONTROL_DATABASE_URL,
+ * SECRETS_KEY, TENANT_IDLE_SECONDS). Any of the first two turns multi-tenant mode on.
+ */
+export const TENANT_OPTIONS = {
+  'admin-key': { type: 'string' },
+  'control-database-url': { type: 'string' },
+  'secrets-key': { type: 'string' },
+  'tenant-idle-seconds': { type: 'string' },
+} as const
+
+export const TENANT_OPTIONS_HELP = `  --admin-key <key>     enables the tenants admin API (/api/tenants), authorized with
+                        "Authorization: Bearer <key>" (env ADMIN_KEY; at least 16 characters)
+  --control-database-url <url>
+                        where tenants are stored (env CONTROL_DATABASE_URL; default: database
+                        switchboard_control beside the server's own database)
+  --secrets-key <key>   32 bytes as hex or base64 encrypting tenant secrets and database
+                        passwords at rest (env SECRETS_KEY; make one: openssl rand -base64 32)
+  --tenant-idle-seconds <n>
+                        stop a tenant's pool and replication stream after n seconds without
+                        sockets or requests (env TENANT_IDLE_SECONDS; default 300)`
+
+export interface TenantFlags {
+  adminKey: string | undefined
+  controlDatabaseUrl: string | undefined
+  secretsKey: string | undefined
+  tenantIdleSeconds: number | undefined
+}
+
+type TenantValues = { [K in keyof typeof TENANT_OPTIONS]?: string }
+
+/** Validates the multi-tenant options (plus environment); throws UsageError. */
+export function resolveTenantFlags(values: TenantValues, env: NodeJS.ProcessEnv): TenantFlags {
+  const adminKey = values['admin-key'] ?? env.ADMIN_KEY
+  if (adminKey !== undefined && adminKey.length < 16) throw new UsageError('--admin-key must be at least 16 characters')
+  const controlDatabaseUrl = values['control-database-url'] ?? env.CONTROL_DATABASE_URL
+  if (controlDatabaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(controlDatabaseUrl)) {
+    throw new UsageError('--control-database-url must start with postgres:// or postgresql://')
+  }
+  const secretsKey = values['secrets-key'] ?? env.SECRETS_KEY
+  if (secretsKey !== undefined) {
+    try {
+      parseSecretsKey(secretsKey)
+    } catch (error) {
+      throw new UsageError(`--secrets-key: ${(error as Error).message}`)
+    }
+  }
+  const idleText = values['tenant-idle-seconds'] ?? env.TENANT_IDLE_SECONDS
+  if (idleText !== undefined && (!/^\d+(\.\d+)?$/.test(idleText) || Number(idleText) <= 0)) {
+    throw new UsageError(`--tenant-idle-seconds must be a positive number, got '${idleText}'`)
+  }
+  return { adminKey, controlDatabaseUrl, secretsKey, tenantIdleSeconds: idleText === undefined ? undefined : Number(idleText) }
 }

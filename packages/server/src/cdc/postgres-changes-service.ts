@@ -71,6 +71,11 @@ export interface PostgresChangesOptions {
    */
   log?: ChangeLogPort
   onDatabaseBroadcast?(message: DatabaseBroadcast): void
+  /**
+   * Value of the `slot` label of this engine's metrics (default: the slot's name). A server
+   * with many tenants passes the tenant's bounded metrics label, so a scrape stays small.
+   */
+  metricsLabel?: string
   /** Most transactions handled in one batch. Default 500. */
   maxBatchTransactions?: number
   /** Delays between retries of a failed batch, ms (the last repeats). */
@@ -131,6 +136,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
   readonly #stream: ReplicationStream
   readonly #metrics: CdcMetrics
   readonly #slot: string
+  readonly #label: string
   readonly #publication: string
   readonly #messagesPublication: string
   readonly #subscribers = new Map<ChangeSubscriber, { entry: SubscriberEntry; bindings: IndexedBinding<SubscriberEntry>[] }>()
@@ -157,6 +163,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     this.#options = options
     this.#slot = options.slotName ?? defaultSlotName(options.databaseUrl)
     if (!/^[a-z0-9_]{1,63}$/.test(this.#slot)) throw new RangeError(`invalid replication slot name ${JSON.stringify(this.#slot)}`)
+    this.#label = options.metricsLabel ?? this.#slot
     this.#publication = options.publication ?? 'supabase_realtime'
     this.#messagesPublication = options.messagesPublication ?? 'switchboard_messages'
     this.#sql = postgres(options.databaseUrl, {
@@ -286,7 +293,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     const indexed = prepared.map((b) => ({ ...b, subscriber: entry }))
     for (const b of indexed) this.#index.add(b)
     this.#subscribers.set(subscriber, { entry, bindings: indexed })
-    this.#metrics.bindings.set({ slot: this.#slot }, this.#index.size)
+    this.#metrics.bindings.set({ slot: this.#label }, this.#index.size)
   }
 
   /**
@@ -327,7 +334,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
   unsubscribe(subscriber: ChangeSubscriber): void {
     this.#pending.delete(subscriber)
     this.#unregister(subscriber)
-    this.#metrics.bindings.set({ slot: this.#slot }, this.#index.size)
+    this.#metrics.bindings.set({ slot: this.#label }, this.#index.size)
   }
 
   #unregister(subscriber: ChangeSubscriber): void {
@@ -357,7 +364,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
           await this.#dispatchRuns(decoded)
           break
         } catch (error) {
-          this.#metrics.batchFailures.inc({ slot: this.#slot })
+          this.#metrics.batchFailures.inc({ slot: this.#label })
           const delays = this.#options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS
           const delay = delays[Math.min(attempt, delays.length - 1)]!
           this.#options.logger.error({ err: error, attempt: attempt + 1, retryInMs: delay }, 'cdc: batch failed; retrying')
@@ -366,7 +373,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
           if (this.#stopped) return
         }
       }
-      this.#metrics.batchSeconds.observe({ slot: this.#slot }, (performance.now() - started) / 1000)
+      this.#metrics.batchSeconds.observe({ slot: this.#label }, (performance.now() - started) / 1000)
       const last = batch[batch.length - 1]!
       const tail = this.#retained[this.#retained.length - 1]
       // Transactions that added nothing to the log share the retention entry before them.
@@ -383,7 +390,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     while (this.#retained.length > 0 && this.#retained[0]!.lastSeq <= evicted) ack = this.#retained.shift()!.endLsn
     if (ack > 0n) this.#stream.acknowledge(ack)
     const newest = this.#retained[this.#retained.length - 1]
-    this.#metrics.unacknowledgedBytes.set({ slot: this.#slot }, newest ? Number(newest.endLsn - this.#stream.acknowledged) : 0)
+    this.#metrics.unacknowledgedBytes.set({ slot: this.#label }, newest ? Number(newest.endLsn - this.#stream.acknowledged) : 0)
   }
 
   #scheduleRetention(): void {
@@ -458,7 +465,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     for (const item of items) {
       if (!('relation' in item)) continue
       this.#countEvent()
-      this.#metrics.changes.inc({ slot: this.#slot, type: item.type.toLowerCase() })
+      this.#metrics.changes.inc({ slot: this.#label, type: item.type.toLowerCase() })
     }
     const decoded: DecodedBatch = { runs, next: 0, historical }
     if (!historical) this.#log.setPendingChangesFrom(firstPendingChange(decoded))
@@ -509,15 +516,15 @@ export class PostgresChangesService implements PostgresChangesEngine {
 
   async #dispatch(changes: Change[]): Promise<void> {
     const stats = await this.#dispatcher.dispatch(changes)
-    this.#metrics.deliveries.inc({ slot: this.#slot }, stats.deliveries)
-    if (stats.authQueries > 0) this.#metrics.authQueries.inc({ slot: this.#slot }, stats.authQueries)
+    this.#metrics.deliveries.inc({ slot: this.#label }, stats.deliveries)
+    if (stats.authQueries > 0) this.#metrics.authQueries.inc({ slot: this.#label }, stats.authQueries)
   }
 
   /** Events/s against limits.maxDbEventsPerSecond: counted in metrics, never dropped. */
   #countEvent(): void {
     const now = this.#options.clock.now()
     if (now - this.#windowStart >= 1_000) { this.#windowStart = now; this.#windowCount = 0 }
-    if (++this.#windowCount > this.#options.limits.maxDbEventsPerSecond) this.#metrics.eventsOverLimit.inc({ slot: this.#slot })
+    if (++this.#windowCount > this.#options.limits.maxDbEventsPerSecond) this.#metrics.eventsOverLimit.inc({ slot: this.#label })
   }
 }
 

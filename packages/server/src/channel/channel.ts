@@ -240,7 +240,7 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
       this.reply(message.ref, 'error', { reason: 'unmatched topic' })
       return
     }
-    if (!this.host.allowEvent()) {
+    if (!this.host.allowEvent(frameBytes)) {
       this.tenant.metrics.countError(ErrorCode.TooManyEvents)
       this.shutdown('Too many messages per second')
       return
@@ -292,12 +292,16 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
   #scheduleExpiry(): void {
     const { clock } = this.tenant
     if (this.#expiryTimer) clock.clearTimeout(this.#expiryTimer)
-    const expiresAt = this.auth.expiresAt
+    const { expiresAt, keyRetiresAt } = this.auth
+    // A token verified with a secret being rotated out is good until that secret retires;
+    // then the channel ends as Supabase's periodic token check would end it.
+    const keyRetires = keyRetiresAt !== null && keyRetiresAt < expiresAt
+    const endsAt = keyRetires ? keyRetiresAt : expiresAt
     // Timers cannot be longer than ~24.8 days; a token valid longer is re-checked then.
-    const delay = Math.min(Math.max(0, expiresAt - clock.now()), 2 ** 31 - 1)
+    const delay = Math.min(Math.max(0, endsAt - clock.now()), 2 ** 31 - 1)
     this.#expiryTimer = clock.setTimeout(() => {
-      if (clock.now() < expiresAt) return this.#scheduleExpiry()
-      this.shutdown(expiredError(expiresAt / 1000, clock.now()).message)
+      if (clock.now() < endsAt) return this.#scheduleExpiry()
+      this.shutdown(keyRetires ? 'Failed to validate JWT signature' : expiredError(expiresAt / 1000, clock.now()).message)
     }, delay)
   }
 

@@ -53,8 +53,9 @@ export class Connection implements ChannelHost {
     this.serializer = serializer
     this.connectToken = connectToken
     this.lastFrameAt = tenant.clock.now()
-    this.#joins = new RateWindow(tenant.limits.maxJoinsPerSecond, 1_000, tenant.clock)
-    this.#events = new RateWindow(tenant.limits.maxEventsPerSecond, 1_000, tenant.clock)
+    // Limits are read at every hit: a tenant's quota changed by the admin API applies at once.
+    this.#joins = new RateWindow(() => tenant.limits.maxJoinsPerSecond, 1_000, tenant.clock)
+    this.#events = new RateWindow(() => tenant.limits.maxEventsPerSecond, 1_000, tenant.clock)
     this.#queue = new OutboundQueue(ws, rawSocket, scheduler, tenant.limits.maxBufferedBytesPerSocket, () => {
       tenant.metrics.countError(ErrorCode.SlowConsumer)
       tenant.logger.warn({ connection: this.id }, 'slow consumer disconnected')
@@ -77,8 +78,8 @@ export class Connection implements ChannelHost {
     this.#queue.push(frame)
   }
 
-  allowEvent(): boolean {
-    return this.#events.hit()
+  allowEvent(bytes = 0): boolean {
+    return this.#events.hit() && this.tenant.quota.allowEvent(bytes)
   }
 
   channelClosed(topic: string, channel: object): void {
@@ -96,14 +97,18 @@ export class Connection implements ChannelHost {
     this.tenant.clock.setTimeout(() => this.#ws.terminate(), 5_000)
   }
 
-  /** Graceful drain (shutdown): tell every channel, then close with 1012 so clients reconnect. */
-  drain(): void {
+  /**
+   * Server-side disconnect: tell every channel (`Server requested disconnect`, as Supabase),
+   * then close. Graceful shutdown closes with 1012 so clients reconnect; a deleted or
+   * suspended tenant's sockets close with 1001 (their reconnect is refused before the upgrade).
+   */
+  drain(code: number = CloseCode.serviceRestart, reason = 'server shutting down'): void {
     for (const channel of this.#channels.values()) {
       channel.push('system', { extension: 'system', status: 'ok', message: 'Server requested disconnect', channel: channel.subTopic })
     }
     for (const channel of [...this.#channels.values()]) channel.dispose()
     this.#queue.flush()
-    this.close(CloseCode.serviceRestart, 'server shutting down')
+    this.close(code, reason)
   }
 
   #onFrame(data: RawData, isBinary: boolean): void {
@@ -151,7 +156,7 @@ export class Connection implements ChannelHost {
     }
     if (tenant.shuttingDown) return refuse(new RealtimeError(ErrorCode.RealtimeRestarting, 'Realtime is restarting, please standby'))
     if (subTopic.length === 0) return refuse(new RealtimeError(ErrorCode.TopicNameRequired, 'You must provide a topic name'))
-    if (!this.#joins.hit()) {
+    if (!this.#joins.hit() || !tenant.quota.allowJoin()) {
       refuse(new RealtimeError(ErrorCode.ClientJoinRateLimitReached, 'Too many joins per second'))
       this.close(CloseCode.goingAway, 'too many joins per second')
       return
@@ -162,6 +167,9 @@ export class Connection implements ChannelHost {
     }
     const parsed = parseJoinPayload(message.payload)
     if (!parsed.ok) return refuse(parsed.error)
+    if (tenant.privateOnly && !parsed.value.config.private) {
+      return refuse(new RealtimeError(ErrorCode.PrivateOnly, 'This project only allows private channels'))
+    }
     // Duplicate join: the old channel closes under its own join_ref, the new one proceeds.
     previous?.supersede()
     const channel = new Channel(this, message.topic, subTopic, joinRef, parsed.value)
