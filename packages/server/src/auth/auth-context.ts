@@ -16,16 +16,9 @@ export interface AuthContext {
   sub: string | null
   /** Expiry in ms since epoch. */
   expiresAt: number
-  /**
-   * When the key that verified the token stops being accepted (a secret being rotated out), in
-   * ms since epoch; null for current keys. A channel on such a token ends then.
-   */
-  keyRetiresAt: number | null
   /** Stable identity of the authorization context (role + claims minus per-token fields). */
   key: string
 }
-
-import { KEY_RETIRES_AT } from './jwt-verifier.js'
 
 const PER_TOKEN_CLAIMS = new Set(['exp', 'iat', 'nbf', 'jti'])
 
@@ -39,7 +32,6 @@ export function createAuthContext(claims: Record<string, unknown>): AuthContext 
     claimsJson: JSON.stringify(claims),
     sub: typeof claims.sub === 'string' ? claims.sub : null,
     expiresAt: Number(claims.exp) * 1000,
-    keyRetiresAt: (claims as { [KEY_RETIRES_AT]?: number })[KEY_RETIRES_AT] ?? null,
     key: `${role}\u0000${JSON.stringify(stable)}`,
   }
 }

@@ -6,8 +6,7 @@
  * Keys, as Supabase picks them from the token header:
  *   HS256/384/512  the tenant's secret; with a `kid` naming an `oct` key of the JWKS, that key.
  *                  During a secret rotation the previous secret is accepted too, until it
- *                  retires: claims verified with it say when (KEY_RETIRES_AT), so a channel
- *                  joined with such a token ends then.
+ *                  retires (channels verified with it end then: tenant/tenant-slot.ts).
  *   RS*, PS*, ES*, EdDSA  the JWKS key with the token's `kid`.
  * Keys can be replaced while the verifier is in use (`setKeys`): a rotation or a new JWKS
  * applies to the next token verified.
@@ -17,12 +16,6 @@ import { ErrorCode, RealtimeError } from '@switchboard/protocol'
 import type { Clock } from '../clock.js'
 
 export type Claims = Record<string, unknown> & { role: string; exp: number }
-
-/**
- * On claims verified with a retiring secret: when that secret stops being accepted (ms since
- * epoch). A symbol, so it never reaches `request.jwt.claims` (JSON.stringify skips it).
- */
-export const KEY_RETIRES_AT: unique symbol = Symbol('switchboard.keyRetiresAt')
 
 /** A JSON Web Key Set as stored for a tenant (`{"keys": [...]}`). */
 export interface Jwks {
@@ -56,10 +49,7 @@ export function cleanToken(token: string): string {
   return cleaned.replace(/\s+/g, '')
 }
 
-interface Candidate {
-  key: Uint8Array | CryptoKey
-  retiresAt: number | null
-}
+type Candidate = Uint8Array | CryptoKey
 
 export class JwtVerifier {
   readonly #clock: Clock
@@ -106,32 +96,30 @@ export class JwtVerifier {
       const candidate = candidates[i]!
       let payload: Record<string, unknown>
       try {
-        const result = await jwtVerify(token, candidate.key, { algorithms: [alg!], currentDate: new Date(this.#clock.now()) })
+        const result = await jwtVerify(token, candidate, { algorithms: [alg!], currentDate: new Date(this.#clock.now()) })
         payload = result.payload
       } catch (cause) {
         // A signature that another candidate (the previous secret) may verify: try it.
         if (cause instanceof joseErrors.JWSSignatureVerificationFailed && i + 1 < candidates.length) continue
         throw this.#translate(cause)
       }
-      const claims = this.#checkClaims(payload)
-      if (candidate.retiresAt !== null) Object.defineProperty(claims, KEY_RETIRES_AT, { value: candidate.retiresAt, enumerable: false })
-      return claims
+      return this.#checkClaims(payload)
     }
   }
 
   async #candidates(alg: string, kid: unknown): Promise<Candidate[]> {
     const jwk = typeof kid === 'string' ? this.#jwks?.keys.find((k) => k.kid === kid) : undefined
     if (HMAC_ALGORITHMS.has(alg)) {
-      if (jwk && jwk.kty === 'oct') return [{ key: await this.#import(jwk, alg), retiresAt: null }]
+      if (jwk && jwk.kty === 'oct') return [await this.#import(jwk, alg)]
       const candidates: Candidate[] = []
-      if (this.#secret) candidates.push({ key: this.#secret, retiresAt: null })
+      if (this.#secret) candidates.push(this.#secret)
       const previous = this.#previous
-      if (previous && this.#clock.now() < previous.retiresAt) candidates.push({ key: previous.key, retiresAt: previous.retiresAt })
+      if (previous && this.#clock.now() < previous.retiresAt) candidates.push(previous.key)
       return candidates
     }
     const kty = ASYMMETRIC_KTY[alg]
     if (!kty || !jwk || jwk.kty !== kty) return []
-    return [{ key: await this.#import(jwk, alg), retiresAt: null }]
+    return [await this.#import(jwk, alg)]
   }
 
   #import(jwk: JWK, alg: string): Promise<CryptoKey | Uint8Array> {

@@ -352,7 +352,16 @@ export class PostgresChangesService implements PostgresChangesEngine {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0 && !this.#stopped) {
-      const batch = this.#queue.splice(0, this.#options.maxBatchTransactions ?? 500)
+      let take = this.#options.maxBatchTransactions ?? 500
+      if (!this.#rebuilt) {
+        // The backlog (before the startup marker) is history and the marker's own transaction
+        // and everything after it are live: never one batch across the marker, or live
+        // transactions read together with the backlog would be logged as history, undelivered.
+        const markerAt = this.#queue.findIndex((txn) => this.#isMarker(txn))
+        if (markerAt === 0) this.#markRebuilt()
+        else if (markerAt > 0) take = Math.min(take, markerAt)
+      }
+      const batch = this.#queue.splice(0, take)
       if (this.#queue.length < QUEUE_HIGH_WATER / 2) this.#stream.resume()
       const started = performance.now()
       let decoded: DecodedBatch | null = null
@@ -412,7 +421,6 @@ export class PostgresChangesService implements PostgresChangesEngine {
     let lastCommitLsn = this.#lastCommitLsn
     const relations = new Map<number, RelationInfo>()
     const relationOf = (id: number) => relations.get(id) ?? this.#relations.get(id)
-    let markerSeen = false
     for (const txn of batch) {
       const duplicate = txn.commitLsn <= lastCommitLsn
       const commitTimestamp = formatCommitTimestamp(txn.commitTime)
@@ -425,10 +433,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
           continue
         }
         if (msg.tag === 'type') { this.#catalog.invalidateType(msg.typeOid); continue }
-        if (msg.tag === 'message') {
-          if (msg.prefix === MARKER_PREFIX && msg.content.toString('utf8') === this.#marker) markerSeen = true
-          continue
-        }
+        if (msg.tag === 'message') continue
         if (msg.tag !== 'insert' && msg.tag !== 'update' && msg.tag !== 'delete') continue
         const position = { lsn: txn.commitLsn, index: index++, seq: 0 }
         if (duplicate) continue
@@ -469,9 +474,16 @@ export class PostgresChangesService implements PostgresChangesEngine {
     }
     const decoded: DecodedBatch = { runs, next: 0, historical }
     if (!historical) this.#log.setPendingChangesFrom(firstPendingChange(decoded))
-    // The marker's own transaction and everything after it are live.
-    if (markerSeen) this.#markRebuilt()
     return decoded
+  }
+
+  /** Whether `txn` carries this process's startup marker. */
+  #isMarker(txn: RawTransaction): boolean {
+    if (this.#marker === null) return false
+    for (const msg of txn.messages) {
+      if (msg.tag === 'message' && msg.prefix === MARKER_PREFIX && msg.content.toString('utf8') === this.#marker) return true
+    }
+    return false
   }
 
   /** Dispatches the runs of a decoded batch, continuing after the last one that went through. */

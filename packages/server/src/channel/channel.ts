@@ -51,6 +51,8 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
   readonly session: string | null
   #state: ChannelState = ChannelState.joining
   #auth: AuthContext | null = null
+  /** The token `#auth` came from: verified again when the tenant's keys change (recheckToken). */
+  #token: string | null = null
   #read: ReadPermissions = { broadcast: true, presence: true }
   readonly #resumeFrom: ResumePoint | null
   #feed: ChannelFeed | null = null
@@ -167,6 +169,7 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
       }
       if (isClosed(this.#state)) return // superseded by a newer join of the same topic meanwhile
       this.#auth = auth
+      this.#token = token
       if (this.#changes.wanted && this.config.postgresChangesOptions.wait) await this.#changes.prepareBeforeReply()
       if (isClosed(this.#state)) return
     } catch (error) {
@@ -279,6 +282,7 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
       }
       if (!isJoined(this.#state)) return
       this.#auth = auth
+      this.#token = token
       this.#writes.reset()
       this.#scheduleExpiry()
       this.#changes.refreshAuth()
@@ -289,19 +293,32 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
     }
   }
 
+  /**
+   * Verifies the channel's token again with the tenant's keys of now: called when they change
+   * (a secret rotated out, a new JWKS). A token they no longer accept ends the channel with the
+   * verifier's reason, as Supabase's periodic token check (`confirm_token`) ends it.
+   */
+  async recheckToken(): Promise<void> {
+    const token = this.#token
+    if (!isJoined(this.#state) || token === null) return
+    try {
+      await this.tenant.verifier.verify(token)
+    } catch (error) {
+      if (!isJoined(this.#state) || token !== this.#token) return
+      if (error instanceof RealtimeError) this.tenant.metrics.countError(error.code)
+      this.shutdown(error instanceof RealtimeError ? error.message : 'The token provided is not a valid JWT')
+    }
+  }
+
   #scheduleExpiry(): void {
     const { clock } = this.tenant
     if (this.#expiryTimer) clock.clearTimeout(this.#expiryTimer)
-    const { expiresAt, keyRetiresAt } = this.auth
-    // A token verified with a secret being rotated out is good until that secret retires;
-    // then the channel ends as Supabase's periodic token check would end it.
-    const keyRetires = keyRetiresAt !== null && keyRetiresAt < expiresAt
-    const endsAt = keyRetires ? keyRetiresAt : expiresAt
+    const expiresAt = this.auth.expiresAt
     // Timers cannot be longer than ~24.8 days; a token valid longer is re-checked then.
-    const delay = Math.min(Math.max(0, endsAt - clock.now()), 2 ** 31 - 1)
+    const delay = Math.min(Math.max(0, expiresAt - clock.now()), 2 ** 31 - 1)
     this.#expiryTimer = clock.setTimeout(() => {
-      if (clock.now() < endsAt) return this.#scheduleExpiry()
-      this.shutdown(keyRetires ? 'Failed to validate JWT signature' : expiredError(expiresAt / 1000, clock.now()).message)
+      if (clock.now() < expiresAt) return this.#scheduleExpiry()
+      this.shutdown(expiredError(expiresAt / 1000, clock.now()).message)
     }, delay)
   }
 

@@ -97,6 +97,11 @@ export class Connection implements ChannelHost {
     this.tenant.clock.setTimeout(() => this.#ws.terminate(), 5_000)
   }
 
+  /** The tenant's keys changed: every channel verifies its token again (channel.ts `recheckToken`). */
+  recheckTokens(): void {
+    for (const channel of this.#channels.values()) void channel.recheckToken()
+  }
+
   /**
    * Server-side disconnect: tell every channel (`Server requested disconnect`, as Supabase),
    * then close. Graceful shutdown closes with 1012 so clients reconnect; a deleted or

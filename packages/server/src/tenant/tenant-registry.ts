@@ -66,6 +66,7 @@ export class TenantRegistry {
   readonly #slots = new Map<string, TenantSlot>()
   readonly #loading = new Map<string, Promise<TenantSlot | null>>()
   readonly #unknown = new Map<string, number>()
+  readonly #refreshing = new Map<string, Promise<void>>()
   readonly #idleStopMs: number
   #sweeper: ReturnType<typeof setInterval> | null = null
   #closed = false
@@ -135,13 +136,22 @@ export class TenantRegistry {
    * tenant stopped; suspended → the same, kept refused; a new database → stopped (sockets
    * reconnect to the new one); keys, limits and private_only → applied to what runs.
    */
-  async refresh(id: string): Promise<void> {
+  refresh(id: string): Promise<void> {
     this.#unknown.delete(id)
-    if (!this.#store || id === DEFAULT_TENANT_ID) return
-    const slot = this.#slots.get(id)
-    if (!slot) return // not in memory: the next lookup reads the store
-    const config = await this.#store.get(id)
-    await this.#apply(slot, config)
+    if (!this.#store || id === DEFAULT_TENANT_ID) return Promise.resolve()
+    // One refresh of a tenant at a time (the admin API's and the notification's): each reads
+    // the store after the previous one applied, so the last one read the newest state.
+    const previous = this.#refreshing.get(id) ?? Promise.resolve()
+    const next = previous.catch(() => {}).then(async () => {
+      const slot = this.#slots.get(id)
+      if (!slot) return // not in memory: the next lookup reads the store
+      await this.#apply(slot, await this.#store!.get(id))
+    })
+    const tracked = next.finally(() => {
+      if (this.#refreshing.get(id) === tracked) this.#refreshing.delete(id)
+    })
+    this.#refreshing.set(id, tracked)
+    return next
   }
 
   /** Marks every running tenant as shutting down (joins refused with `RealtimeRestarting`). */
@@ -200,7 +210,7 @@ export class TenantRegistry {
       limits,
       start: (slot: TenantSlot) => this.#startSlot(slot),
       logger: this.#options.logger,
-      now: () => this.#options.clock.now(),
+      clock: this.#options.clock,
       startRetryMs: this.#options.startRetryMs ?? 2_000,
       onStateChange: () => this.#countStates(),
     }

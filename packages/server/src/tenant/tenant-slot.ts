@@ -16,6 +16,7 @@
  */
 import type { JwtVerifier} from '../auth/jwt-verifier.js';
 import { type VerifierKeys } from '../auth/jwt-verifier.js'
+import type { Clock, ClockTimer } from '../clock.js'
 import type { Limits } from '../limits.js'
 import type { Logger } from '../logger.js'
 import type { RunningTenant } from './start-tenant.js'
@@ -30,9 +31,10 @@ export const TenantState = {
 } as const
 export type TenantState = (typeof TenantState)[keyof typeof TenantState]
 
-/** What a slot needs of a socket: to be told to go (connection.ts `drain`). */
+/** What a slot needs of a socket (socket/connection.ts): to be told to go, or to recheck its tokens. */
 export interface TenantClient {
   drain(code: number, reason: string): void
+  recheckTokens(): void
 }
 
 /**
@@ -55,6 +57,10 @@ export interface TenantLease {
   release(): void
 }
 
+function sameKeys(a: TenantConfig, b: TenantConfig): boolean {
+  return a.jwtSecret === b.jwtSecret && a.previousJwtSecret === b.previousJwtSecret && a.previousJwtSecretValidUntil === b.previousJwtSecretValidUntil && JSON.stringify(a.jwks) === JSON.stringify(b.jwks)
+}
+
 /** The keys of a stored tenant, as its verifier takes them. */
 export function verifierKeys(config: TenantConfig): VerifierKeys {
   return {
@@ -73,7 +79,7 @@ export interface TenantSlotOptions {
   /** Starts the running part (tenant/start-tenant.ts with this slot's verifier and limits). */
   start: (slot: TenantSlot) => Promise<RunningTenant>
   logger: Logger
-  now: () => number
+  clock: Clock
   /** How long a failed start is answered without trying again. */
   startRetryMs: number
   onStateChange: () => void
@@ -94,6 +100,8 @@ export class TenantSlot {
   #lastUsedAt: number
   #failedUntil = 0
   #failure: unknown = null
+  /** Fires when the previous secret of a rotation retires: channels still on it end then. */
+  #retirement: ClockTimer | null = null
   /** Removed from the store: never started again, refused to whoever still holds the slot. */
   #removed = false
   readonly #options: TenantSlotOptions
@@ -104,7 +112,7 @@ export class TenantSlot {
     this.#config = options.config
     this.verifier = options.verifier
     this.limits = options.limits
-    this.#lastUsedAt = options.now()
+    this.#lastUsedAt = options.clock.now()
   }
 
   /** A slot whose running part already exists (the `default` tenant, started with the server). */
@@ -154,19 +162,19 @@ export class TenantSlot {
 
   /** Whether nobody has used the tenant for `idleMs` and nothing holds it. */
   idleFor(idleMs: number): boolean {
-    return this.#state === TenantState.running && this.clients.size === 0 && this.#leases === 0 && this.#options.now() - this.#lastUsedAt >= idleMs
+    return this.#state === TenantState.running && this.clients.size === 0 && this.#leases === 0 && this.#options.clock.now() - this.#lastUsedAt >= idleMs
   }
 
   /** The running tenant, started if needed; hold the lease while using it. */
   async acquire(): Promise<TenantLease> {
     this.#leases += 1
-    this.#lastUsedAt = this.#options.now()
+    this.#lastUsedAt = this.#options.clock.now()
     let released = false
     const release = () => {
       if (released) return
       released = true
       this.#leases -= 1
-      this.#lastUsedAt = this.#options.now()
+      this.#lastUsedAt = this.#options.clock.now()
     }
     try {
       const running = await this.#ensureRunning()
@@ -179,11 +187,11 @@ export class TenantSlot {
 
   attach(client: TenantClient): void {
     this.clients.add(client)
-    this.#lastUsedAt = this.#options.now()
+    this.#lastUsedAt = this.#options.clock.now()
   }
 
   detach(client: TenantClient): void {
-    if (this.clients.delete(client)) this.#lastUsedAt = this.#options.now()
+    if (this.clients.delete(client)) this.#lastUsedAt = this.#options.clock.now()
   }
 
   /**
@@ -191,10 +199,30 @@ export class TenantSlot {
    * the caller stops the slot where a change needs it (suspended, new database).
    */
   apply(config: TenantConfig, baseLimits: Limits): void {
+    const before = this.#config
     this.#config = config
-    this.verifier.setKeys(verifierKeys(config))
     Object.assign(this.limits, tenantLimits(baseLimits, config.limits))
     if (this.#running) this.#running.tenant.privateOnly = config.privateOnly
+    if (before && sameKeys(before, config)) return
+    this.verifier.setKeys(verifierKeys(config))
+    // Channels verify their tokens again now (a secret replaced outright, a JWKS changed) and
+    // when a rotated-out secret retires: tokens of the old secret are good until then.
+    this.recheckTokens()
+    const { clock } = this.#options
+    if (this.#retirement) clock.clearTimeout(this.#retirement)
+    this.#retirement = null
+    const until = config.previousJwtSecretValidUntil
+    if (until !== null && until > clock.now()) {
+      this.#retirement = clock.setTimeout(() => {
+        this.#retirement = null
+        this.recheckTokens()
+      }, Math.min(until - clock.now() + 1, 2 ** 31 - 1))
+    }
+  }
+
+  /** Every socket's channels verify their tokens with the keys of now. */
+  recheckTokens(): void {
+    for (const client of this.clients) client.recheckTokens()
   }
 
   /** The tenant was removed from the store: refuse it from now on (then disconnect and stop). */
@@ -242,7 +270,7 @@ export class TenantSlot {
       }
       const refusal = this.refusal
       if (refusal) throw new TenantRefusedError(this.id, refusal)
-      if (this.#options.now() < this.#failedUntil) throw new TenantRefusedError(this.id, 'unavailable', { cause: this.#failure })
+      if (this.#options.clock.now() < this.#failedUntil) throw new TenantRefusedError(this.id, 'unavailable', { cause: this.#failure })
       const starting = this.#options.start(this).then(
         (running) => {
           this.#running = running
@@ -251,7 +279,7 @@ export class TenantSlot {
         },
         (error: unknown) => {
           this.#failure = error
-          this.#failedUntil = this.#options.now() + this.#options.startRetryMs
+          this.#failedUntil = this.#options.clock.now() + this.#options.startRetryMs
           this.#options.logger.warn({ err: error, tenant: this.id }, 'tenant: start failed')
           this.#setState(TenantState.idle)
           throw new TenantRefusedError(this.id, 'unavailable', { cause: error })
