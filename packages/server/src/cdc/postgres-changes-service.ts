@@ -216,10 +216,14 @@ export class PostgresChangesService implements PostgresChangesEngine {
    * everything read before it comes back is the slot's backlog, logged as history.
    */
   async start(): Promise<void> {
-    const slot = await this.#sql<{ confirmed: string | null }[]>`
-      select confirmed_flush_lsn::text as confirmed from pg_replication_slots where slot_name = ${this.#slot}`
+    // The slot's confirmed position (the floor of what a restart can replay) is read while the
+    // replication connection comes up: nothing is acknowledged before the marker is read back.
+    const [slot] = await Promise.all([
+      this.#sql<{ confirmed: string | null }[]>`
+        select confirmed_flush_lsn::text as confirmed from pg_replication_slots where slot_name = ${this.#slot}`,
+      this.#stream.start(),
+    ])
     this.#floorLsn = slot[0]?.confirmed ? parsePgLsnText(slot[0].confirmed) : 0n
-    await this.#stream.start()
     this.#marker = `${this.#slot}:${Date.now()}:${Math.random().toString(36).slice(2)}`
     try {
       await this.#sql`select pg_logical_emit_message(true, ${MARKER_PREFIX}, ${this.#marker})`
@@ -229,6 +233,14 @@ export class PostgresChangesService implements PostgresChangesEngine {
       this.#markRebuilt()
     }
     this.#scheduleRetention()
+  }
+
+  /**
+   * Opens the engine's query connection ahead of `start` (a tenant starting on first use does
+   * it while its migrations are checked: one connection set-up less on the first join's path).
+   */
+  async warm(): Promise<void> {
+    await this.#sql`select 1`
   }
 
   /** Whether the replication connection is up now. */

@@ -75,11 +75,9 @@ export async function startTenant(parameters: TenantParameters, dependencies: Te
   try {
     const sql = await connectDatabase(databaseUrl, { logger, ...(parameters.poolSize ? { max: parameters.poolSize } : {}) })
     cleanups.push(() => sql.end({ timeout: 5 }))
-    await migrate(sql, logger)
 
     // The hub first: the Postgres Changes engine writes into its log, the channels read it.
     const marks = new PostgresTopicMarks(sql)
-    await marks.prune().catch((error: unknown) => logger.warn({ err: error }, 'pruning old topic marks failed'))
     const hub = new TenantHub({ limits: dependencies.replay, clock, logger, cluster: dependencies.cluster, marks })
     const changesOption = parameters.postgresChanges ?? true
     const engine = changesOption
@@ -109,11 +107,19 @@ export async function startTenant(parameters: TenantParameters, dependencies: Te
       hub,
     )
     tenant.privateOnly = parameters.privateOnly ?? false
-    await hub.start()
+    // The first join of a tenant waits for all of this: connections are opened side by side
+    // (the engine's while migrations are checked); pruning old topic marks waits for nobody.
+    // Stopped in reverse: the engine (acknowledging what left the log) before the hub.
     cleanups.push(() => hub.stop())
+    if (engine) cleanups.push(() => engine.stop())
+    const warming = engine?.warm()
+    warming?.catch(() => {}) // a failure surfaces from start() below
+    await migrate(sql, logger)
+    marks.prune().catch((error: unknown) => logger.warn({ err: error }, 'pruning old topic marks failed'))
+    await hub.start()
     if (engine) {
+      await warming
       await engine.start()
-      cleanups.push(() => engine.stop())
     } else {
       hub.markRebuilt(0n) // no slot to rebuild from
     }
