@@ -8,6 +8,7 @@
  * restart.
  */
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js'
+import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { signToken } from '@switchboard/server'
 import { subscribe, waitFor } from './support/harness.js'
@@ -250,6 +251,45 @@ describe('two tenants on one server', () => {
     await roomy.reply('f9')
     expect(roomy.all((f) => f.event === 'system')).toEqual([])
     for (const s of [first, other, roomy]) s.close()
+  })
+
+  test('private_only refuses public channels of that tenant only, and applies to live sockets', async () => {
+    const socket = await RawSocket.connect(h.server.url, acme.anonKey, { headers: h.headers('acme') })
+    const other = await RawSocket.connect(h.server.url, globex.anonKey, { headers: h.headers('globex') })
+    expect((await socket.join('realtime:open-before')).reply.payload.status).toBe('ok')
+    expect((await h.admin('PATCH', '/api/tenants/acme', { private_only: true })).status).toBe(200)
+    try {
+      expect((await socket.join('realtime:open-after')).reply.payload).toEqual({ status: 'error', response: { reason: 'PrivateOnly: This project only allows private channels' } })
+      expect((await socket.join('realtime:members', joinPayload({ private: true }, await acme.token({ role: 'authenticated', sub: 'ann' })))).reply.payload.status).toBe('ok')
+      expect((await other.join('realtime:open-after')).reply.payload.status).toBe('ok')
+    } finally {
+      expect((await h.admin('PATCH', '/api/tenants/acme', { private_only: false })).status).toBe(200)
+      socket.close()
+      other.close()
+    }
+  })
+
+  test('a tenant whose database does not answer is refused with 503, and served once it answers again', { timeout: 20_000 }, async () => {
+    const flaky = await h.addTenant('flaky')
+    await flaky.sql.end()
+    const admin = postgres(h.control.url.replace(/\/[^/]+$/, '/postgres'), { max: 1, onnotice: () => {} })
+    try {
+      await admin.unsafe(`alter database "${flaky.database.name}" allow_connections false`)
+      expect(await upgradeAnswer(h.server.url, flaky.anonKey, h.headers('flaky'))).toEqual({ status: 503, body: { error: 'Realtime was unable to connect to the project database' } })
+      await admin.unsafe(`alter database "${flaky.database.name}" allow_connections true`)
+      // A failed start is not retried for 2 s (a reconnect storm does not hammer a sick database).
+      let answer = await upgradeAnswer(h.server.url, flaky.anonKey, h.headers('flaky'))
+      const deadline = Date.now() + 5_000
+      while (answer.status !== 101 && Date.now() < deadline) {
+        await settle(200)
+        answer = await upgradeAnswer(h.server.url, flaky.anonKey, h.headers('flaky'))
+      }
+      expect(answer).toEqual({ status: 101, body: null })
+    } finally {
+      await admin.unsafe(`alter database "${flaky.database.name}" allow_connections true`)
+      await admin.end()
+      flaky.sql = postgres(flaky.database.url, { max: 1, onnotice: () => {} })
+    }
   })
 
   test('a tenant removed while clients are joined: told, disconnected, refused after, its slot dropped', async () => {
