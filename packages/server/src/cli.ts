@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util'
 import { createLogger } from './logger.js'
-import { startSwitchboard, type RunningSwitchboard } from './server.js'
+import type { RunningSwitchboard } from './server.js'
 import {
   START_OPTIONS,
   START_OPTIONS_HELP,
@@ -100,6 +100,8 @@ async function main(): Promise<void> {
   let server: RunningSwitchboard
   try {
     const { adminKey, controlDatabaseUrl, secretsKey, tenantIdleSeconds, ...start } = flags
+    // Loaded here, not at the top: `switchboard tenants …` and `--help` start faster without it.
+    const { startSwitchboard } = await import('./server.js')
     server = await startSwitchboard({
       ...start,
       logger,

@@ -104,6 +104,37 @@ describe('switchboard CLI', () => {
       child.kill('SIGTERM')
       expect(await exited).toBe(0)
     })
+
+    test('with an admin key: the control database in the banner and /health, the admin API open', { timeout: 60_000 }, async () => {
+      const control = await createTestDatabase('cli_control')
+      const child = spawn(process.execPath, [CLI, 'start', '--port', '0', '--tenant-idle-seconds', '30'], {
+        env: {
+          ...process.env, DATABASE_URL: database.url, LOG_LEVEL: 'silent', JWT_SECRET: 'cli-test-secret-0123456789',
+          ADMIN_KEY: 'cli-admin-key-0123456789', CONTROL_DATABASE_URL: control.url, SECRETS_KEY: randomBytes(32).toString('hex'),
+        },
+      })
+      try {
+        let stdout = ''
+        child.stdout.on('data', (chunk) => (stdout += chunk))
+        const deadline = Date.now() + 30_000
+        while (!/listening on (http:\/\/\S+)[\s\S]*Tenants/.test(stdout)) {
+          if (Date.now() > deadline) throw new Error(`no banner: ${stdout}`)
+          await new Promise((r) => setTimeout(r, 50))
+        }
+        const url = /listening on (http:\/\/\S+)/.exec(stdout)![1]!
+        expect(stdout).toMatch(/Tenants\s+postgres:\/\/\S+ \(control database\); admin API at \/api\/tenants/)
+        expect(stdout).not.toContain(new URL(control.url).password + '@')
+        expect(await (await fetch(`${url}/health`)).json()).toMatchObject({ status: 'ok', database: 'ok', control: 'ok', tenants: 1 }) // default runs
+        const listed = await fetch(`${url}/api/tenants`, { headers: { authorization: 'Bearer cli-admin-key-0123456789' } })
+        expect(listed.status).toBe(200)
+        expect(await listed.json()).toEqual([])
+      } finally {
+        const exited = new Promise((resolve) => child.on('close', resolve))
+        child.kill('SIGTERM')
+        expect(await exited).toBe(0)
+        await control.drop()
+      }
+    })
   })
 })
 
@@ -124,7 +155,7 @@ describe('switchboard tenants', () => {
   })
   const tenants = (...args: string[]) => run(['tenants', ...args, '--url', server.url], { ADMIN_KEY })
 
-  test('add, list, show, update, rotate-secret and remove a tenant', async () => {
+  test('add, list, show, update, rotate-secret and remove a tenant', { timeout: 90_000 }, async () => {
     const added = await tenants('add', 'acme', '--database-url', tenantDb.url, '--jwt-secret', 'acme-secret-0123456789', '--name', 'Acme', '--limit', 'max_concurrent_users=3', '--limit', 'max_events_per_second=50')
     expect(added.code, added.stderr).toBe(0)
     expect(JSON.parse(added.stdout)).toMatchObject({ external_id: 'acme', name: 'Acme', limits: { max_concurrent_users: 3, max_events_per_second: 50 }, jwt_secret_set: true })
@@ -153,7 +184,7 @@ describe('switchboard tenants', () => {
     expect(gone.stderr).toBe('switchboard: 404 no tenant "acme"\n')
   })
 
-  test('refusals are one line: bad input (1), a wrong admin key (1), bad usage (2)', async () => {
+  test('refusals are one line: bad input (1), a wrong admin key (1), bad usage (2)', { timeout: 60_000 }, async () => {
     const bad = await tenants('add', 'Bad_Id', '--database-url', 'mysql://x', '--jwt-secret', 'short')
     expect(bad.code).toBe(1)
     expect(bad.stderr.trim().split('\n')).toHaveLength(1)
