@@ -209,6 +209,7 @@ describe('across a restart', () => {
     // A persisted broadcast (realtime-js `send({ …, persist: true })`: kind-3 metadata) survives in realtime.messages.
     socket.sendBinary(userBroadcastPush(joinRef, socket.makeRef(), 'realtime:room', 'note', { text: 'persisted before' }, 'json', '{"persist":true}'))
     const persisted = await socket.next((f) => f.event === 'broadcast')
+    expect((persisted.payload as { payload: unknown }).payload).toEqual({ text: 'persisted before' })
     const last = markOf(persisted)
     expect(markOf(seen).position).toBeLessThan(last.position)
     const feedSeen = await feed.next(isChange)

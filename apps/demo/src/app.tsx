@@ -305,6 +305,7 @@ function SignedIn({ session, onSignOut }: { session: Session & { anonKey: string
     accessToken: () => currentToken(),
     heartbeatIntervalMs: 5000,
     reconnect: { baseDelayMs: 500, maxDelayMs: 5000, maxAttempts: 1000 },
+    connectionRetry: { maxAttempts: 1000 }, // the socket's own schedule; never give up in the demo
   }))
   const value: SessionValue = { user: session.user, tenantId: session.user.tenantId, isAdmin: session.user.role === 'ADMIN', signOut: onSignOut }
   const Page = (page ?? PAGES[0]).component

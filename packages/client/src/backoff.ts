@@ -1,5 +1,5 @@
 /**
- * Reconnect delays: exponential backoff with **full jitter**.
+ * Retry delays: exponential backoff with **full jitter**.
  *
  *   delay(attempt) = random() * min(maxDelayMs, baseDelayMs * 2^(attempt - 1))
  *
@@ -7,22 +7,42 @@
  * of bunching them at the same instants (neither realtime-js default has any jitter).
  * Algorithm: https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
  * (centrifuge-js `utils.ts backoff` does the same).
+ *
+ * Two policies use it:
+ * - the **socket** ({@link DEFAULT_CONNECTION_RETRY}): after a drop the first attempts come
+ *   within tens of milliseconds, because most drops are short (a network switch, a proxy
+ *   restart) and every second spent waiting is a second of missed updates; the window doubles
+ *   only while attempts keep failing and starts over after a connection that lasted;
+ * - a **channel** whose join the server refused ({@link DEFAULT_BACKOFF}, the seed's
+ *   `reconnectDelay` and `maxReconnectAttempts`): a refusal (bad token, policy, rate limit)
+ *   rarely clears within milliseconds, so it waits seconds.
  */
 
 /** Settings of one retry policy. */
 export interface BackoffPolicy {
-  /** Window of the first retry, in ms (default 3000, the issue's `reconnectDelay`). */
+  /** Window of the first retry, in ms. */
   baseDelayMs: number
-  /** Upper bound of any window, in ms (default 30 000). */
+  /** Upper bound of any window, in ms. */
   maxDelayMs: number
-  /** Failed attempts after which the state becomes `error` (default 5). */
+  /** Failed attempts after which the state becomes `error`. */
   maxAttempts: number
 }
 
+/** Channel rejoins after a refused or timed-out join: the seed's `reconnectDelay` (3000) and `maxReconnectAttempts` (5). */
 export const DEFAULT_BACKOFF: Readonly<BackoffPolicy> = Object.freeze({
   baseDelayMs: 3000,
   maxDelayMs: 30_000,
   maxAttempts: 5,
+})
+
+/**
+ * Socket reconnects: windows of 50, 100, 200 … ms up to 5 s; `error` after 20 failed attempts
+ * in a row (about 36 s on average, 71 s at most, like the channel policy's five windows).
+ */
+export const DEFAULT_CONNECTION_RETRY: Readonly<BackoffPolicy> = Object.freeze({
+  baseDelayMs: 50,
+  maxDelayMs: 5000,
+  maxAttempts: 20,
 })
 
 /** The upper bound of the jitter window for `attempt` (1-based). Pure, for tests and docs. */

@@ -3,14 +3,27 @@
  *
  * realtime-js (Phoenix) would reconnect on its own with fixed steps, no jitter, no attempt cap,
  * no re-auth on the visibility path and no reconnect while the page is hidden. This class takes
- * that over: it parks Phoenix's reconnect timer, retries with full-jitter backoff through the
- * injected clock, gives up after `maxAttempts` (status `error`), refreshes the token through the
+ * that over: it parks Phoenix's reconnect timer, retries on its own schedule through the injected
+ * clock, gives up after `maxAttempts` (status `error`), refreshes the token through the
  * `accessToken` callback and `setAuth` **before** announcing `ready` (which is what makes channels
  * rejoin), and listens to browser signals (online/offline, visibility, pageshow).
  *
+ * The schedule (`backoff.ts`, {@link DEFAULT_CONNECTION_RETRY}): after an open socket is lost the
+ * first attempt comes within `baseDelayMs` (50 ms, full jitter) and each failed attempt doubles
+ * the window up to `maxDelayMs`. A connection that lasted {@link STABLE_MS} starts the next
+ * series from the first window again; one that died sooner continues the series, so a server
+ * that accepts and closes at once is not hammered every few milliseconds.
+ *
+ *   ready ──(close / heartbeat timeout / failed probe)──▶ down ─▶ retry in [0, 50) ms
+ *     ▲                                                              │ fails
+ *     └──────────── open + token refreshed ◀── retry in [0, 100), [0, 200) … [0, 5000) ms
+ *                                                                    │ 20 failures in a row
+ *                                                                    ▼
+ *                                                           error (RECONNECT_EXHAUSTED)
+ *
  * It tells the manager (`notify`): `ready` (socket open and token fresh), `down` (an open socket
- * was lost), `failed` (connect attempt number `attempt` failed; at the policy's cap the status is
- * `error`). Status snapshots go to {@link Connection.store}.
+ * was lost), `failed` (the policy gave up; status `error`). Status snapshots go to
+ * {@link Connection.store}.
  */
 import type { RealtimeClient } from '@supabase/realtime-js'
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
@@ -18,9 +31,8 @@ import { Timer, type Clock } from './clock.js'
 import { createError, normalizeError } from './errors.js'
 import type { Logger } from './logger.js'
 import type { Signal, SignalSource } from './signals.js'
-import { onSocketEvent, probe } from './socket-events.js'
-import type { Status} from './status.js';
-import { isLive, isTerminal, transition, type StatusEvent } from './status.js'
+import { dropSocket, onSocketEvent, pendingHeartbeat, probe } from './socket-events.js'
+import { isLive, isTerminal, transition, type Status, type StatusEvent } from './status.js'
 import { Store } from './store.js'
 
 /** The connection as UI code sees it. */
@@ -32,6 +44,8 @@ export interface ConnectionSnapshot {
   lastError: Error | undefined
   /** `clock.now()` of the last status change. */
   since: number
+  /** `clock.now()` at which the next attempt is scheduled (`undefined`: none scheduled), for "retrying in 3 s" UIs. */
+  retryAt: number | undefined
 }
 
 export type AccessTokenFn = () => Promise<string | null> | string | null
@@ -44,12 +58,17 @@ export interface ConnectionOptions {
   clock: Clock
   random: () => number
   logger: Logger
-  /** The policy to use right now (the manager derives it from the live channels). */
-  policy: () => BackoffPolicy
+  /** The socket's retry policy. */
+  policy: BackoffPolicy
   connectTimeoutMs: number
+  /** How long a heartbeat sent on `online` / `visible` may take before the socket counts as dead. */
+  probeTimeoutMs: number
   signals: SignalSource | undefined
-  notify(event: ConnectionEvent, error?: Error, attempt?: number): void
+  notify(event: ConnectionEvent, error?: Error): void
 }
+
+/** A connection that stayed open this long was a success: the next drop retries from the first window. */
+export const STABLE_MS = 1000
 
 const ignore = (): undefined => undefined
 
@@ -62,22 +81,30 @@ export class Connection {
   /** The next attempt (backoff, or a short poll while the old socket closes). */
   readonly #retry: Timer
   readonly #connectTimeout: Timer
+  /** The deadline of a probe heartbeat. */
+  readonly #probe: Timer
   readonly #offs: Array<() => void>
   #ready = false
   #everReady = false
   #auth: Promise<void> | undefined
   #offline: boolean
   #destroyed = false
+  /** Dropping a socket that was not in use (closing, or an attempt in flight): its close is no failure. */
+  #dropping = false
+  /** When the current socket became ready, and the failed attempts before it (see {@link STABLE_MS}). */
+  #openedAt = 0
+  #failuresBeforeOpen = 0
 
   constructor(options: ConnectionOptions) {
     const { client, clock, signals } = options
     this.#o = options
     this.store = new Store<ConnectionSnapshot>(
-      { status: 'disconnected', attempt: 0, lastError: undefined, since: clock.now() },
-      (a, b) => a.status === b.status && a.attempt === b.attempt && a.lastError === b.lastError,
+      { status: 'disconnected', attempt: 0, lastError: undefined, since: clock.now(), retryAt: undefined },
+      (a, b) => a.status === b.status && a.attempt === b.attempt && a.lastError === b.lastError && a.retryAt === b.retryAt,
     )
     this.#retry = new Timer(clock)
     this.#connectTimeout = new Timer(clock)
+    this.#probe = new Timer(clock)
     this.#offline = signals?.isOnline?.() === false
     this.#offs = [onSocketEvent(client, 'open', () => this.#onOpen()), onSocketEvent(client, 'close', (event) => this.#onClose(event))]
     if (signals) this.#offs.push(signals.subscribe((signal) => this.#onSignal(signal)))
@@ -108,16 +135,34 @@ export class Connection {
   reconnectNow(reason: string): void {
     if (this.#destroyed || this.status === 'disconnected' || (this.#ready && this.#o.client.isConnected())) return
     this.#o.logger.info('reconnecting now', { reason })
+    // Ready, yet the socket is gone (forgotten without a close event): report the loss first.
+    if (this.#ready) this.#onClose(reason)
     this.#update('start', { attempt: 0 })
+    // An attempt in flight may hang on the network that just went away (until connectTimeoutMs): start over.
+    if (this.#o.client.connectionState() === 'connecting') this.#drop(reason)
     this.#attempt()
+  }
+
+  /**
+   * The socket is dead whatever it says (a heartbeat went unanswered): drop it and reconnect.
+   * Phoenix's own heartbeat timeout closes the socket by a handshake that a dead network never
+   * completes, and may then forget the socket without a `close` event; this does not wait.
+   */
+  lost(reason: string): void {
+    if (!this.#ready) return
+    this.#o.logger.warn('socket unresponsive', { reason })
+    // Without Phoenix's internals, close the usual way and let its close event arrive.
+    if (!dropSocket(this.#o.client, reason)) void this.#o.client.disconnect().catch(ignore)
+    if (this.#ready) this.#onClose(reason)
   }
 
   /** Closes the socket on purpose (no leases left, cleanup). Status `disconnected`. */
   disconnect(): void {
     this.#retry.cancel()
     this.#connectTimeout.cancel()
+    this.#probe.cancel()
     this.#ready = false
-    this.#update('stop')
+    this.#update('stop', { retryAt: undefined })
     if (this.#o.client.connectionState() !== 'closed') void this.#o.client.disconnect().catch(ignore)
   }
 
@@ -164,9 +209,12 @@ export class Connection {
     const { client, connectTimeoutMs } = this.#o
     this.#retry.cancel()
     if (this.#destroyed || !isLive(this.status) || this.#offline) return // `online` resumes
-    const state = client.connectionState()
+    this.#update(undefined, { retryAt: undefined })
+    let state = client.connectionState()
     if (state === 'open') return this.#onOpen()
-    // realtime-js ignores connect() while the old socket closes; look again shortly.
+    // realtime-js ignores connect() while the old socket closes (Phoenix waits for the close
+    // handshake, seconds on a dead network): drop it, or look again shortly where we cannot.
+    if (state === 'closing' && this.#drop('reconnecting')) state = client.connectionState()
     if (state === 'closing') return this.#retry.start(() => this.#attempt(), 50)
     this.#connectTimeout.start(() => {
       // Closing the half-open socket; the failure is counted here, its late close event is stale.
@@ -184,6 +232,15 @@ export class Connection {
     }
   }
 
+  #drop(reason: string): boolean {
+    this.#dropping = true
+    try {
+      return dropSocket(this.#o.client, reason)
+    } finally {
+      this.#dropping = false
+    }
+  }
+
   #onOpen(): void {
     this.#connectTimeout.cancel()
     this.#retry.cancel()
@@ -192,55 +249,83 @@ export class Connection {
     void this.refreshAuth().then(() => {
       if (this.#destroyed || !this.#o.client.isConnected() || this.status === 'disconnected') return
       this.#ready = this.#everReady = true
+      this.#openedAt = this.#o.clock.now()
+      this.#failuresBeforeOpen = this.store.getSnapshot().attempt
       if (reopened) this.reconnects++
-      this.#update('up', { attempt: 0 })
+      this.#update('up', { attempt: 0, retryAt: undefined })
       this.#o.logger.info('connected', { reopened })
       this.#o.notify('ready')
     })
   }
 
   #onClose(event: unknown): void {
-    const { client, logger, notify } = this.#o
+    const { client, clock, logger, notify } = this.#o
     // Phoenix scheduled its own reconnect just before calling us; we own retries.
     client.reconnectTimer?.reset()
+    if (this.#dropping) return
     this.#connectTimeout.cancel()
+    this.#probe.cancel()
     const wasReady = this.#ready
     this.#ready = false
     if (this.#destroyed || !isLive(this.status)) return
     const reason = normalizeError(event)
     if (wasReady) {
+      // A connection that did not last continues the series of failures (see STABLE_MS).
+      const failures = clock.now() - this.#openedAt < STABLE_MS ? this.#failuresBeforeOpen : 0
       logger.warn('connection lost', { reason: reason.message })
-      this.#update('down', { lastError: reason })
+      this.#update('down', { lastError: reason, attempt: failures })
       notify('down', reason)
-      return this.#schedule(1)
+      return this.#schedule(failures + 1)
     }
     if (this.#retry.pending) return // a stale close of an attempt already counted
     const attempt = this.store.getSnapshot().attempt + 1
-    const exhausted = attempt >= this.#o.policy().maxAttempts
+    const exhausted = attempt >= this.#o.policy.maxAttempts
+    if (!exhausted) {
+      this.#update(undefined, { attempt, lastError: reason })
+      return this.#schedule(attempt + 1)
+    }
     const error = createError('RECONNECT_EXHAUSTED', `could not connect after ${attempt} attempts: ${reason.message}`, { cause: reason })
-    this.#update(exhausted ? 'exhausted' : undefined, { attempt, lastError: exhausted ? error : reason })
-    notify('failed', error, attempt)
-    if (exhausted) logger.error(error.message)
-    else this.#schedule(attempt + 1)
+    this.#update('exhausted', { attempt, lastError: error })
+    logger.error(error.message)
+    notify('failed', error)
   }
 
   #schedule(attempt: number): void {
-    this.#retry.start(() => this.#attempt(), fullJitterDelay(attempt, this.#o.policy(), this.#o.random))
+    const delay = fullJitterDelay(attempt, this.#o.policy, this.#o.random)
+    this.#update(undefined, { retryAt: this.#o.clock.now() + delay })
+    this.#retry.start(() => this.#attempt(), delay)
+  }
+
+  /**
+   * Sends a heartbeat (or watches the one in flight) and drops the socket if no reply came
+   * within `probeTimeoutMs`. A socket can look open long after the network under it died
+   * (sleep, Wi-Fi switch, Chromium's offline emulation); Phoenix would notice only at its next
+   * heartbeat timeout, `heartbeatIntervalMs` (25 s) later.
+   */
+  #verify(reason: string): void {
+    const ref = probe(this.#o.client)
+    if (ref === undefined) return
+    this.#probe.start(() => {
+      if (pendingHeartbeat(this.#o.client) === ref) {
+        this.lost(`${reason}: no heartbeat reply within ${this.#o.probeTimeoutMs} ms`)
+        this.reconnectNow(reason)
+      }
+    }, this.#o.probeTimeoutMs)
   }
 
   #onSignal(signal: Signal): void {
     const { client } = this.#o
     if (signal === 'offline') {
       this.#offline = true
-      probe(client) // the socket may be dead without knowing it: a heartbeat finds out quickly
-    } else if (signal === 'online') {
-      this.#offline = false
-      this.reconnectNow(signal)
+      probe(client) // the socket may be dead without knowing it: a heartbeat finds out
     } else if (signal !== 'hidden') {
-      // Visible again or restored from the back-forward cache: the tab may have slept past the
-      // token's expiry. Refresh and probe a live socket; reconnect a dead one.
-      if (this.#ready && client.isConnected()) void this.refreshAuth().then(() => probe(client))
-      else this.reconnectNow(signal)
+      this.#offline &&= signal !== 'online'
+      if (!(this.#ready && client.isConnected())) return this.reconnectNow(signal)
+      // Online again, visible again or restored from the back-forward cache: the socket may be
+      // half-dead, and the tab may have slept past the token's expiry. Probe at once (online);
+      // refresh the token first otherwise.
+      if (signal === 'online') this.#verify(signal)
+      else void this.refreshAuth().then(() => this.#verify(signal))
     }
   }
 }

@@ -34,7 +34,7 @@ export { createLogger, silentLogger, redact, redactString, REDACTED } from './lo
 export type { Logger, LogLevel, LogRecord, LogSink, LogFields } from './logger.js'
 export { systemClock } from './clock.js'
 export type { Clock, TimerHandle } from './clock.js'
-export { fullJitterDelay, backoffCeiling, DEFAULT_BACKOFF } from './backoff.js'
+export { fullJitterDelay, backoffCeiling, DEFAULT_BACKOFF, DEFAULT_CONNECTION_RETRY } from './backoff.js'
 export type { BackoffPolicy } from './backoff.js'
 export { channelName, postgresSpecFor, ChannelKinds } from './naming.js'
 export type { ChannelKind, EntityRef, PostgresSpec, PostgresEvent } from './naming.js'
@@ -45,6 +45,7 @@ export type { PresenceUser, PresenceUserInput, PresenceMetadata } from './presen
 export { browserSignals, manualSignals } from './signals.js'
 export type { Signal, SignalSource } from './signals.js'
 export type { ReadableStore, Listener } from './store.js'
+export type { LostKind, GapReason, ResumeCode } from '@switchboard/protocol'
 
 let current: ChannelManager | undefined
 
@@ -106,15 +107,21 @@ export function joinPresence<M extends PresenceMetadata = PresenceMetadata>(opti
 }
 
 /**
- * Leaves an entity's presence channel (every presence lease of the shared manager on it).
+ * Leaves an entity's presence channel (every presence lease of the shared manager on it);
+ * resolves once the channel has left. See {@link ChannelManager.leavePresence}.
  *
  * @example
  * ```ts
- * leavePresence({ entityType: 'project', entityId: 'p-456' })
+ * await leavePresence('contact', '123')
+ * await leavePresence('contact', '123', 'tenant-abc')
+ * await leavePresence({ entityType: 'project', entityId: 'p-456' })
  * ```
  */
-export function leavePresence(ref: EntityRef): void {
-  getChannelManager().leavePresence(ref)
+export function leavePresence(entityType: string, entityId: string, tenantId?: string): Promise<void>
+export function leavePresence(ref: EntityRef): Promise<void>
+export function leavePresence(typeOrRef: string | EntityRef, entityId?: string, tenantId?: string): Promise<void> {
+  const manager = getChannelManager()
+  return typeof typeOrRef === 'string' ? manager.leavePresence(typeOrRef, entityId as string, tenantId) : manager.leavePresence(typeOrRef)
 }
 
 /**

@@ -9,10 +9,24 @@
  * instance gets exactly one binding per postgres spec, one broadcast binding and, for presence
  * channels, three presence bindings, whatever the number of leases.
  *
- * Status follows the machine in `status.ts`. Returning to `connected` after having been
- * connected raises one gap or recovery on every lease.
+ * Status follows the machine in `status.ts`. **Connected means live**: against a server that
+ * speaks positions (its join reply carries `switchboard`), the channel reports `connected` on
+ * the server's status (`system {extension: 'switchboard', code: Fresh | Resumed | Gap}`), which
+ * comes once every binding is registered and everything missed was replayed; against any other
+ * server, on the join reply (realtime-js `SUBSCRIBED`), as before. Both orders of reply and
+ * status are accepted.
+ *
+ *   joining ──reply──▶ SUBSCRIBED ──(no switchboard in the reply)──────────────▶ connected
+ *                          │                                                      ▲
+ *                          └──(switchboard)──▶ waiting for the status ──status────┘
+ *                                                  │ none within joinTimeoutMs
+ *                                                  ▼
+ *                                       a failed join (retried with reconnectDelay)
+ *
+ * Returning to `connected` after having been connected raises one gap or recovery on every lease.
  */
 import type { RealtimeChannel, RealtimeClient, RealtimePostgresChangesPayload } from '@supabase/realtime-js'
+import { RESUME_KEY, ResumeCode, type ResumeRequest, type ResumeStatus } from '@switchboard/protocol'
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
 import { Timer, type Clock } from './clock.js'
 import type { Connection, ConnectionEvent } from './connection.js'
@@ -21,12 +35,12 @@ import type { Lease } from './leases.js'
 import type { Logger } from './logger.js'
 import type { ChannelKind, PostgresSpec } from './naming.js'
 import { checkBroadcastPayload } from './payload.js'
-import { presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser } from './presence.js'
+import { byUserId, presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser } from './presence.js'
 import { TokenBucket, type RateLimit } from './rate-limiter.js'
 import { onRawMessage } from './raw-messages.js'
-import type { Status} from './status.js';
-import { isGap, isLive, isTerminal, transition, type StatusEvent } from './status.js'
+import { isGap, isLive, isTerminal, transition, type Status, type StatusEvent } from './status.js'
 import { Store } from './store.js'
+import { StreamPosition, type RawPayload } from './stream-position.js'
 import type { BroadcastMessage, ChannelInfo, GapEvent } from './types.js'
 
 /** How a channel retries after breaking. */
@@ -68,20 +82,6 @@ export interface ChannelContext {
 /** A random id of this channel's stream across reconnects (the server skips its own broadcasts on replay). */
 const newSession = (): string => globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`
 
-/** The parts of raw messages the position tracking reads. */
-type RawPayload = {
-  response?: { switchboard?: unknown }
-  extension?: string
-  code?: string
-  epoch?: string
-  position?: number
-  reason?: string
-  replayed?: number
-  ids?: unknown
-  switchboard?: { position?: unknown }
-  meta?: { switchboard?: { position?: unknown } }
-} | undefined
-
 type Presences = Array<Record<string, unknown>>
 
 export class ManagedChannel {
@@ -110,13 +110,15 @@ export class ManagedChannel {
   /** The last give-up was the socket's (a `ready` revives the channel), not a refused join. */
   #connectionGaveUp = false
   #systemMessage: string | undefined
-  // Positions (issue 6): the stream's session, epoch and last position; see #inspect.
+  // Positions (issue 6): the stream's session and where it stands; see #inspect.
   readonly #session = newSession()
-  #epoch: string | undefined
-  #pos = -1
-  readonly #posIds = new Set<string>()
+  readonly #stream = new StreamPosition()
   /** The join reply carried `switchboard`: the server speaks positions and will say Fresh/Resumed/Gap. */
   #speaks = false
+  /** This instance's join was acknowledged (`SUBSCRIBED`). */
+  #subscribed = false
+  /** This instance's live status, once received. */
+  #liveStatus: ResumeStatus | undefined
   /** A return after a break has not been reported yet (gap or recovery). */
   #owed = false
   /** The message being dispatched right now is a duplicate: bindings skip it. */
@@ -205,8 +207,8 @@ export class ManagedChannel {
     return this.#discarding ?? Promise.resolve()
   }
 
-  /** What the connection said: `ready` rejoins, `down` breaks, `failed` may give up. */
-  onConnection(event: ConnectionEvent, error?: Error, attempt = 0): void {
+  /** What the connection said: `ready` rejoins, `down` breaks, `failed` (it gave up) gives up. */
+  onConnection(event: ConnectionEvent, error?: Error): void {
     const status = this.#status
     if (this.closed) return
     if (event === 'ready') {
@@ -216,7 +218,7 @@ export class ManagedChannel {
       this.#retry.cancel()
       void this.#discard()
       this.#afterBreak(error as Error, true)
-    } else if (isLive(status) && attempt >= this.policy().maxAttempts) {
+    } else if (isLive(status)) {
       this.#giveUp(error as Error, true)
     }
   }
@@ -258,8 +260,8 @@ export class ManagedChannel {
         raw = client.channel(this.name, options)
       }
       this.#raw = raw
-      this.#systemMessage = undefined
-      this.#speaks = this.#drop = false
+      this.#systemMessage = this.#liveStatus = undefined
+      this.#speaks = this.#subscribed = this.#drop = false
       const live = () => raw === this.#raw && !this.#drop
       for (const [key, spec] of this.specs) {
         raw.on('postgres_changes', { ...spec }, (payload: RealtimePostgresChangesPayload<Record<string, unknown>>) => {
@@ -269,21 +271,16 @@ export class ManagedChannel {
       raw.on('broadcast', { event: '*' }, (message: { event: string; payload?: unknown; meta?: Record<string, unknown> }) => {
         if (live()) this.#onBroadcast(message)
       })
-      if (this.kind === 'presence') {
-        for (const event of ['sync', 'join', 'leave'] as const) {
-          raw.on('presence', { event: event as 'sync' }, (p?: { newPresences?: Presences; leftPresences?: Presences }) => {
-            if (live()) this.#onPresence(raw, event, p?.newPresences ?? p?.leftPresences ?? [])
-          })
-        }
-      }
-      raw.on('system', {}, (p: { status?: string; message?: string }) => {
-        if (raw === this.#raw && p?.status === 'error') this.#systemMessage = p.message
+      // Joins and leaves are computed from each sync against the users known before it (see #onPresence).
+      if (this.kind === 'presence') raw.on('presence', { event: 'sync' }, () => live() && this.#onPresence(raw))
+      raw.on('system', {}, (p: { status?: string; message?: string; extension?: string }) => {
+        if (raw === this.#raw && p?.status === 'error' && p.extension !== RESUME_KEY) this.#systemMessage = p.message
       })
       if (positions && onRawMessage(raw, (event, payload) => raw === this.#raw && this.#inspect(event, payload as RawPayload))) {
-        // Instances are single-use (a break discards them), so the position read here is the
+        // Instances are single-use (a break discards them), so the point read here is the
         // newest one for this join; realtime-js never rejoins this instance with an older one.
-        const resume = this.#epoch !== undefined && this.#pos >= 0 ? { epoch: this.#epoch, position: this.#pos } : null
-        raw.updateJoinPayload({ switchboard: { session: this.#session, resume } })
+        const request: ResumeRequest = { session: this.#session, resume: this.#stream.resumePoint() }
+        raw.updateJoinPayload({ [RESUME_KEY]: request })
       }
       raw.subscribe((state, err) => this.#onRawStatus(raw, state, err), joinTimeoutMs)
     } catch (err) {
@@ -296,25 +293,47 @@ export class ManagedChannel {
   #onRawStatus(raw: RealtimeChannel, state: string, err: Error | undefined): void {
     if (raw !== this.#raw || this.closed) return
     if (state === 'SUBSCRIBED') {
-      this.#attempts = 0
-      this.#connectionGaveUp = false
-      this.#retry.cancel()
-      if (isGap(this.#status, 'connected', this.#everConnected)) this.#owed = true
-      this.#everConnected = true
-      this.#dispatch('up')
-      void this.retrack()
-      // A server that speaks positions says Resumed/Gap/Fresh next; any other return is a gap.
-      if (this.#owed && !this.#speaks) this.#resync(false)
+      this.#subscribed = true
+      // A server that speaks positions says when the channel is live; until then it is joining.
+      if (!this.#speaks || this.#liveStatus) return this.#live()
+      const ms = this.#ctx.joinTimeoutMs
+      this.#retry.start(() => this.#onRawStatus(raw, 'TIMED_OUT', new Error(`no live status within ${ms} ms of the join reply`)), ms)
       return
     }
     // CHANNEL_ERROR, TIMED_OUT or CLOSED that we did not ask for: this instance is done.
-    const socketLevel = !this.#ctx.client.isConnected() || err?.message === 'heartbeat timeout' || typeof (err?.cause as { code?: unknown } | undefined)?.code === 'number'
+    const heartbeat = err?.message === 'heartbeat timeout'
+    // An unanswered heartbeat means a dead socket: the connection drops it now rather than
+    // waiting for a close handshake that will not complete (see Connection.lost).
+    if (heartbeat) this.#ctx.connection.lost('heartbeat timeout')
+    const socketLevel = heartbeat || !this.#ctx.client.isConnected() || typeof (err?.cause as { code?: unknown } | undefined)?.code === 'number'
     const message = this.#systemMessage ?? err?.message ?? state.toLowerCase()
     const error = createError(state === 'CLOSED' ? 'CHANNEL_CLOSED' : 'CHANNEL_JOIN_FAILED', `channel ${this.name}: ${message}`, { cause: err })
     this.#ctx.logger.warn('channel broke', { channel: this.name, state, message })
+    if (raw !== this.#raw) return // the connection's `down` (from lost) already handled the break
     void this.#discard()
     // A socket-level break: the connection notices too and announces `ready`; the rejoin happens then.
     this.#afterBreak(error, socketLevel)
+  }
+
+  /** The channel is live: `connected`, presence re-tracked, and the return after a break reported. */
+  #live(): void {
+    const status = this.#liveStatus
+    this.#attempts = 0
+    this.#connectionGaveUp = false
+    this.#retry.cancel()
+    if (isGap(this.#status, 'connected', this.#everConnected)) this.#owed = true
+    this.#everConnected = true
+    this.#dispatch('up')
+    void this.retrack()
+    if (!status) {
+      if (this.#owed) this.#resync(false) // no positions: any return may have lost events
+      return
+    }
+    const { code, lost } = status
+    if (this.#owed || code === ResumeCode.gap || lost?.length) {
+      // `Resumed` with `lost`: everything was replayed except those kinds (a gap limited to them).
+      this.#resync(code === ResumeCode.resumed && !lost?.length, { code, reason: status.reason, replayed: status.replayed }, lost)
+    }
   }
 
   #afterBreak(error: Error, socketLevel: boolean): void {
@@ -374,7 +393,7 @@ export class ManagedChannel {
     this.#ctx.changed()
   }
 
-  #resync(resumed: boolean, resume?: GapEvent['resume']): void {
+  #resync(resumed: boolean, resume?: GapEvent['resume'], lost?: GapEvent['lost']): void {
     this.#owed = false
     const event: GapEvent = {
       channel: this.name,
@@ -384,8 +403,9 @@ export class ManagedChannel {
       restoredAt: this.#ctx.clock.now(),
       resumed,
       resume,
+      lost,
     }
-    this.#ctx.logger.info(resumed ? 'channel resumed' : 'channel back after a gap', { channel: this.name, resume })
+    this.#ctx.logger.info(resumed ? 'channel resumed' : 'channel back after a gap', { channel: this.name, resume, lost })
     for (const lease of this.leases) {
       this.#call(resumed ? lease.options.onRecover : lease.options.onGap, event)
       lease.gaps.emit(event, this.#thrown)
@@ -395,34 +415,21 @@ export class ManagedChannel {
 
   // ── positions ───────────────────────────────────────────────────────────────────────────────
 
-  /** Runs on every raw message before the bindings: tracks positions, flags duplicates. */
+  /**
+   * Runs on every raw message before the bindings: tracks the stream, flags duplicates, and
+   * takes the live status (which may come before or after realtime-js reports `SUBSCRIBED`).
+   */
   #inspect(event: string, p: RawPayload): void {
     this.#drop = false
     if (event === 'phx_reply') {
-      if (p?.response?.switchboard) this.#speaks = true
+      if (this.#stream.reply(p)) this.#speaks = true
     } else if (event === 'system') {
-      // `system { extension: 'switchboard', code: Fresh | Resumed | Gap, epoch, position }`
-      if (p?.extension !== 'switchboard') return
-      const { code, position } = p
-      if (p.epoch) this.#epoch = p.epoch
-      if (typeof position === 'number' && (code !== 'Resumed' || position > this.#pos)) {
-        this.#pos = position
-        this.#posIds.clear()
-      }
-      if (this.#owed || code === 'Gap') this.#resync(code === 'Resumed', { code: String(code), reason: p.reason, replayed: p.replayed })
+      const status = this.#stream.status(p)
+      if (!status) return
+      this.#liveStatus = status
+      if (this.#subscribed) this.#live()
     } else {
-      const broadcast = event === 'broadcast'
-      const pos = broadcast ? p?.meta?.switchboard?.position : p?.switchboard?.position
-      if (typeof pos !== 'number') return
-      // One change may arrive as several messages at one position (one per binding payload).
-      const id = broadcast ? '' : String(p?.ids)
-      if (pos < this.#pos || (pos === this.#pos && (broadcast || this.#posIds.has(id)))) {
-        this.#drop = true
-        return
-      }
-      if (pos > this.#pos) this.#posIds.clear()
-      this.#pos = pos
-      this.#posIds.add(id)
+      this.#drop = this.#stream.duplicate(event, p)
     }
   }
 
@@ -445,8 +452,8 @@ export class ManagedChannel {
 
   #onBroadcast({ event, payload, meta }: { event: string; payload?: unknown; meta?: Record<string, unknown> }): void {
     this.#touch()
-    if (meta?.switchboard !== undefined) {
-      const { switchboard: _position, ...rest } = meta
+    if (meta?.[RESUME_KEY] !== undefined) {
+      const { [RESUME_KEY]: _mark, ...rest } = meta
       meta = Object.keys(rest).length > 0 ? rest : undefined
     }
     const message: BroadcastMessage = { type: 'broadcast', event, payload, meta }
@@ -455,14 +462,34 @@ export class ManagedChannel {
     }
   }
 
-  #onPresence(raw: RealtimeChannel, event: 'sync' | 'join' | 'leave', metas: Presences): void {
+  /**
+   * A presence sync: the users now, and who joined or left since the last sync, by user id.
+   * Diffing users (not realtime-js's per-presence join/leave events) makes `onJoin`/`onLeave`
+   * fire once per user: a second tab, a metadata update (a new presence replacing the old one)
+   * or a rejoin after a break (a new instance whose state starts empty) is not a join.
+   */
+  #onPresence(raw: RealtimeChannel): void {
     this.#touch()
+    const before = this.users.getSnapshot()
     const users = presenceUsers(raw.presenceState() as Record<string, Presences>)
-    const changed = presenceUsers(Object.fromEntries(metas.map((meta, i) => [i, [meta]])))
-    if (event === 'sync') this.users.set(users)
+    // After a rejoin the server's state comes before our re-track lands: keep showing the user we
+    // track (no leave and join of ourselves around every reconnect).
+    const self = this.config.presenceKey
+    const mine = before.find((u) => u.userId === self)
+    if (mine && !users.some((u) => u.userId === self) && [...this.leases].some((l) => l.presence)) {
+      users.push(mine)
+      users.sort(byUserId)
+    }
+    const ids = (list: PresenceUser[]) => new Set(list.map((u) => u.userId))
+    const had = ids(before)
+    const has = ids(users)
+    const joined = users.filter((u) => !had.has(u.userId))
+    const left = before.filter((u) => !has.has(u.userId))
+    this.users.set(users)
     for (const { options: o } of this.leases) {
-      if (event === 'sync') this.#call(o.onSync, this.users.getSnapshot())
-      else this.#call(event === 'join' ? o.onJoin : o.onLeave, changed, users)
+      for (const user of joined) this.#call(o.onJoin, user, joined)
+      for (const user of left) this.#call(o.onLeave, user, left)
+      this.#call(o.onSync, this.users.getSnapshot())
     }
     this.#ctx.changed()
   }
@@ -553,7 +580,7 @@ export class ManagedChannel {
       subscribers: this.leases.size,
       createdAt: this.createdAt,
       lastEventAt: this.lastEventAt,
-      position: this.#pos,
+      position: this.#stream.position,
     }
   }
 }

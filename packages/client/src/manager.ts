@@ -10,7 +10,7 @@
  * silently ignored like realtime-js's `channel()` does.
  */
 import { RealtimeClient, type RealtimeClientOptions, type WebSocketLikeConstructor } from '@supabase/realtime-js'
-import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
+import { DEFAULT_BACKOFF, DEFAULT_CONNECTION_RETRY, type BackoffPolicy } from './backoff.js'
 import { systemClock, Timer, type Clock } from './clock.js'
 import { Connection, type AccessTokenFn, type ConnectionSnapshot } from './connection.js'
 import { createError } from './errors.js'
@@ -48,10 +48,24 @@ export interface RealtimeConfig {
   heartbeatIntervalMs?: number
   /** Extra options for the created RealtimeClient (ignored with `client`). */
   realtimeOptions?: Partial<RealtimeClientOptions>
-  /** Defaults of the retry policy (per-subscription options override them). */
+  /**
+   * Defaults of the channel retry policy after a refused or timed-out join (the options
+   * `reconnectDelay` and `maxReconnectAttempts` of one subscription override them): base 3000 ms,
+   * max 30 000 ms, 5 attempts.
+   */
   reconnect?: Partial<BackoffPolicy>
+  /**
+   * The socket's reconnect schedule after a drop: base 50 ms (the first attempt comes within it),
+   * doubling per failed attempt up to 5000 ms, `error` after 20 failed attempts in a row.
+   */
+  connectionRetry?: Partial<BackoffPolicy>
   /** How long one connect attempt may take (default 10 000 ms). */
   connectTimeoutMs?: number
+  /**
+   * On `online` and when the page is shown again, a heartbeat must be answered within this many
+   * ms or the socket is dropped and reopened (default 2000): the network may have died under it.
+   */
+  probeTimeoutMs?: number
   /** Join reply timeout (default 10 000 ms). */
   joinTimeoutMs?: number
   /** How long `broadcast` waits for the channel to join (default 10 000 ms). */
@@ -110,7 +124,7 @@ export interface SubscribeToEntityOptions<Row extends Record<string, unknown> = 
 }
 
 /** Options of `joinPresence`. */
-export interface JoinPresenceOptions<M extends PresenceMetadata = PresenceMetadata> extends EntityRef, PresenceHandlers, ReconnectOptions, LifecycleHandlers {
+export interface JoinPresenceOptions<M extends PresenceMetadata = PresenceMetadata> extends EntityRef, PresenceHandlers<M>, ReconnectOptions, LifecycleHandlers {
   user: PresenceUserInput
   metadata?: M
   private?: boolean
@@ -211,11 +225,12 @@ export class ChannelManager {
       clock,
       random,
       logger,
-      policy: () => this.#connectionPolicy(),
+      policy: { ...DEFAULT_CONNECTION_RETRY, ...config.connectionRetry },
       connectTimeoutMs: config.connectTimeoutMs ?? 10_000,
+      probeTimeoutMs: config.probeTimeoutMs ?? 2000,
       signals: config.signals === false ? undefined : (config.signals ?? browserSignals()),
-      notify: (event, error, attempt) => {
-        for (const channel of [...this.#channels.values()]) channel.onConnection(event, error, attempt)
+      notify: (event, error) => {
+        for (const channel of [...this.#channels.values()]) channel.onConnection(event, error)
       },
     })
     this.connectionStore = this.#connection.store
@@ -307,9 +322,21 @@ export class ChannelManager {
     return joined(this.acquirePresence(options), options.waitForJoin)
   }
 
-  /** Releases every presence lease of this manager on the entity (prefer `lease.leave()`). */
-  leavePresence(ref: EntityRef): void {
-    void this.unsubscribe('presence', ref.entityType, ref.entityId, ref.tenantId)
+  /**
+   * Releases every presence lease of this manager on the entity (prefer `lease.leave()` for one
+   * caller's lease) and resolves once the channel has left.
+   *
+   * @example
+   * ```ts
+   * await manager.leavePresence('contact', '123')
+   * await manager.leavePresence({ entityType: 'contact', entityId: '123', tenantId: 'acme' })
+   * ```
+   */
+  leavePresence(entityType: string, entityId: string, tenantId?: string): Promise<void>
+  leavePresence(ref: EntityRef): Promise<void>
+  leavePresence(typeOrRef: string | EntityRef, entityId?: string, tenantId?: string): Promise<void> {
+    const ref = typeof typeOrRef === 'string' ? { entityType: typeOrRef, entityId: entityId as string, tenantId } : typeOrRef
+    return this.unsubscribe('presence', ref.entityType, ref.entityId, ref.tenantId)
   }
 
   /**
@@ -416,6 +443,11 @@ export class ChannelManager {
     return this.#connection.refreshAuth()
   }
 
+  /** Alias of {@link ChannelManager.cleanupAll} (the seed's name). */
+  cleanupAllChannels(): Promise<void> {
+    return this.cleanupAll()
+  }
+
   /** Releases every lease, leaves every channel and closes the socket (logout). */
   async cleanupAll(): Promise<void> {
     const channels = [...this.#channels.values()]
@@ -481,18 +513,6 @@ export class ChannelManager {
     let store = this.#userStores.get(name)
     if (!store) this.#userStores.set(name, (store = new Store<PresenceUser[]>([], sameJson)))
     return store
-  }
-
-  #connectionPolicy(): BackoffPolicy {
-    let merged: BackoffPolicy | undefined
-    for (const channel of this.#channels.values()) {
-      if (channel.leases.size === 0) continue
-      const p = channel.policy()
-      merged = merged
-        ? { baseDelayMs: Math.min(merged.baseDelayMs, p.baseDelayMs), maxDelayMs: Math.min(merged.maxDelayMs, p.maxDelayMs), maxAttempts: Math.max(merged.maxAttempts, p.maxAttempts) }
-        : p
-    }
-    return merged ?? this.#ctx.defaults
   }
 
   #changed(): void {

@@ -58,5 +58,8 @@ export function presenceUsers(state: Record<string, Meta[] | undefined>): Presen
     const { presence_ref: _ref, ...user } = latest
     users.push(user as PresenceUser)
   }
-  return users.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
+  return users.sort(byUserId)
 }
+
+/** Order of presence users: by user id. */
+export const byUserId = (a: PresenceUser, b: PresenceUser): number => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0)

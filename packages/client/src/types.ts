@@ -3,14 +3,16 @@
  * Type-only: nothing here ships in a bundle.
  */
 import type { RealtimePostgresChangesPayload } from '@supabase/realtime-js'
+import type { GapReason, LostKind, ResumeCode } from '@switchboard/protocol'
 import type { ChannelKind } from './naming.js'
-import type { PresenceUser } from './presence.js'
+import type { PresenceMetadata, PresenceUser } from './presence.js'
 import type { Status } from './status.js'
 
 /**
  * Raised on every lease of a channel that returned after a break. `resumed: false` (a **gap**):
- * events may be lost, refetch. `resumed: true` (a **recovery**): the server replayed exactly what
- * was missed (Switchboard positions), patching from the stream is enough.
+ * events may be lost, refetch (only what `lost` names, when it is set). `resumed: true` (a
+ * **recovery**): the server replayed exactly what was missed (Switchboard positions), patching
+ * from the stream is enough.
  */
 export interface GapEvent {
   /** Channel name, e.g. `subscription:contact:123`. */
@@ -25,7 +27,15 @@ export interface GapEvent {
   /** `true` when the server replayed everything missed; `false`: events may be lost, refetch. */
   resumed: boolean
   /** What the server said (only servers that speak positions): `Resumed` (with `replayed`), `Gap` (with `reason`: epoch, evicted, future, overflow, error) or `Fresh` (nothing to resume from). */
-  resume?: { code: string; reason?: string | undefined; replayed?: number | undefined } | undefined
+  resume?: { code: ResumeCode; reason?: GapReason | undefined; replayed?: number | undefined } | undefined
+  /**
+   * The scope of a gap, when it is limited: only these kinds of events may be lost. `['broadcast']`
+   * after a resume into a new epoch (the server restarted): every Postgres change was replayed
+   * from the channel's stream point, but broadcasts are not kept across a restart, so refetch only
+   * what broadcasts feed (cursors, typing, progress), not the data. Absent on a full gap: anything
+   * may be lost.
+   */
+  lost?: LostKind[] | undefined
 }
 
 /** Handlers of a postgres_changes lease. */
@@ -46,20 +56,38 @@ export interface BroadcastMessage<P = unknown> {
   meta?: Record<string, unknown> | undefined
 }
 
-/** Presence callbacks of a presence lease. */
-export interface PresenceHandlers {
-  onSync?: ((users: PresenceUser[]) => void) | undefined
-  onJoin?: ((joined: PresenceUser[], users: PresenceUser[]) => void) | undefined
-  onLeave?: ((left: PresenceUser[], users: PresenceUser[]) => void) | undefined
+/**
+ * Presence callbacks of a presence lease. `onJoin` and `onLeave` are called once per user (by
+ * user id) that appeared or disappeared since the last sync, with that user first and everyone
+ * who joined (left) in the same sync second; a second tab, a metadata update or a reconnect of
+ * a user who stayed is not a join.
+ *
+ * @example
+ * ```ts
+ * onJoin: (user) => console.log(`${user.userName} started viewing`),
+ * onLeave: (user) => setViewers((prev) => prev.filter((u) => u.userId !== user.userId)),
+ * ```
+ */
+export interface PresenceHandlers<M extends PresenceMetadata = PresenceMetadata> {
+  /** Everyone on the channel, after every change. */
+  onSync?: ((users: PresenceUser<M>[]) => void) | undefined
+  onJoin?: ((user: PresenceUser<M>, joined: PresenceUser<M>[]) => void) | undefined
+  /** `user` is the last state seen of the user who left. */
+  onLeave?: ((user: PresenceUser<M>, left: PresenceUser<M>[]) => void) | undefined
 }
 
-/** Retry options shared by `subscribeToEntity` and `joinPresence`. */
+/**
+ * Retry options shared by `subscribeToEntity` and `joinPresence`. They govern the channel's
+ * rejoins after the server refused or timed out its join; a lost socket is retried on the
+ * manager's schedule (`connectionRetry`: first attempt within 50 ms) and every channel rejoins as
+ * soon as it is back.
+ */
 export interface ReconnectOptions {
   /** Rejoin after a break (default true). With `false` the status becomes `disconnected`. */
   autoReconnect?: boolean | undefined
-  /** Window of the first retry in ms (default 3000); doubles per attempt, full jitter. */
+  /** Window of the first rejoin after a refused join, in ms (default 3000); doubles per attempt, full jitter. */
   reconnectDelay?: number | undefined
-  /** Attempts before `error` (default 5). */
+  /** Refused joins in a row before `error` (default 5). */
   maxReconnectAttempts?: number | undefined
 }
 

@@ -1,41 +1,59 @@
 /**
- * The chaos scenario of issue 6, shared by `chaos.test.ts` (asserts) and `bench/resume` (numbers):
- * several SDK clients, each behind its own TCP proxy that drops its connections at random (every
- * 1–4 s, offline 0–2 s), while a writer inserts rows and a sender broadcasts, paced over
- * `durationMs`. Optionally the server is closed and restarted once mid-run (same port, database).
+ * The chaos of issue 10 ("delivery you can prove"), shared by `chaos.test.ts` (asserts) and
+ * `bench/resume` (numbers): many SDK clients, each behind its own TCP proxy; every connection
+ * is dropped AT ONCE every 3–5 s and stays offline 0–2 s, while a writer inserts RLS-checked
+ * rows (one per transaction) and a sender broadcasts, paced over `durationMs`. Optionally the
+ * server process is killed with SIGKILL mid-run and started again on the same port.
+ *
+ * The server is the real CLI in a child process (`packages/server/dist/cli.js`, built by
+ * `npm test`), so a kill is a real SIGKILL: no drain, no close frames, no final acknowledgement.
+ * With a kill, broadcasts are persisted (REST `?persist=true`): ephemeral broadcasts cannot
+ * survive a process, and the resume would rightly say so.
  */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
-import type { BroadcastMessage, ChannelManager, GapEvent } from '@switchboard/client'
+import WebSocket from 'ws'
+import { ChannelManager, type BroadcastMessage, type GapEvent } from '@switchboard/client'
+import { signToken } from '../../server/src/auth/dev-keys.js'
 import { startTcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy.js'
-import { sleep, waitFor, type Harness } from './helpers.js'
+import { freePort } from '../../../test-support/free-port.js'
+import { sleep, waitFor } from './helpers.js'
+
+const CLI = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url))
+const SECRET = 'switchboard-chaos-secret-at-least-32-characters'
 
 export interface ChaosOptions {
+  databaseUrl: string
   clients: number
-  /** Total messages: half inserts, half broadcasts. */
-  messages: number
+  rows: number
+  broadcasts: number
   durationMs: number
-  restartAt?: number | undefined
+  /** ms after the start at which the server is SIGKILLed and started again. */
+  killAt?: number | undefined
   /** Random source (seeded by the caller for reproducible schedules). */
   random: () => number
   entity: string
 }
 
 export interface ClientResult {
-  inserts: number[]
+  rows: number[]
   broadcasts: number[]
+  /** Commit-to-client ms per row (from the writer's clock before its INSERT). */
+  rowLatencyMs: number[]
   gaps: GapEvent[]
   recoveries: GapEvent[]
-  /** ms from the socket reopening to `Resumed` (replay complete), one per recovery. */
-  replayMs: number[]
+  /** ms from the network coming back (proxy resumed) to the channel caught up (Resumed). */
+  catchUpMs: number[]
   drops: number
 }
 
 export interface ChaosResult {
   clients: ClientResult[]
-  /** Broadcasts whose send resolved, with the wall time it started. */
+  /** Broadcasts the server accepted (HTTP 202), with the wall time they were sent. */
   sentBroadcasts: Array<{ n: number; at: number }>
-  insertedAt: Array<{ id: number; at: number }>
-  restart: { downAt: number; upAt: number } | undefined
+  insertedAt: number[]
+  kill: { at: number; upAt: number } | undefined
 }
 
 export function seeded(seed: number): () => number {
@@ -49,25 +67,96 @@ export function seeded(seed: number): () => number {
   }
 }
 
-export async function runChaos(h: Harness, o: ChaosOptions): Promise<ChaosResult> {
-  const table = `chaos_${o.entity}`
-  const sql = postgres(h.db.url, { max: 1, onnotice: () => {} })
-  await sql.unsafe(`create table ${table} (id bigint primary key)`)
-  await sql.unsafe(`alter publication supabase_realtime add table ${table}`)
-  const policy = { baseDelayMs: 100, maxDelayMs: 500, maxAttempts: 100_000 }
+/** The server as a child process that can be SIGKILLed and started again on its port. */
+export class ServerProcess {
+  #child: ChildProcess | undefined
+  private constructor(readonly port: number, private readonly databaseUrl: string) {}
+
+  static async start(databaseUrl: string): Promise<ServerProcess> {
+    const server = new ServerProcess(await freePort(), databaseUrl)
+    await server.#spawn()
+    return server
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`
+  }
+
+  async kill(): Promise<void> {
+    const child = this.#child
+    if (!child || child.exitCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+  }
+
+  async restart(): Promise<void> {
+    await this.kill()
+    await this.#spawn()
+  }
+
+  #spawn(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const proc = spawn(process.execPath, [CLI, 'start', '--port', String(this.port), '--database-url', this.databaseUrl, '--jwt-secret', SECRET, '--log-level', 'warn'])
+      let out = ''
+      const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000)
+      const collect = (chunk: Buffer) => {
+        out = (out + chunk.toString()).slice(-4_000)
+        if (out.includes('listening on')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      proc.stdout!.on('data', collect)
+      proc.stderr!.on('data', collect)
+      proc.once('exit', (code) => {
+        clearTimeout(timer)
+        if (!out.includes('listening on')) reject(new Error(`server exited with ${code}: ${out}`))
+      })
+      this.#child = proc
+    })
+  }
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const server = await ServerProcess.start(o.databaseUrl) // applies the migrations (roles, auth.jwt())
+  const sql = postgres(o.databaseUrl, { max: 1, onnotice: () => {} })
   const proxies: TcpProxy[] = []
   const managers: ChannelManager[] = []
+  try {
+    return await chaosRun(o, server, sql, proxies, managers)
+  } finally {
+    // Also when the run fails: a live server would hold the database's replication slot.
+    await Promise.all(managers.map((m) => m.destroy().catch(() => undefined)))
+    await Promise.all(proxies.map((p) => p.close().catch(() => undefined)))
+    await server.kill()
+    await sql.end()
+  }
+}
+
+async function chaosRun(o: ChaosOptions, server: ServerProcess, sql: postgres.Sql, proxies: TcpProxy[], managers: ChannelManager[]): Promise<ChaosResult> {
+  const table = `chaos_${o.entity}`
+  await sql.unsafe(`
+    create table ${table} (id bigint primary key, team text not null, sent_at double precision not null);
+    alter table ${table} enable row level security;
+    grant select on ${table} to authenticated;
+    create policy team_reads on ${table} for select to authenticated using (team = auth.jwt() ->> 'team');
+    alter publication supabase_realtime add table ${table};
+  `).simple()
+  const apiKey = await signToken(SECRET, { role: 'anon' })
+  const serviceKey = await signToken(SECRET, { role: 'service_role' })
   const results: ClientResult[] = []
+  const resumedAt: number[] = []
+  const socketRetry = { maxAttempts: 100_000 }
   for (let i = 0; i < o.clients; i++) {
-    const proxy = await startTcpProxy({ targetPort: h.server.port })
-    const m = h.manager({ url: proxy.url, accessToken: async () => h.server.serviceRoleKey, reconnect: policy, broadcastRateLimit: { perSecond: 100_000 } })
-    const r: ClientResult = { inserts: [], broadcasts: [], gaps: [], recoveries: [], replayMs: [], drops: 0 }
-    let socketUpAt = 0
-    m.connectionStore.subscribe(() => {
-      const s = m.connectionStore.getSnapshot()
-      if (s.status === 'connected') socketUpAt = s.since
+    const proxy = await startTcpProxy({ targetPort: server.port })
+    const token = await signToken(SECRET, { role: 'authenticated', sub: `chaos-user-${i}`, team: 'chaos' }, 3_600)
+    const m = new ChannelManager({
+      url: proxy.url, apiKey, accessToken: async () => token, transport: WebSocket, signals: false,
+      connectionRetry: socketRetry, connectTimeoutMs: 2_000, broadcastRateLimit: { perSecond: 100_000 },
     })
-    const sub = await m.subscribeToEntity({
+    const r: ClientResult = { rows: [], broadcasts: [], rowLatencyMs: [], gaps: [], recoveries: [], catchUpMs: [], drops: 0 }
+    const lease = await m.subscribeToEntity({
       entityType: 'chaos',
       entityId: o.entity,
       table,
@@ -75,91 +164,96 @@ export async function runChaos(h: Harness, o: ChaosOptions): Promise<ChaosResult
       event: 'INSERT',
       maxReconnectAttempts: 100_000,
       reconnectDelay: 100,
-      onInsert: (p) => r.inserts.push(Number((p.new as { id: number }).id)),
+      onInsert: (p) => {
+        const row = p.new as { id: number; sent_at: number }
+        r.rows.push(Number(row.id))
+        r.rowLatencyMs.push(Date.now() - row.sent_at)
+      },
       onGap: (g) => r.gaps.push(g),
       onRecover: (g) => {
         r.recoveries.push(g)
-        r.replayMs.push(g.restoredAt - socketUpAt)
+        if (resumedAt[i] !== undefined) r.catchUpMs.push(g.restoredAt - resumedAt[i]!)
       },
     })
-    sub.on('broadcast', { event: 'tick' }, (msg: BroadcastMessage<{ n: number }>) => r.broadcasts.push(msg.payload.n))
+    lease.on('broadcast', { event: 'tick' }, (msg: BroadcastMessage<{ n: number }>) => r.broadcasts.push(msg.payload.n))
     proxies.push(proxy)
     managers.push(m)
     results.push(r)
   }
-  await sleep(500) // Postgres Changes subscribed on every channel
 
-  const sender = h.manager({ url: `http://127.0.0.1:${h.server.port}`, reconnect: policy, broadcastRateLimit: { perSecond: 100_000 }, sendTimeoutMs: 5000 })
-  await sender.broadcast({ entityType: 'chaos', entityId: `${o.entity}-warmup`, event: 'x', payload: {} })
-
+  // Every connection dropped at once, on one schedule: the worst case for a server (a load
+  // balancer restart, a flaky uplink shared by all users).
   let running = true
-  const chaos = proxies.map(async (proxy, i) => {
+  const chaos = (async () => {
     while (running) {
-      await sleep(1000 + o.random() * 3000)
+      await sleep(3_000 + o.random() * 2_000)
       if (!running) break
-      proxy.refuse()
-      proxy.dropAll()
-      results[i]!.drops++
-      await sleep(o.random() * 2000)
-      proxy.resume()
-    }
-  })
-
-  const perKind = Math.floor(o.messages / 2)
-  const ticks = Math.max(1, Math.round(o.durationMs / 50))
-  const perTick = Math.ceil(perKind / ticks)
-  const sentBroadcasts: ChaosResult['sentBroadcasts'] = []
-  const insertedAt: ChaosResult['insertedAt'] = []
-  let restart: ChaosResult['restart']
-  let restarting: Promise<void> | undefined
-  const t0 = Date.now()
-  let nextInsert = 0
-  let nextBroadcast = 0
-  for (let tick = 0; nextInsert < perKind || nextBroadcast < perKind; tick++) {
-    const due = t0 + tick * 50
-    if (due > Date.now()) await sleep(due - Date.now())
-    if (o.restartAt !== undefined && !restart && Date.now() - t0 >= o.restartAt) {
-      restart = { downAt: Date.now(), upAt: 0 }
-      const r = restart
-      restarting = h.restart({ downMs: 500 }).then(() => {
-        r.upAt = Date.now()
+      for (const p of proxies) {
+        p.refuse()
+        p.dropAll()
+      }
+      for (const r of results) r.drops++
+      await sleep(o.random() * 2_000)
+      const now = Date.now()
+      proxies.forEach((p, i) => {
+        resumedAt[i] = now
+        p.resume()
       })
     }
-    const from = nextInsert
-    const to = Math.min(perKind, from + perTick)
-    if (to > from) {
-      const at = Date.now()
-      await sql.unsafe(`insert into ${table} select generate_series(${from}, ${to - 1})`)
-      for (let id = from; id < to; id++) insertedAt.push({ id, at })
-      nextInsert = to
-    }
-    const end = Math.min(perKind, nextBroadcast + perTick)
-    for (; nextBroadcast < end; nextBroadcast++) {
-      const at = Date.now()
-      try {
-        await sender.broadcast({ entityType: 'chaos', entityId: o.entity, event: 'tick', payload: { n: nextBroadcast } })
-        sentBroadcasts.push({ n: nextBroadcast, at })
-      } catch {
-        // Not sent (the server is down): nobody is entitled to it.
-      }
+  })()
+
+  const channelTopic = encodeURIComponent(`subscription:chaos:${o.entity}`)
+  const sendBroadcast = async (n: number): Promise<boolean> => {
+    const persist = o.killAt !== undefined ? '?persist=true' : ''
+    try {
+      const response = await fetch(`${server.url}/realtime/v1/api/broadcast/${channelTopic}/events/tick${persist}`, {
+        method: 'POST',
+        headers: { apikey: serviceKey, authorization: `Bearer ${serviceKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ n }),
+        signal: AbortSignal.timeout(2_000),
+      })
+      return response.status === 202
+    } catch {
+      return false // the server is down: nobody is entitled to it
     }
   }
-  await restarting
+
+  const tickMs = 20
+  const ticks = Math.max(1, Math.round(o.durationMs / tickMs))
+  const sentBroadcasts: ChaosResult['sentBroadcasts'] = []
+  const insertedAt: number[] = []
+  let kill: ChaosResult['kill']
+  let killing: Promise<void> | undefined
+  const t0 = Date.now()
+  let nextRow = 0
+  let nextBroadcast = 0
+  for (let tick = 0; nextRow < o.rows || nextBroadcast < o.broadcasts; tick++) {
+    const due = t0 + tick * tickMs
+    if (due > Date.now()) await sleep(due - Date.now())
+    if (o.killAt !== undefined && !kill && Date.now() - t0 >= o.killAt) {
+      kill = { at: Date.now(), upAt: 0 }
+      const k = kill
+      killing = server.restart().then(() => { k.upAt = Date.now() })
+    }
+    const rowsDue = Math.min(o.rows, Math.ceil(((tick + 1) * o.rows) / ticks))
+    for (; nextRow < rowsDue; nextRow++) {
+      const at = Date.now()
+      insertedAt[nextRow] = at
+      await sql.unsafe(`insert into ${table} values (${nextRow}, 'chaos', ${at})`) // one row per transaction
+    }
+    const broadcastsDue = Math.min(o.broadcasts, Math.ceil(((tick + 1) * o.broadcasts) / ticks))
+    // One at a time: the order the server accepts them is the order every client must see.
+    for (; nextBroadcast < broadcastsDue; nextBroadcast++) {
+      const at = Date.now()
+      if (await sendBroadcast(nextBroadcast)) sentBroadcasts.push({ n: nextBroadcast, at })
+    }
+  }
+  await killing
   running = false
-  await Promise.all(chaos)
+  await chaos
   for (const p of proxies) p.resume()
-  // Every client back and quiet.
-  await waitFor(() => managers.every((m) => m.getActiveChannels().every((c) => c.status === 'connected')), 20_000, 'clients back')
-  const expectBroadcasts = sentBroadcasts.length
-  await waitFor(
-    () => results.every((r) => r.inserts.length >= perKind && r.broadcasts.length >= expectBroadcasts),
-    o.restartAt === undefined ? 20_000 : 3000,
-    'deliveries',
-  ).catch(() => undefined)
-  await sleep(500)
-  await Promise.all(managers.map((m) => m.destroy()))
-  await sender.destroy()
-  await Promise.all(proxies.map((p) => p.close()))
-  await sql.end()
-  return { clients: results, sentBroadcasts, insertedAt, restart }
+  await waitFor(() => managers.every((m) => m.getActiveChannels().every((c) => c.status === 'connected')), 60_000, 'clients back').catch(() => undefined)
+  await waitFor(() => results.every((r) => r.rows.length >= o.rows && r.broadcasts.length >= sentBroadcasts.length), 60_000, 'deliveries').catch(() => undefined)
+  await sleep(500) // a late duplicate would arrive by now
+  return { clients: results, sentBroadcasts, insertedAt, kill }
 }

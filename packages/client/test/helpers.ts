@@ -2,6 +2,7 @@
  * Test fixtures: a real Switchboard server on a per-file database, a TCP proxy in front of it,
  * a recording WebSocket transport, and token minting.
  */
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { SignJWT } from 'jose'
 import WebSocket from 'ws'
 import { startSwitchboard } from '@switchboard/server'
@@ -140,4 +141,80 @@ export function joinFrames(sent: string[], topic: string): Array<Record<string, 
     }
   }
   return out
+}
+
+/**
+ * A `ws` WebSocket whose open sockets the test can leave half-dead, like a laptop back from
+ * sleep or Chromium's offline emulation: after `freeze()` nothing sent or received gets through
+ * and `close()` never completes (no close event), while new sockets work normally.
+ */
+export function freezableTransport(): { transport: typeof WebSocket; freeze(): void } {
+  const sockets = new Set<{ frozen: boolean }>()
+  class FreezableWebSocket extends WebSocket {
+    frozen = false
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args)
+      sockets.add(this)
+      const base = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage')!
+      type Handler = ((event: WebSocket.MessageEvent) => void) | null
+      Object.defineProperty(this, 'onmessage', {
+        get: () => base.get!.call(this) as Handler,
+        set: (handler: Handler) => base.set!.call(this, handler && ((event: WebSocket.MessageEvent) => this.frozen || handler(event))),
+      })
+    }
+    override send(data: unknown, ...rest: unknown[]): void {
+      if (!this.frozen) (super.send as (...args: unknown[]) => void)(data, ...rest)
+    }
+    override close(code?: number, reason?: string): void {
+      if (!this.frozen) super.close(code, reason)
+    }
+  }
+  return {
+    transport: FreezableWebSocket as unknown as typeof WebSocket,
+    freeze: () => {
+      for (const socket of sockets) socket.frozen = true
+      sockets.clear()
+    },
+  }
+}
+
+/** Parsed frames of `event` (vsn 2.0.0 arrays) sent for `topic`. */
+export function sentFrames(sent: string[], topic: string, event: string): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = []
+  for (const frame of sent) {
+    try {
+      const msg = JSON.parse(frame) as unknown
+      if (Array.isArray(msg) && msg[2] === topic && msg[3] === event) out.push(msg[4] as Record<string, unknown>)
+    } catch {
+      // binary or non-JSON frames
+    }
+  }
+  return out
+}
+
+/**
+ * A `ws` WebSocket whose new sockets hang in CONNECTING while `hang` is on (they go to a TCP
+ * server that accepts and never answers the upgrade), like an attempt started on a network that
+ * just went away.
+ */
+export async function hangingTransport(): Promise<{ transport: typeof WebSocket; hang: boolean; close(): Promise<void> }> {
+  const held = new Set<Socket>()
+  const sink = createServer((socket) => void held.add(socket.on('error', () => undefined)))
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve))
+  const { port } = sink.address() as AddressInfo
+  const control = {
+    hang: false,
+    transport: undefined as unknown as typeof WebSocket,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of held) socket.destroy()
+        sink.close(() => resolve())
+      }),
+  }
+  control.transport = class HangingWebSocket extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(control.hang ? `ws://127.0.0.1:${port}/` : address, protocols)
+    }
+  } as unknown as typeof WebSocket
+  return control
 }

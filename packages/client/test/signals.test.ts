@@ -6,7 +6,8 @@ import { RealtimeClient } from '@supabase/realtime-js'
 import WebSocket from 'ws'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { browserSignals, cleanupAllChannels, configureRealtime, getChannelManager, manualSignals, subscribeToEntity, type Signal } from '@switchboard/client'
-import { createHarness, sleep, waitFor, type Harness } from './helpers.js'
+import { createHarness, freezableTransport, hangingTransport, sleep, waitFor, type Harness } from './helpers.js'
+import { ManualClock } from './manual-clock.js'
 
 let h: Harness
 beforeAll(async () => {
@@ -101,6 +102,86 @@ describe('signals drive the connection', () => {
     signals.emit('online')
     await waitFor(() => sub.status === 'connected', 5000, 'connected once online')
     sub.release()
+  })
+})
+
+describe('a socket the network left half-dead', () => {
+  it('online: the probe heartbeat goes unanswered within probeTimeoutMs, the socket is dropped and reopened at once, and what is sent next arrives', async () => {
+    const signals = manualSignals()
+    const clock = new ManualClock()
+    const { transport, freeze } = freezableTransport()
+    // A slow socket schedule and a manual clock: only the immediate reconnect on `online` can bring it back.
+    const m = h.manager({ signals, clock, transport, heartbeatIntervalMs: 60_000, probeTimeoutMs: 1500, connectionRetry: { baseDelayMs: 60_000 } })
+    const sender = h.manager()
+    const got: unknown[] = []
+    const sub = await m.subscribeToEntity({ entityType: 'sig', entityId: 'half-dead', changes: false })
+    sub.on('broadcast', { event: 'call' }, ({ payload }) => got.push(payload))
+    const connection: string[] = []
+    m.connectionStore.subscribe(() => connection.push(m.connectionStore.getSnapshot().status))
+
+    freeze() // the network dies under the open socket; the browser notices
+    signals.emit('offline') // probe heartbeat sent into the dead socket
+    signals.emit('online')
+    clock.advance(1499)
+    expect(sub.status).toBe('connected') // still looks open
+    clock.advance(1) // the probe (the heartbeat already in flight) is overdue
+    expect(connection).toContain('reconnecting')
+    await waitFor(() => sub.status === 'connected' && m.connectionStore.getSnapshot().status === 'connected', 5000, 'reopened')
+    expect(m.getStats().reconnects).toBe(1)
+    await sender.broadcast({ entityType: 'sig', entityId: 'half-dead', event: 'call', payload: { id: 'after-catch-up' } })
+    await waitFor(() => got.length === 1, 5000, 'the message sent after the catch-up')
+    expect(got).toEqual([{ id: 'after-catch-up' }])
+  })
+
+  it('online: a healthy socket answers the probe and is kept', async () => {
+    const signals = manualSignals()
+    const clock = new ManualClock()
+    const heartbeats: string[] = []
+    const m = h.manager({ signals, clock, heartbeatIntervalMs: 60_000, probeTimeoutMs: 1500, realtimeOptions: { heartbeatCallback: (status) => void heartbeats.push(status) } })
+    const sub = await m.subscribeToEntity({ entityType: 'sig', entityId: 'healthy', changes: false })
+    const accepted = h.proxy.accepted
+    signals.emit('offline')
+    signals.emit('online')
+    // One heartbeat serves both probes: `online` watches the one `offline` sent.
+    await waitFor(() => heartbeats.includes('ok'), 5000, 'the probe answered')
+    expect(heartbeats).toEqual(['sent', 'ok'])
+    clock.advance(1500)
+    expect(sub.status).toBe('connected')
+    expect(m.getStats().reconnects).toBe(0)
+    expect(h.proxy.accepted).toBe(accepted)
+  })
+
+  it('online while an attempt hangs on the network that went away: that attempt is dropped (not counted) and a new one made at once', async () => {
+    const signals = manualSignals()
+    const clock = new ManualClock() // the connect timeout never fires: only `online` can unstick it
+    const hanging = await hangingTransport()
+    const m = h.manager({ signals, clock, transport: hanging.transport })
+    const lease = await m.subscribeToEntity({ entityType: 'sig', entityId: 'hanging-attempt', changes: false })
+    hanging.hang = true
+    h.proxy.dropAll()
+    await waitFor(() => m.connectionStore.getSnapshot().retryAt !== undefined, 5000, 'retry scheduled')
+    clock.advanceTo(m.connectionStore.getSnapshot().retryAt!)
+    expect(m.realtime.connectionState()).toBe('connecting')
+    signals.emit('offline')
+    hanging.hang = false // the new network
+    signals.emit('online')
+    await waitFor(() => lease.status === 'connected', 5000, 'connected on the new network')
+    expect(m.connectionStore.getSnapshot()).toMatchObject({ status: 'connected', attempt: 0 })
+    await hanging.close()
+  })
+
+  it('a heartbeat timeout drops the socket at once instead of waiting for a close the dead network never completes', async () => {
+    const { transport, freeze } = freezableTransport()
+    const m = h.manager({ transport, heartbeatIntervalMs: 300 })
+    const sub = await m.subscribeToEntity({ entityType: 'sig', entityId: 'heartbeat', changes: false })
+    const connection: string[] = []
+    m.connectionStore.subscribe(() => connection.push(m.connectionStore.getSnapshot().status))
+    const frozenAt = Date.now()
+    freeze()
+    await waitFor(() => connection.includes('reconnecting') && sub.status === 'connected' && m.connectionStore.getSnapshot().status === 'connected', 5000, 'reopened')
+    // Two heartbeat intervals (sent, timed out) and a reconnect; Phoenix's close wait alone is 1.5 s.
+    expect(Date.now() - frozenAt).toBeLessThan(1500)
+    expect(m.getStats().reconnects).toBe(1)
   })
 })
 

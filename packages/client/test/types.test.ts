@@ -4,12 +4,12 @@
  */
 import { describe, expectTypeOf, it } from 'vitest'
 import type { RealtimePostgresChangesPayload } from '@supabase/realtime-js'
-import type {
-  ChannelManager} from '@switchboard/client';
+import type { ChannelInfo, ChannelKind, ChannelManager, JoinPresenceOptions, LostKind, PresenceMetadata } from '@switchboard/client'
 import {
   configureRealtime,
   subscribeToEntity,
   joinPresence,
+  leavePresence,
   broadcast,
   cleanupAllChannels,
   getChannelManager,
@@ -73,6 +73,85 @@ describe('public types', () => {
       expectTypeOf(m.statsStore.getSnapshot).returns.toEqualTypeOf<ChannelStats>()
       expectTypeOf(m.onGap).parameter(0).toEqualTypeOf<(event: GapEvent) => void>()
     })
+  })
+
+  it('seed signatures (issue 14)', () => {
+    expectTypeOf(leavePresence).toBeCallableWith('contact', '123')
+    expectTypeOf(leavePresence).toBeCallableWith('contact', '123', 'tenant-abc')
+    expectTypeOf(leavePresence).toBeCallableWith({ entityType: 'contact', entityId: '123', tenantId: 'tenant-abc' })
+    expectTypeOf(leavePresence).returns.resolves.toBeVoid()
+    // @ts-expect-error the entity id is required
+    void (() => leavePresence('contact'))
+    // @ts-expect-error the object form needs entityId
+    void (() => leavePresence({ entityType: 'contact' }))
+
+    const m = null as unknown as ChannelManager
+    void (() => {
+      expectTypeOf(m.leavePresence).toBeCallableWith('contact', '123')
+      expectTypeOf(m.leavePresence).returns.resolves.toBeVoid()
+      expectTypeOf(m.unsubscribe).parameters.toEqualTypeOf<[kind: ChannelKind, entityType: string, entityId: string, tenantId?: string]>()
+      expectTypeOf(m.unsubscribe).returns.resolves.toBeVoid()
+      expectTypeOf(m.hasChannel).parameters.toEqualTypeOf<[kind: ChannelKind, entityType: string, entityId: string, tenantId?: string]>()
+      expectTypeOf(m.hasChannel).returns.toBeBoolean()
+      expectTypeOf(m.getPresenceState).parameters.toEqualTypeOf<[entityType: string, entityId: string, tenantId?: string]>()
+      expectTypeOf(m.getPresenceState).returns.toEqualTypeOf<PresenceUser[]>()
+      expectTypeOf(m.updatePresenceMetadata).parameters.toEqualTypeOf<[entityType: string, entityId: string, metadata: PresenceMetadata, tenantId?: string]>()
+      expectTypeOf(m.updatePresenceMetadata).returns.resolves.toBeVoid()
+      expectTypeOf(m.getActiveChannels).returns.toEqualTypeOf<ChannelInfo[]>()
+      expectTypeOf<ChannelInfo>().toExtend<{ name: string; type: ChannelKind; status: Status; subscribers: number; createdAt: number; lastEventAt: number | undefined }>()
+      expectTypeOf(m.getChannelStats).returns.toEqualTypeOf<ChannelStats>()
+      expectTypeOf<ChannelStats>().toEqualTypeOf<{ total: number; byType: { subscription: number; presence: number }; byStatus: Record<Status, number> }>()
+      expectTypeOf(m.cleanupAllChannels).returns.resolves.toBeVoid()
+      expectTypeOf(m.broadcast).toBeCallableWith({ entityType: 'document', entityId: 'doc-789', event: 'cursor-move', payload: { x: 1, y: 2 } })
+    })
+
+    expectTypeOf(broadcast).toBeCallableWith({ entityType: 'document', entityId: 'doc-789', event: 'cursor-move', payload: { x: 1, y: 2 } })
+    expectTypeOf(subscribeToEntity).toBeCallableWith({
+      entityType: 'contact',
+      entityId: '123',
+      onInsert: () => undefined,
+      onUpdate: () => undefined,
+      onDelete: () => undefined,
+      onChange: () => undefined,
+      onStatusChange: (status: Status) => void status,
+      onError: (error: Error) => void error,
+    })
+    expectTypeOf(joinPresence).toBeCallableWith({
+      entityType: 'project',
+      entityId: 'p-456',
+      user: { id: 'u', name: 'Ada', email: 'ada@example.com', avatar: 'https://x/a.png' },
+      metadata: { role: 'editor' },
+    })
+  })
+
+  it('presence callbacks: onJoin / onLeave get one user first (and the batch), onSync everyone', () => {
+    type Handlers = Required<Pick<JoinPresenceOptions<{ role: string }>, 'onJoin' | 'onLeave' | 'onSync'>>
+    expectTypeOf<Handlers['onJoin']>().parameter(0).toEqualTypeOf<PresenceUser<{ role: string }>>()
+    expectTypeOf<Handlers['onJoin']>().parameter(1).toEqualTypeOf<PresenceUser<{ role: string }>[]>()
+    expectTypeOf<Handlers['onLeave']>().parameter(0).toEqualTypeOf<PresenceUser<{ role: string }>>()
+    expectTypeOf<Handlers['onSync']>().parameter(0).toEqualTypeOf<PresenceUser<{ role: string }>[]>()
+    void (() =>
+      joinPresence({
+        entityType: 'project',
+        entityId: 'p-456',
+        user: { id: 'u', name: 'Ada' },
+        metadata: { role: 'editor' },
+        onJoin: (user) => {
+          expectTypeOf(user.userName).toBeString()
+          expectTypeOf(user.role).toBeString()
+        },
+        onLeave: (user, left) => {
+          expectTypeOf(user.userId).toBeString()
+          expectTypeOf(left).toBeArray()
+        },
+      }))
+  })
+
+  it('gap scope and retry time', () => {
+    expectTypeOf<GapEvent['lost']>().toEqualTypeOf<LostKind[] | undefined>()
+    expectTypeOf<LostKind>().toEqualTypeOf<'broadcast'>()
+    expectTypeOf<NonNullable<GapEvent['resume']>['code']>().toEqualTypeOf<'Fresh' | 'Resumed' | 'Gap'>()
+    expectTypeOf<ConnectionSnapshot['retryAt']>().toEqualTypeOf<number | undefined>()
   })
 
   it('broadcast handlers get typed payloads and chain', () => {

@@ -3,7 +3,7 @@
  * transition table, the lease table, presence mapping, logger redaction.
  */
 import { describe, expect, it } from 'vitest'
-import { backoffCeiling, fullJitterDelay } from '../src/backoff.js'
+import { backoffCeiling, DEFAULT_BACKOFF, DEFAULT_CONNECTION_RETRY, fullJitterDelay } from '../src/backoff.js'
 import { createLogger, redact, type LogRecord } from '../src/logger.js'
 import { channelName, postgresSpecFor, postgresSpecKey } from '../src/naming.js'
 import { checkBroadcastPayload } from '../src/payload.js'
@@ -22,6 +22,18 @@ describe('backoff (full jitter)', () => {
     expect(fullJitterDelay(3, policy, () => 0)).toBe(0)
     expect(fullJitterDelay(3, policy, () => 0.5)).toBe(2000)
     expect(fullJitterDelay(3, policy, () => 0.999999)).toBe(3999)
+    for (let attempt = 1; attempt <= 12; attempt++) {
+      const ceiling = backoffCeiling(attempt, DEFAULT_CONNECTION_RETRY)
+      for (let i = 0; i < 200; i++) {
+        const delay = fullJitterDelay(attempt, DEFAULT_CONNECTION_RETRY)
+        expect(delay >= 0 && delay < ceiling && Number.isInteger(delay)).toBe(true)
+      }
+    }
+  })
+  it('the socket schedule: first window 50 ms, doubling to a 5 s cap; the channel schedule starts at the seed reconnectDelay', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map((a) => backoffCeiling(a, DEFAULT_CONNECTION_RETRY))).toEqual([50, 100, 200, 400, 800, 1600, 3200, 5000, 5000])
+    expect(DEFAULT_CONNECTION_RETRY.maxAttempts).toBe(20)
+    expect([1, 2, 5, 6].map((a) => backoffCeiling(a, DEFAULT_BACKOFF))).toEqual([3000, 6000, 30_000, 30_000])
   })
 })
 

@@ -5,8 +5,9 @@
  * - `mode: 'invalidate'` (default): one `invalidateQueries` per batch window.
  * - `mode: 'patch'`: inserts, updates and removes rows by primary key in every matching list
  *   and infinite query (shapes and rules in `cache-patch.ts`); unknown shapes are invalidated.
- * - A `gap` that is not a recovery (`resumed` absent or false) always invalidates; a resumed
- *   channel replays what was missed through the normal path.
+ * - A `gap` that is not a recovery (`resumed` absent or false) invalidates, unless its scope
+ *   (`lost`) leaves the table's changes out (`['broadcast']`: the server replayed every change
+ *   after a restart); a resumed channel replays what was missed through the normal path.
  */
 import { useEffect, useState } from 'react'
 import { useQuery, useQueryClient, type DefaultError, type QueryKey, type UseQueryOptions, type UseQueryResult } from '@tanstack/react-query'
@@ -46,7 +47,8 @@ export function useRealtimeSync(queryKey: QueryKey, binding: PostgresBinding, op
   const listeners = useLatest<LeaseListeners>({
     onChange: (change) => batcher.push(change),
     onGap: (event) => {
-      if ((event as { resumed?: boolean }).resumed !== true) batcher.gap()
+      // `lost` names the only kinds that may be missing; none of them is a row change.
+      if (event.resumed !== true && event.lost === undefined) batcher.gap()
     },
   })
   const status = useEntityLease(bindingToEntity(binding), listeners, enabled)

@@ -26,7 +26,8 @@ export interface Harness {
   /** `phx_join` frames sent for a channel name. */
   joins(name: string): Frame[]
   /** Replaces the server by a new one on the same database (a new replay epoch: resume is impossible). */
-  restartServer(): Promise<void>
+  /** Restarts the server; `forgetHistory` drops its replication slot meanwhile, so nothing before the restart can be replayed. */
+  restartServer(options?: { forgetHistory?: boolean }): Promise<void>
   /**
    * Resolves once the server confirmed a channel's postgres_changes bindings in a frame received
    * at index `since` or later (take `since = h.received.length` before rendering).
@@ -93,8 +94,9 @@ export async function createHarness(): Promise<Harness> {
       managers.push(m)
       return m
     },
-    async restartServer() {
+    async restartServer({ forgetHistory = false } = {}) {
       await server.close()
+      if (forgetHistory) await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = current_database()`
       server = await startSwitchboard({ port: 0, host: '127.0.0.1', databaseUrl: db.url, jwtSecret })
       proxy.setTarget(server.port)
     },

@@ -41,6 +41,14 @@ export interface Limits {
   maxTenantJoinsPerSecond: number
   /** Bytes of client events plus REST broadcast bodies per second per tenant (`max_bytes_per_second`). */
   maxTenantBytesPerSecond: number
+  /**
+   * Row changes of one transaction held in memory until its commit. Beyond it the remaining
+   * changes are counted per table and type, and each binding gets one `Error 413` payload per
+   * table and type instead of the rows (docs/limits.md).
+   */
+  maxTransactionChanges: number
+  /** Payload bytes of one transaction held in memory until its commit; beyond it, as maxTransactionChanges. */
+  maxTransactionBytes: number
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -62,6 +70,12 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxTenantEventsPerSecond: 1_000_000,
   maxTenantJoinsPerSecond: 10_000,
   maxTenantBytesPerSecond: 1024 * 1024 * 1024,
+  // 100,000 changes: ten times the events/s bound, a bulk import or backfill of that size is
+  // still delivered row by row; past it a client is better served by one "re-fetch" signal
+  // than by a burst it cannot render. 64 MiB of pgoutput text is about 150–250 MiB of heap
+  // once decoded (UTF-16 strings, arrays), which one server can hold next to its sockets.
+  maxTransactionChanges: 100_000,
+  maxTransactionBytes: 64 * 1024 * 1024,
 })
 
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {

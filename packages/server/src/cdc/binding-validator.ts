@@ -7,7 +7,8 @@
 import { validatePostgresChangeBinding, type FilterCondition, type PostgresChangeBinding } from '@switchboard/protocol'
 import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
 import type { Catalog } from './catalog.js'
-import { equalityKey, likeToRegExp, type CompiledFilter } from './filter-eval.js'
+import { equalityKey, type CompiledFilter } from './filter-eval.js'
+import { compileTextPattern, isPatternOperator, patternLengthError, type TextPattern } from './text-pattern.js'
 import type { ChangeType } from './subscription-index.js'
 
 export interface CompiledBinding {
@@ -87,7 +88,7 @@ async function compileFilter(
   const values = Array.isArray(f.value) ? f.value : [f.value]
   let keys: string[] = []
   let text = values[0] ?? ''
-  let pattern: RegExp | null = null
+  let pattern: TextPattern | null = null
   if (CAST_OPS.has(f.op)) {
     const cast = await catalog.castValues(column.sqlType, values)
     if (!cast.ok) return `Error parsing \`filter\` params: ${cast.error}`
@@ -95,14 +96,16 @@ async function compileFilter(
     text = cast.texts[0] ?? ''
   } else if (f.op === 'is') {
     if (text.toLowerCase() !== 'null' && type.name !== 'bool') return `Error parsing \`filter\` params: is.${text} needs a boolean column`
-  } else if (f.op === 'like' || f.op === 'ilike') {
-    pattern = likeToRegExp(text, f.op === 'ilike')
-  } else {
-    try {
-      pattern = new RegExp(text, f.op === 'imatch' ? 'i' : '')
-    } catch (error) {
-      return `Error parsing \`filter\` params: invalid regular expression: ${(error as Error).message}`
-    }
+  } else if (isPatternOperator(f.op)) {
+    // Length first (before Postgres parses it), then Postgres's own verdict on the syntax (its
+    // error text, as Supabase's subscribe gives), then our linear-time translation of it.
+    const tooLong = patternLengthError(f.op, text)
+    if (tooLong !== null) return `Error parsing \`filter\` params: ${tooLong}`
+    const invalid = await catalog.patternError(f.op, text)
+    if (invalid !== null) return `Error parsing \`filter\` params: ${invalid}`
+    const compiled = compileTextPattern(f.op, text)
+    if (!compiled.ok) return `Error parsing \`filter\` params: ${compiled.error}`
+    pattern = compiled.pattern
   }
   return { column: f.column, op: f.op, negate: f.negate, kind, keys, text, pattern }
 }

@@ -187,6 +187,20 @@ export class Catalog {
     }
   }
 
+  /**
+   * Postgres's error for a pattern filter's value (`'' ~ pattern`, `'' like pattern`, …), or
+   * null when Postgres accepts it. Matching the empty string only compiles the pattern.
+   */
+  async patternError(op: 'like' | 'ilike' | 'match' | 'imatch', pattern: string): Promise<string | null> {
+    const operator = { like: 'like', ilike: 'ilike', match: '~', imatch: '~*' }[op]
+    try {
+      await this.#sql.unsafe(`select ''::text ${operator} $1::text`, [pattern])
+      return null
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
+
   /** Forgets what we know of a table (a Relation message arrived for it). */
   invalidateTable(schema: string, table: string): void {
     const facts = this.#tables.get(`${schema}.${table}`)?.value

@@ -13,6 +13,10 @@ export interface CdcMetrics {
   bindings: Gauge<'slot'>
   batchFailures: Counter<'slot'>
   unacknowledgedBytes: Gauge<'slot'>
+  transactionsOverBounds: Counter<'slot'>
+  changesOverBounds: Counter<'slot'>
+  largestHeldTransactionChanges: Gauge<'slot'>
+  largestHeldTransactionBytes: Gauge<'slot'>
 }
 
 const perRegistry = new WeakMap<Registry, CdcMetrics>()
@@ -43,6 +47,23 @@ export function cdcMetrics(registry: Registry = new Registry()): CdcMetrics {
     unacknowledgedBytes: new Gauge({
       name: 'switchboard_cdc_retained_wal_bytes',
       help: 'WAL bytes between the slot acknowledgement and the newest transaction read (the replay window kept in the slot)',
+      labelNames: ['slot'], registers,
+    }),
+    transactionsOverBounds: new Counter({
+      name: 'switchboard_cdc_transactions_over_bounds_total',
+      help: 'Transactions over maxTransactionChanges or maxTransactionBytes (their remaining changes were delivered as 413 errors)',
+      labelNames: ['slot'], registers,
+    }),
+    changesOverBounds: new Counter({
+      name: 'switchboard_cdc_changes_over_bounds_total', help: 'Changes not kept because their transaction was over its bounds',
+      labelNames: ['slot'], registers,
+    }),
+    largestHeldTransactionChanges: new Gauge({
+      name: 'switchboard_cdc_largest_held_transaction_changes', help: 'Most changes held in memory for one transaction since start',
+      labelNames: ['slot'], registers,
+    }),
+    largestHeldTransactionBytes: new Gauge({
+      name: 'switchboard_cdc_largest_held_transaction_bytes', help: 'Most payload bytes held in memory for one transaction since start',
       labelNames: ['slot'], registers,
     }),
   }

@@ -17,14 +17,16 @@ import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
 import type { Logger } from '../logger.js'
 import type { Catalog, RoleTableFacts, TableFacts } from './catalog.js'
 import type { Change, ChangePosition } from './change.js'
-import { buildChangeData, buildErrorData, ERROR_400_NO_PK, ERROR_401, variantKey, type PayloadVariant } from './change-payload.js'
+import { buildChangeData, buildErrorData, ERROR_400_NO_PK, ERROR_401, ERROR_413, variantKey, type PayloadVariant } from './change-payload.js'
 import type { RlsAuthorizer, VisibilityRequest, VisibilityResult } from './rls-authorizer.js'
 import type { IndexedBinding, SubscriptionIndex } from './subscription-index.js'
 import { claimValuesKey } from './policy-claims.js'
+import { RlsQuarantine } from './rls-quarantine.js'
 
 /** The channel's side of the seam (see postgres-changes-service.ts). */
 export interface ChangeSink {
   deliverChange(ids: readonly number[], dataJson: string, position: ChangePosition): void
+  systemMessage?(status: 'ok' | 'error', message: string): void
 }
 
 export interface SubscriberEntry {
@@ -57,7 +59,11 @@ export class ChangeDispatcher {
     private readonly authorizer: RlsAuthorizer,
     private readonly logger: Logger,
     private readonly maxRecordBytes: number,
-  ) {}
+  ) {
+    this.#quarantine = new RlsQuarantine(index, logger)
+  }
+
+  readonly #quarantine: RlsQuarantine
 
   /**
    * Routes, authorizes and delivers `changes` (positioned already) in order, each to the
@@ -65,6 +71,7 @@ export class ChangeDispatcher {
    * being authorized was registered after the batch was positioned, so it is owed none of it.
    */
   async dispatch(changes: readonly Change[]): Promise<DispatchStats> {
+    this.#quarantine.release() // rls-quarantine.ts: refreshed tokens are routed again
     const routed = new Map<Change, Routed>()
     const requests = new Map<string, VisibilityRequest>()
     const visibilityKeys = new Map<string, string>()
@@ -107,6 +114,8 @@ export class ChangeDispatcher {
       for (const [entry, bindings] of matches) {
         const contextKey = contexts.get(entry)
         if (contextKey === undefined) continue // registered after this change was positioned
+        const seen = byKey.get(visibilityKeys.get(`${contextKey}\u0001${table.oid}`) ?? '')
+        if (this.#quarantine.holds(entry, seen?.failure)) continue // its check raised: rls-quarantine.ts
         const decision = decisions.get(contextKey)!
         let json: string | null = null
         if (decision.kind === 'skip') continue
@@ -116,7 +125,6 @@ export class ChangeDispatcher {
           deliveries += this.#send(entry, bindings.map((b) => b.id), json, change.position)
           continue
         }
-        const seen = byKey.get(visibilityKeys.get(`${contextKey}\u0001${table.oid}`) ?? '')
         if (decision.checkCurrent && !seen?.current.has(change)) continue
         const oldVisible = decision.checkOld ? (seen?.old.has(change) ?? false) : true
         if (change.type === 'DELETE' && !oldVisible) continue
@@ -178,8 +186,10 @@ export class ChangeDispatcher {
   }
 
   async #decide(change: Change, table: TableFacts, ctx: AuthContext): Promise<Decision> {
+    if (change.rowOmitted && isServiceRole(ctx)) return { kind: 'error', error: ERROR_413 } // transaction-overflow.ts
     if (isServiceRole(ctx)) return { kind: 'deliver', role: null, checkCurrent: false, checkOld: false, keyOnly: false }
     const role = this.catalog.cachedRoleFacts(ctx.role, table.oid) ?? (await this.catalog.roleFacts(ctx.role, table))
+    if (change.rowOmitted) return role.selectable.size > 0 ? { kind: 'error', error: ERROR_413 } : { kind: 'skip' } // no row to check
     const isDelete = change.type === 'DELETE'
     if (role.selectable.size === 0) return isDelete ? { kind: 'skip' } : { kind: 'error', error: ERROR_401 }
     if (!isDelete && table.primaryKey.length === 0) return { kind: 'error', error: ERROR_400_NO_PK }

@@ -58,9 +58,14 @@ export function buildChangeData(change: Change, variant: PayloadVariant, maxReco
   return JSON.stringify(data)
 }
 
-/** Supabase's payload for a row a role cannot be shown (no primary key: 400; PK not selectable: 401). */
+/**
+ * Supabase's payload for a row a role cannot be shown (no primary key: 400; PK not selectable:
+ * 401), and for rows beyond a transaction's bounds (413, with its commit timestamp, as
+ * Supabase's oversized records have; transaction-overflow.ts).
+ */
 export function buildErrorData(change: Change, error: string): string {
-  const data: Record<string, unknown> = { schema: change.schema, table: change.table, commit_timestamp: null, type: change.type, columns: [] }
+  const commitTimestamp = error === ERROR_413 ? change.commitTimestamp : null
+  const data: Record<string, unknown> = { schema: change.schema, table: change.table, commit_timestamp: commitTimestamp, type: change.type, columns: [] }
   if (change.type !== 'DELETE') data.record = {}
   if (change.type !== 'INSERT') data.old_record = {}
   data.errors = [error]

@@ -61,6 +61,11 @@ export class Change implements RoutableChange {
     this.table = relation.table
   }
 
+  /** True when the row was not kept (a transaction over its bounds; see transaction-overflow.ts). */
+  get rowOmitted(): boolean {
+    return false
+  }
+
   /** True when the change carries the whole old row (REPLICA IDENTITY FULL). */
   get hasFullOldRow(): boolean {
     return this.oldTuple !== null

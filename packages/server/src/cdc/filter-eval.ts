@@ -14,6 +14,7 @@
  * `is` and `isdistinct`, which are NULL-safe.
  */
 import type { FilterOperator } from '@switchboard/protocol'
+import type { TextPattern } from './text-pattern.js'
 import type { RenderKind } from './value-renderer.js'
 
 export interface CompiledFilter {
@@ -26,8 +27,8 @@ export interface CompiledFilter {
   keys: readonly string[]
   /** Canonical text of the single value (ordering ops), or the raw pattern (like/match), or the `is` keyword. */
   text: string
-  /** like/ilike/match/imatch, compiled once. */
-  pattern: RegExp | null
+  /** like/ilike/match/imatch, compiled once for a linear-time engine (text-pattern.ts). */
+  pattern: TextPattern | null
 }
 
 /** Normalises a decimal text: `-001.500` → `-1.5`, `-0` → `0`. Non-plain forms go through Number. */
@@ -71,19 +72,6 @@ function compareDecimal(a: string, b: string): number {
 export function compareValues(a: string, b: string, kind: RenderKind): number {
   if (kind === 'number') return compareDecimal(normaliseDecimal(a), normaliseDecimal(b))
   return a === b ? 0 : a < b ? -1 : 1
-}
-
-/** SQL LIKE → RegExp (`%` any run, `_` one char, backslash escapes). */
-export function likeToRegExp(pattern: string, caseInsensitive: boolean): RegExp {
-  let src = ''
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!
-    if (ch === '\\' && i + 1 < pattern.length) src += pattern[++i]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    else if (ch === '%') src += '[\\s\\S]*'
-    else if (ch === '_') src += '[\\s\\S]'
-    else src += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-  }
-  return new RegExp(`^${src}$`, caseInsensitive ? 'is' : 's')
 }
 
 /** Three-valued result: null = SQL NULL (fails, also when negated). */

@@ -39,8 +39,10 @@ import { RlsAuthorizer } from './rls-authorizer.js'
 import { SubscriptionIndex, type IndexedBinding } from './subscription-index.js'
 import { stableBindingId } from './binding-id.js'
 import type { ChangeLogPort } from '../hub/tenant-hub.js'
+import { formatStreamPoint, STREAM_START } from '@switchboard/protocol'
 import type { PostgresChangesEngine } from '../tenant/tenant.js'
 import type { CompiledBinding } from './binding-validator.js'
+import { omittedChanges } from './transaction-overflow.js'
 
 export type { ChangePosition, Change } from './change.js'
 export type { DatabaseBroadcast } from './database-broadcast.js'
@@ -114,6 +116,7 @@ class CountingLog implements ChangeLogPort {
     for (const item of items) item.position.seq = ++this.lastSeq
   }
   setPendingChangesFrom(): void {}
+  startAt(): void {}
   deliverDatabaseBroadcast(message: DatabaseBroadcast): void { this.onBroadcast(message) }
   markRebuilt(): void {}
 }
@@ -125,6 +128,8 @@ interface DecodedBatch {
   /** Index of the next run to dispatch (a retry continues from it). */
   next: number
   historical: boolean
+  /** Stream point of the batch's newest change (null: none). */
+  lastPoint: string | null
 }
 export class PostgresChangesService implements PostgresChangesEngine {
   readonly #options: PostgresChangesOptions
@@ -150,12 +155,15 @@ export class PostgresChangesService implements PostgresChangesEngine {
   #windowStart = 0
   #windowCount = 0
   /** Processed transactions not yet acknowledged: end LSN and the log position they reach. */
-  readonly #retained: { endLsn: bigint; lastSeq: number }[] = []
+  readonly #retained: { endLsn: bigint; lastSeq: number; lastPoint: string | null }[] = []
+  /** The newest change point the slot may be acknowledged past, as recorded in realtime.switchboard_slots. */
+  #recordedPoint = STREAM_START
+  #acking = false
   #retentionTimer: ReturnType<Clock['setTimeout']> | null = null
   /** Until the startup marker is read, everything is the slot's backlog (historical). */
   #marker: string | null = null
   #rebuilt = false
-  #floorLsn = 0n
+  #floorPoint: string | null = null
   #stopped = false
   #streamingWaiters: (() => void)[] = []
 
@@ -192,6 +200,8 @@ export class PostgresChangesService implements PostgresChangesEngine {
         this.#streamingWaiters = []
         for (const wake of waiters) wake()
       },
+      bounds: { maxChanges: options.limits.maxTransactionChanges, maxBytes: options.limits.maxTransactionBytes },
+      metrics: this.#metrics,
     })
   }
 
@@ -216,14 +226,26 @@ export class PostgresChangesService implements PostgresChangesEngine {
    * everything read before it comes back is the slot's backlog, logged as history.
    */
   async start(): Promise<void> {
-    // The slot's confirmed position (the floor of what a restart can replay) is read while the
-    // replication connection comes up: nothing is acknowledged before the marker is read back.
-    const [slot] = await Promise.all([
-      this.#sql<{ confirmed: string | null }[]>`
-        select confirmed_flush_lsn::text as confirmed from pg_replication_slots where slot_name = ${this.#slot}`,
-      this.#stream.start(),
-    ])
-    this.#floorLsn = slot[0]?.confirmed ? parsePgLsnText(slot[0].confirmed) : 0n
+    // One round trip before the replication connection (a tenant's first join waits for all of
+    // this): whether the slot exists, and the point recorded for it.
+    const [before] = await this.#sql<{ existed: boolean; point: string | null }[]>`
+      select exists (select 1 from pg_replication_slots where slot_name = ${this.#slot}) as existed,
+             (select evicted_point from realtime.switchboard_slots where slot_name = ${this.#slot}) as point`
+    await this.#stream.start()
+    // Which resumes the slot can serve: every change after the newest one it was acknowledged
+    // past (recorded before each acknowledgement), or, for a slot created now, after its start.
+    const recorded = before?.existed ? before.point : null
+    if (recorded !== null) {
+      this.#floorPoint = recorded
+      this.#recordedPoint = recorded
+    } else {
+      const [slot] = await this.#sql<{ confirmed: string | null }[]>`
+        select confirmed_flush_lsn::text as confirmed from pg_replication_slots where slot_name = ${this.#slot}`
+      this.#floorPoint = formatStreamPoint(slot?.confirmed ? parsePgLsnText(slot.confirmed) : 0n, 0)
+      this.#recordedPoint = this.#floorPoint
+      await this.#recordEvictedPoint(this.#floorPoint)
+    }
+    this.#log.startAt(this.#floorPoint)
     this.#marker = `${this.#slot}:${Date.now()}:${Math.random().toString(36).slice(2)}`
     try {
       await this.#sql`select pg_logical_emit_message(true, ${MARKER_PREFIX}, ${this.#marker})`
@@ -268,7 +290,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
   #markRebuilt(): void {
     if (this.#rebuilt) return
     this.#rebuilt = true
-    this.#log.markRebuilt(this.#floorLsn)
+    this.#log.markRebuilt(this.#floorPoint)
   }
 
   async #streamedPublications(): Promise<string[]> {
@@ -397,27 +419,55 @@ export class PostgresChangesService implements PostgresChangesEngine {
       this.#metrics.batchSeconds.observe({ slot: this.#label }, (performance.now() - started) / 1000)
       const last = batch[batch.length - 1]!
       const tail = this.#retained[this.#retained.length - 1]
+      const lastPoint = decoded?.lastPoint ?? null
       // Transactions that added nothing to the log share the retention entry before them.
       if (tail && tail.lastSeq === this.#log.lastSeq) tail.endLsn = last.endLsn
-      else this.#retained.push({ endLsn: last.endLsn, lastSeq: this.#log.lastSeq })
-      this.#acknowledgeRetained()
+      else this.#retained.push({ endLsn: last.endLsn, lastSeq: this.#log.lastSeq, lastPoint })
+      void this.#acknowledgeRetained()
     }
   }
 
-  /** Acknowledges the slot up to the newest transaction whose log entries have all been evicted. */
-  #acknowledgeRetained(): void {
-    const evicted = this.#log.evictedThrough
-    let ack = 0n
-    while (this.#retained.length > 0 && this.#retained[0]!.lastSeq <= evicted) ack = this.#retained.shift()!.endLsn
-    if (ack > 0n) this.#stream.acknowledge(ack)
-    const newest = this.#retained[this.#retained.length - 1]
-    this.#metrics.unacknowledgedBytes.set({ slot: this.#label }, newest ? Number(newest.endLsn - this.#stream.acknowledged) : 0)
+  /**
+   * Acknowledges the slot up to the newest transaction whose log entries have all been evicted.
+   * When that passes changes, their newest point is recorded first (realtime.switchboard_slots):
+   * after a restart, a client whose last point is at or after it lost no change, however far
+   * the slot has moved since (keepalives move it past WAL that held no change).
+   */
+  async #acknowledgeRetained(): Promise<void> {
+    if (this.#acking) return
+    this.#acking = true
+    try {
+      const evicted = this.#log.evictedThrough
+      let count = 0
+      let point: string | null = null
+      while (count < this.#retained.length && this.#retained[count]!.lastSeq <= evicted) {
+        point = this.#retained[count]!.lastPoint ?? point
+        count++
+      }
+      if (count === 0) return
+      if (point !== null && point > this.#recordedPoint) await this.#recordEvictedPoint(point)
+      const ack = this.#retained.splice(0, count).at(-1)!.endLsn
+      this.#stream.acknowledge(ack)
+      const newest = this.#retained[this.#retained.length - 1]
+      this.#metrics.unacknowledgedBytes.set({ slot: this.#label }, newest ? Number(newest.endLsn - this.#stream.acknowledged) : 0)
+    } catch (error) {
+      this.#options.logger.warn({ err: error }, 'cdc: could not record the slot state; acknowledging later')
+    } finally {
+      this.#acking = false
+    }
+  }
+
+  async #recordEvictedPoint(point: string): Promise<void> {
+    await this.#sql`
+      insert into realtime.switchboard_slots (slot_name, evicted_point) values (${this.#slot}, ${point})
+      on conflict (slot_name) do update set evicted_point = excluded.evicted_point, updated_at = now()`
+    this.#recordedPoint = point
   }
 
   #scheduleRetention(): void {
     this.#retentionTimer = this.#options.clock.setTimeout(() => {
       if (this.#stopped) return
-      if (!this.#processing) this.#acknowledgeRetained()
+      if (!this.#processing) void this.#acknowledgeRetained()
       this.#scheduleRetention()
     }, RETENTION_TICK_MS)
   }
@@ -473,6 +523,12 @@ export class PostgresChangesService implements PostgresChangesEngine {
         items.push(change)
         runs[runs.length - 1]!.changes.push(change)
       }
+      if (!duplicate && txn.overflow) {
+        // Past the transaction's bounds only counts were kept: one 413 per table and type (transaction-overflow.ts).
+        const omitted = omittedChanges(txn.overflow, new Map([...this.#relations, ...relations]), txn.commitLsn, commitTimestamp, index, txn.xid)
+        items.push(...omitted)
+        runs[runs.length - 1]!.changes.push(...omitted)
+      }
       if (!duplicate) lastCommitLsn = txn.commitLsn
     }
     // Decoding went through: commit its effects (relations, positions) at once.
@@ -484,7 +540,8 @@ export class PostgresChangesService implements PostgresChangesEngine {
       this.#countEvent()
       this.#metrics.changes.inc({ slot: this.#label, type: item.type.toLowerCase() })
     }
-    const decoded: DecodedBatch = { runs, next: 0, historical }
+    const newest = items.at(-1)
+    const decoded: DecodedBatch = { runs, next: 0, historical, lastPoint: newest ? formatStreamPoint(newest.position.lsn, newest.position.index) : null }
     if (!historical) this.#log.setPendingChangesFrom(firstPendingChange(decoded))
     return decoded
   }

@@ -13,7 +13,9 @@
  * the server's reported WAL end from keepalives (changes of unpublished tables would otherwise
  * pin WAL forever).
  *
- * Transactions are handed over whole (Begin…Commit), decoded but not interpreted.
+ * Transactions are handed over whole (Begin…Commit), decoded but not interpreted, and bounded:
+ * past `bounds` (limits.maxTransactionChanges / maxTransactionBytes) a transaction's remaining
+ * changes are counted per table and type instead of kept (transaction-overflow.ts).
  * Uses postgres.js for the wire protocol, the way its own `src/subscribe.js` does:
  * a `replication: 'database'` connection and `sql.unsafe('START_REPLICATION …').writable()`.
  */
@@ -21,8 +23,11 @@ import postgres, { type Sql } from 'postgres'
 import type { Duplex } from 'node:stream'
 import type { Clock, ClockTimer } from '../clock.js'
 import type { Logger } from '../logger.js'
+import { DEFAULT_LIMITS } from '../limits.js'
+import type { CdcMetrics } from './cdc-metrics.js'
 import { decodePgOutput, type PgOutputMessage } from './pgoutput-decoder.js'
 import { decodeReplicationFrame, encodeStandbyStatus, formatLsn } from './replication-frames.js'
+import { TransactionOverflow, type TransactionBounds } from './transaction-overflow.js'
 
 export interface RawTransaction {
   commitLsn: bigint
@@ -34,6 +39,10 @@ export interface RawTransaction {
   bytes: number
   /** Transaction id from the Begin message. */
   xid: number
+  /** Row changes kept in `messages`. */
+  changes: number
+  /** Changes beyond the bounds, counted instead of kept (null: none). See transaction-overflow.ts. */
+  overflow: TransactionOverflow | null
 }
 
 export const STREAM_STATES = { idle: 'idle', connecting: 'connecting', streaming: 'streaming', waiting: 'waiting', stopped: 'stopped' } as const
@@ -54,6 +63,10 @@ export interface ReplicationStreamOptions {
   backoffMs?: readonly number[]
   /** Send a status update at least this often. */
   statusIntervalMs?: number
+  /** What one transaction may hold until its commit (default: DEFAULT_LIMITS'). */
+  bounds?: TransactionBounds
+  /** Counts transactions over their bounds, and the largest one held. */
+  metrics?: CdcMetrics
 }
 
 const DEFAULT_BACKOFF = [100, 250, 500, 1_000, 2_000, 5_000]
@@ -70,8 +83,22 @@ export class ReplicationStream {
   #received = 0n
   #open: RawTransaction | null = null
   #firstConnect: { resolve(): void; reject(e: unknown): void } | null = null
+  readonly #bounds: TransactionBounds
+  readonly #held = { changes: 0, bytes: 0, overflowedTransactions: 0, overflowedChanges: 0 }
 
-  constructor(private readonly options: ReplicationStreamOptions) {}
+  constructor(private readonly options: ReplicationStreamOptions) {
+    this.#bounds = options.bounds ?? { maxChanges: DEFAULT_LIMITS.maxTransactionChanges, maxBytes: DEFAULT_LIMITS.maxTransactionBytes }
+  }
+
+  /**
+   * The most one transaction has held (changes, payload bytes) since start, never more than
+   * the bounds (plus one change: the one that crossed the byte bound is counted, not kept);
+   * and how many transactions and changes went over them.
+   */
+  get transactionStats(): { largestHeldChanges: number; largestHeldBytes: number; overflowedTransactions: number; overflowedChanges: number } {
+    const { changes, bytes, overflowedTransactions, overflowedChanges } = this.#held
+    return { largestHeldChanges: changes, largestHeldBytes: bytes, overflowedTransactions, overflowedChanges }
+  }
 
   get state(): StreamState {
     return this.#state
@@ -242,7 +269,7 @@ export class ReplicationStream {
       return
     }
     if (msg.tag === 'begin') {
-      this.#open = { commitLsn: msg.finalLsn, endLsn: 0n, commitTime: msg.commitTime, messages: [], bytes: 0, xid: msg.xid }
+      this.#open = { commitLsn: msg.finalLsn, endLsn: 0n, commitTime: msg.commitTime, messages: [], bytes: 0, xid: msg.xid, changes: 0, overflow: null }
       return
     }
     const txn = this.#open
@@ -253,11 +280,42 @@ export class ReplicationStream {
       txn.commitTime = msg.commitTime
       this.#open = null
       if (msg.endLsn > this.#received) this.#received = msg.endLsn
+      this.#countHeld(txn)
       this.options.onTransaction(txn)
       return
     }
+    if (msg.tag === 'insert' || msg.tag === 'update' || msg.tag === 'delete') {
+      // Past a bound, rows are counted, not kept (transaction-overflow.ts); once over, every
+      // later change is counted too, so what is kept is a prefix of the transaction.
+      if (txn.overflow === null && (txn.changes >= this.#bounds.maxChanges || txn.bytes + frame.data.length > this.#bounds.maxBytes)) {
+        txn.overflow = new TransactionOverflow()
+        this.options.logger.warn({ xid: txn.xid, kept: txn.changes, keptBytes: txn.bytes, ...this.#bounds }, 'cdc: transaction over its bounds; counting its remaining changes instead of keeping them')
+      }
+      if (txn.overflow !== null) {
+        txn.overflow.add(msg.relationId, msg.tag)
+        return
+      }
+      txn.changes++
+    }
     txn.bytes += frame.data.length
     txn.messages.push(msg)
+  }
+
+  #countHeld(txn: RawTransaction): void {
+    const held = this.#held
+    held.changes = Math.max(held.changes, txn.changes)
+    held.bytes = Math.max(held.bytes, txn.bytes)
+    const metrics = this.options.metrics
+    const slot = this.options.slotName
+    if (metrics) {
+      metrics.largestHeldTransactionChanges.set({ slot }, held.changes)
+      metrics.largestHeldTransactionBytes.set({ slot }, held.bytes)
+    }
+    if (txn.overflow === null) return
+    held.overflowedTransactions++
+    held.overflowedChanges += txn.overflow.total
+    metrics?.transactionsOverBounds.inc({ slot })
+    metrics?.changesOverBounds.inc({ slot }, txn.overflow.total)
   }
 
   /** Backpressure: stop reading while the consumer catches up. */

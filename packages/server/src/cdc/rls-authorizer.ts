@@ -41,10 +41,12 @@
  *    before returning. Its name hashes everything its body depends on (schema, table, key
  *    column and type), so changed facts (a Relation message reloads them) name a new one.
  *
- * If the batch transaction fails (say a table was dropped meanwhile), each (context, table)
- * is retried alone with the script (no function) and the failing ones are treated as not
- * visible: fail closed. A function that cannot be created (no CREATE on schema `realtime`)
- * leaves its table on the script.
+ * If the batch transaction fails, each (context, table) is retried alone with the script (no
+ * function): a check that raises again is that context's failure (its policy raises for its
+ * claims): nothing is visible to it (fail closed) and its result carries the failure, which
+ * quarantines its subscribers (rls-quarantine.ts). A database that is unavailable fails the
+ * whole call instead (rls-check-failure.ts), so the batch is processed again later. A function
+ * that cannot be created (no CREATE on schema `realtime`) leaves its table on the script.
  */
 import { createHash } from 'node:crypto'
 import type { Sql, TransactionSql } from 'postgres'
@@ -52,6 +54,7 @@ import type { AuthContext } from '../auth/auth-context.js'
 import type { Logger } from '../logger.js'
 import type { TableFacts } from './catalog.js'
 import type { Change } from './change.js'
+import { checkFailure, isDatabaseUnavailable, type CheckFailure } from './rls-check-failure.js'
 
 export interface VisibilityRequest {
   context: AuthContext
@@ -65,6 +68,8 @@ export interface VisibilityRequest {
 export interface VisibilityResult {
   current: Set<Change>
   old: Set<Change>
+  /** The check raised for this context (nothing is visible; rls-quarantine.ts takes it off). */
+  failure?: CheckFailure
 }
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
@@ -214,6 +219,8 @@ export class RlsAuthorizer {
       if (requests.some((r) => r.old.length > 0)) await this.sql.begin((tx) => this.#run(tx, requests, results, functions))
       else await this.#run(this.sql, requests, results, functions)
     } catch (error) {
+      // Nothing can be checked: fail the batch, so that it is processed again, and blame nobody.
+      if (isDatabaseUnavailable(error)) throw error
       this.logger.warn({ err: error }, 'cdc: batch authorization failed; retrying per context and table')
       // A function may be gone (dropped by hand, database restored): look again next batch.
       this.#functions.clear()
@@ -223,8 +230,11 @@ export class RlsAuthorizer {
           await this.sql.begin((tx) => this.#run(tx, [r], new Map([[r, single]]), new Map()))
           results.set(r, single)
         } catch (err) {
-          this.logger.warn({ err, table: `${r.table.schema}.${r.table.table}`, role: r.context.role }, 'cdc: authorization failed; not delivering')
-          results.set(r, { current: new Set(), old: new Set() })
+          if (isDatabaseUnavailable(err)) throw err
+          // This context's check raises (its policy fails for its claims): nothing is visible
+          // to it, and the dispatcher quarantines its subscribers (rls-check-failure.ts).
+          this.logger.warn({ err, table: `${r.table.schema}.${r.table.table}`, role: r.context.role }, 'cdc: RLS check raised for one auth context')
+          results.set(r, { current: new Set(), old: new Set(), failure: checkFailure(r.table, err) })
         }
       }
     }

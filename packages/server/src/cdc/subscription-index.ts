@@ -41,6 +41,11 @@ export interface RoutableChange {
   value(column: string): string | null | undefined
   /** How a column's values compare (for equality keys). */
   kindOf(column: string): RenderKind
+  /**
+   * The row is unknown (changes beyond a transaction's bounds): the change matches every
+   * binding of its table and event, whatever the filters, so that each learns what it missed.
+   */
+  readonly rowOmitted?: boolean
 }
 
 /** The filter a binding is indexed by: its first `eq` or non-negated `in`. */
@@ -50,13 +55,28 @@ function indexFilter(filters: readonly CompiledFilter[]): CompiledFilter | null 
 
 export class SubscriptionIndex<S> {
   readonly #tables = new Map<string, Map<string, Bucket<S>>>()
+  /** The reverse index: each subscriber's routed bindings. */
+  readonly #bySubscriber = new Map<S, Set<IndexedBinding<S>>>()
+  /** Subscribers taken out of routing (suspend), with their bindings. */
+  readonly #suspended = new Map<S, Set<IndexedBinding<S>>>()
   #size = 0
 
   get size(): number {
     return this.#size
   }
 
+  /** Routes `binding` (a binding of a suspended subscriber waits with the others until resume). */
   add(binding: IndexedBinding<S>): void {
+    this.#size++
+    const suspended = this.#suspended.get(binding.subscriber)
+    if (suspended) { suspended.add(binding); return }
+    let own = this.#bySubscriber.get(binding.subscriber)
+    if (!own) this.#bySubscriber.set(binding.subscriber, (own = new Set()))
+    own.add(binding)
+    this.#route(binding)
+  }
+
+  #route(binding: IndexedBinding<S>): void {
     const tableKey = `${binding.schema}.${binding.table}`
     let events = this.#tables.get(tableKey)
     if (!events) this.#tables.set(tableKey, (events = new Map()))
@@ -74,30 +94,68 @@ export class SubscriptionIndex<S> {
         set.add(binding)
       }
     }
-    this.#size++
   }
 
   remove(binding: IndexedBinding<S>): void {
+    const suspended = this.#suspended.get(binding.subscriber)
+    if (suspended?.delete(binding)) {
+      this.#size--
+      if (suspended.size === 0) this.#suspended.delete(binding.subscriber)
+      return
+    }
+    const own = this.#bySubscriber.get(binding.subscriber)
+    if (!own?.delete(binding)) return
+    if (own.size === 0) this.#bySubscriber.delete(binding.subscriber)
+    this.#size--
+    this.#unroute(binding)
+  }
+
+  #unroute(binding: IndexedBinding<S>): void {
     const tableKey = `${binding.schema}.${binding.table}`
     const events = this.#tables.get(tableKey)
     const bucket = events?.get(binding.event)
     if (!events || !bucket) return
     const by = indexFilter(binding.filters)
-    let removed = false
     if (by === null) {
-      removed = bucket.scan.delete(binding)
+      bucket.scan.delete(binding)
     } else {
       const values = bucket.byColumn.get(by.column)
       for (const key of by.keys) {
         const set = values?.get(key)
-        if (set?.delete(binding)) removed = true
+        set?.delete(binding)
         if (set && set.size === 0) values!.delete(key)
       }
       if (values && values.size === 0) bucket.byColumn.delete(by.column)
     }
-    if (removed) this.#size--
     if (bucket.scan.size === 0 && bucket.byColumn.size === 0) events.delete(binding.event)
     if (events.size === 0) this.#tables.delete(tableKey)
+  }
+
+  /**
+   * Takes every binding of `subscriber` out of routing, keeping them (rls-quarantine.ts): its
+   * changes stop matching, so they cost no authorization either. False when it has none.
+   */
+  suspend(subscriber: S): boolean {
+    const own = this.#bySubscriber.get(subscriber)
+    if (!own) return false
+    this.#bySubscriber.delete(subscriber)
+    this.#suspended.set(subscriber, own)
+    for (const b of own) this.#unroute(b)
+    return true
+  }
+
+  /** Routes a suspended subscriber's bindings again (those not removed meanwhile). */
+  resume(subscriber: S): void {
+    const own = this.#suspended.get(subscriber)
+    if (!own) return
+    this.#suspended.delete(subscriber)
+    this.#bySubscriber.set(subscriber, own)
+    for (const b of own) this.#route(b)
+  }
+
+  /** True while `subscriber` is suspended and still has bindings. */
+  isSuspended(subscriber: S): boolean {
+    return this.#suspended.has(subscriber)
   }
 
   /** True when some binding could want changes of this table (cheap pre-check). */
@@ -123,11 +181,15 @@ export class SubscriptionIndex<S> {
 
   #collect(bucket: Bucket<S> | undefined, change: RoutableChange, out: Map<S, IndexedBinding<S>[]>): void {
     if (!bucket) return
+    if (change.rowOmitted === true) {
+      for (const b of bucket.scan) this.#add(b, out)
+      for (const values of bucket.byColumn.values()) for (const set of values.values()) for (const b of set) this.#add(b, out)
+      return
+    }
     const row = (column: string) => change.value(column)
     const accept = (b: IndexedBinding<S>) => {
       if (b.filters.length > 0 && !matchesFilters(b.filters, row)) return
-      const list = out.get(b.subscriber)
-      if (list) { if (!list.includes(b)) list.push(b) } else out.set(b.subscriber, [b])
+      this.#add(b, out)
     }
     for (const b of bucket.scan) accept(b)
     for (const [column, values] of bucket.byColumn) {
@@ -136,5 +198,10 @@ export class SubscriptionIndex<S> {
       const set = values.get(equalityKey(value, change.kindOf(column)))
       if (set) for (const b of set) accept(b)
     }
+  }
+
+  #add(b: IndexedBinding<S>, out: Map<S, IndexedBinding<S>[]>): void {
+    const list = out.get(b.subscriber)
+    if (list) { if (!list.includes(b)) list.push(b) } else out.set(b.subscriber, [b])
   }
 }

@@ -45,7 +45,7 @@ export class PostgresBroadcastStore implements BroadcastStore {
     const binary = message.binary === null ? null : Buffer.from(message.binary.buffer, message.binary.byteOffset, message.binary.byteLength)
     await this.sql`
       insert into realtime.messages (id, topic, extension, payload, event, private, binary_payload)
-      values (${message.id}, ${message.topic}, 'broadcast', ${message.json}::jsonb, ${message.event}, ${message.private}, ${binary})`
+      values (${message.id}, ${message.topic}, 'broadcast', ${message.json}::text::jsonb, ${message.event}, ${message.private}, ${binary})`
   }
 
   async recent(topic: string, sinceMs: number, limit: number): Promise<StoredBroadcast[]> {

@@ -43,6 +43,17 @@ export const MIGRATIONS: readonly Migration[] = [
       primary key (epoch, topic_key)
     )`,
   },
+  {
+    version: 5,
+    name: 'slot-state',
+    // The stream point of the newest change a slot was acknowledged past (cdc/postgres-changes-service.ts):
+    // after a restart, a resume from a point at or after it lost no change, however far the slot moved.
+    sql: `create table if not exists realtime.switchboard_slots (
+      slot_name text primary key,
+      evicted_point text not null,
+      updated_at timestamptz not null default now()
+    )`,
+  },
 ]
 
 /** Publication the CDC stream reads (the app adds its tables to it, as on Supabase). */

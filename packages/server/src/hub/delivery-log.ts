@@ -109,6 +109,11 @@ export class DeliveryLog<T> {
     this.#floorPoint = point
   }
 
+  /** The stream starts at `point` (nothing before it can be replayed): later entries are positioned at or after it. */
+  raiseHead(point: string): void {
+    if (point > this.#headPoint) this.#headPoint = point
+  }
+
   /**
    * Appends a message and returns its position. `point` is given for entries of the change
    * stream (changes, database broadcasts) and moves the head; other entries take the head's.

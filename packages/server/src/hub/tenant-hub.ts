@@ -71,8 +71,13 @@ export interface ChangeLogPort {
   setPendingChangesFrom(position: number): void
   /** Delivers a database broadcast appended by `appendChanges`. */
   deliverDatabaseBroadcast(message: DatabaseBroadcast): void
-  /** The slot's backlog has been read (the startup marker came through): the log is whole. */
-  markRebuilt(floorLsn: bigint): void
+  /**
+   * The slot's backlog has been read (the startup marker came through): the log is whole from
+   * `floorPoint` on (a resume from before it may have lost changes).
+   */
+  markRebuilt(floorPoint: string | null): void
+  /** The change stream starts at `point`: messages before any change are positioned there. */
+  startAt(point: string): void
 }
 
 export class TenantHub implements ChangeLogPort {
@@ -106,7 +111,7 @@ export class TenantHub implements ChangeLogPort {
 
   async stop(): Promise<void> {
     await this.#cluster.stop()
-    this.markRebuilt(0n) // nobody waits past the end
+    this.markRebuilt(null) // nobody waits past the end
   }
 
   get evictedThrough(): number {
@@ -242,10 +247,14 @@ export class TenantHub implements ChangeLogPort {
 
   // ─── rebuild after a restart ────────────────────────────────────────────────────────────
 
-  markRebuilt(floorLsn: bigint): void {
+  startAt(point: string): void {
+    this.log.raiseHead(point)
+  }
+
+  markRebuilt(floorPoint: string | null): void {
     if (this.#rebuilt) return
     this.#rebuilt = true
-    if (floorLsn > 0n) this.log.setFloor(formatStreamPoint(floorLsn, 0))
+    if (floorPoint !== null) this.log.setFloor(floorPoint)
     this.#logger.debug({ entries: this.log.size }, 'hub: log rebuilt from the replication slot')
     const waiters = this.#rebuiltWaiters
     this.#rebuiltWaiters = []

@@ -121,7 +121,7 @@ export async function startTenant(parameters: TenantParameters, dependencies: Te
       await warming
       await engine.start()
     } else {
-      hub.markRebuilt(0n) // no slot to rebuild from
+      hub.markRebuilt(null) // no slot to rebuild from
     }
     const sweeper = setInterval(() => hub.log.evictExpired(), EVICT_INTERVAL_MS)
     sweeper.unref()

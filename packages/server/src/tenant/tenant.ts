@@ -60,16 +60,12 @@ export interface TenantServices {
   readonly metrics: TenantMetrics
 }
 
-export class Tenant implements TenantServices {
-  readonly id: string
-  readonly verifier: JwtVerifier
-  readonly authorizer: ChannelAuthorization
-  readonly postgresChanges: PostgresChangesEngine | null
-  readonly messages: BroadcastStore
-  readonly limits: Limits
-  readonly clock: Clock
-  readonly logger: Logger
-  readonly metrics: TenantMetrics
+/** A tenant: its services (read-only, copied in as they are) and its hub. */
+// The interface merges the services' fields into the class, so they are declared once.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface Tenant extends TenantServices {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class Tenant {
   readonly hub: TenantHub
   /** Tenant-wide events, bytes and joins per second, summed over its sockets and REST calls. */
   readonly quota: TenantQuota
@@ -79,15 +75,7 @@ export class Tenant implements TenantServices {
   privateOnly = false
 
   constructor(services: TenantServices, hub: TenantHub) {
-    this.id = services.id
-    this.verifier = services.verifier
-    this.authorizer = services.authorizer
-    this.postgresChanges = services.postgresChanges
-    this.messages = services.messages
-    this.limits = services.limits
-    this.clock = services.clock
-    this.logger = services.logger
-    this.metrics = services.metrics
+    Object.assign(this, services)
     this.hub = hub
     this.quota = new TenantQuota(services.limits, services.clock)
   }

@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { compareValues, equalityKey, likeToRegExp, matchesFilters, type CompiledFilter } from '../../src/cdc/filter-eval.js'
+import { compareValues, equalityKey, matchesFilters, type CompiledFilter } from '../../src/cdc/filter-eval.js'
+import { compileTextPattern, type TextPattern } from '../../src/cdc/text-pattern.js'
 import { SubscriptionIndex, type ChangeType, type IndexedBinding, type RoutableChange } from '../../src/cdc/subscription-index.js'
 
 const f = (column: string, op: CompiledFilter['op'], values: string[], kind: CompiledFilter['kind'] = 'number', negate = false): CompiledFilter => ({
-  column, op, negate, kind, keys: values.map((v) => equalityKey(v, kind)), text: values[0] ?? '', pattern: op === 'like' ? likeToRegExp(values[0]!, false) : null,
+  column, op, negate, kind, keys: values.map((v) => equalityKey(v, kind)), text: values[0] ?? '', pattern: op === 'like' ? likePattern(values[0]!) : null,
 })
+function likePattern(text: string): TextPattern {
+  const compiled = compileTextPattern('like', text)
+  if (!compiled.ok) throw new Error(compiled.error)
+  return compiled.pattern
+}
 const change = (type: ChangeType, row: Record<string, string | null>, table = 'calls'): RoutableChange => ({
   schema: 'public', table, type, value: (c) => row[c], kindOf: (c) => (c === 'id' || c === 'n' ? 'number' : 'text'),
 })
@@ -72,5 +78,39 @@ describe('filters compared by column type', () => {
     expect(matchesFilters([f('t', 'like', ['a_c'], 'text')], row('abbc'))).toBe(false)
     expect(matchesFilters([f('n', 'gte', ['2']), f('n', 'lt', ['10'])], row('9'))).toBe(true)
     expect(matchesFilters([f('n', 'eq', ['1'])], () => undefined)).toBe(false)
+  })
+})
+
+describe('suspend / resume (rls-quarantine.ts) and rows that were not kept', () => {
+  const binding = (subscriber: string, filters: CompiledFilter[] = [], event: ChangeType | '*' = '*'): IndexedBinding<string> =>
+    ({ subscriber, id: nextId++, event, schema: 'public', table: 'calls', filters, select: null })
+
+  it('a suspended subscriber matches nothing until resumed; removing its bindings meanwhile works', () => {
+    const idx = new SubscriptionIndex<string>()
+    const a1 = binding('a', [f('id', 'eq', ['1'])])
+    const a2 = binding('a')
+    const b = binding('b')
+    for (const x of [a1, a2, b]) idx.add(x)
+    expect(idx.suspend('a')).toBe(true)
+    expect([...idx.match(change('INSERT', { id: '1' })).keys()]).toEqual(['b'])
+    expect(idx.size).toBe(3)
+    idx.remove(a2)
+    idx.resume('a')
+    expect(idx.match(change('INSERT', { id: '1' })).get('a')).toEqual([a1])
+    idx.remove(a1)
+    expect(idx.isSuspended('a')).toBe(false)
+    expect(idx.size).toBe(1)
+    expect(idx.suspend('nobody')).toBe(false)
+  })
+
+  it('a change whose row was not kept matches every binding of its table and event, whatever the filters', () => {
+    const idx = new SubscriptionIndex<string>()
+    idx.add(binding('eq', [f('id', 'eq', ['1'])]))
+    idx.add(binding('in', [f('id', 'in', ['2', '3'])]))
+    idx.add(binding('gt', [f('n', 'gt', ['5'])]))
+    idx.add(binding('deletes', [], 'DELETE'))
+    const omitted = { ...change('INSERT', {}), rowOmitted: true }
+    expect([...idx.match(omitted).keys()].sort()).toEqual(['eq', 'gt', 'in'])
+    expect(idx.match(omitted).get('in')).toHaveLength(1)
   })
 })
