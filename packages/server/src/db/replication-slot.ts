@@ -13,6 +13,8 @@ export async function dropReplicationSlot(url: string, name: string): Promise<'d
     if (!slot) return 'absent'
     if (slot.active) return 'active'
     await sql`select pg_drop_replication_slot(${name})`
+    // Its recorded resume floor (cdc/postgres-changes-service.ts) goes with it.
+    await sql`delete from realtime.switchboard_slots where slot_name = ${name}`.catch(() => {})
     return 'dropped'
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {})
