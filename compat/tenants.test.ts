@@ -11,6 +11,7 @@ import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { signToken } from '@switchboard/server'
+import { createTestDatabase } from '../test-support/database.js'
 import { subscribe, waitFor } from './support/harness.js'
 import { listen } from './support/pg-changes.js'
 import { joinPayload, RawSocket, userBroadcastPush, type Frame } from './support/raw-socket.js'
@@ -289,6 +290,29 @@ describe('two tenants on one server', () => {
       await admin.unsafe(`alter database "${flaky.database.name}" allow_connections true`)
       await admin.end()
       flaky.sql = postgres(flaky.database.url, { max: 1, onnotice: () => {} })
+    }
+  })
+
+  test('a tenant moved to another database: its clients reconnect to the new one, the old slot is dropped', { timeout: 20_000 }, async () => {
+    const mover = await h.addTenant('mover')
+    await prepare(h, mover)
+    const socket = await RawSocket.connect(h.server.url, mover.serviceRoleKey, { headers: h.headers('mover') })
+    await socket.join('realtime:room')
+    const target = await createTestDatabase('t_mover_2')
+    try {
+      const setup = postgres(target.url, { max: 1, onnotice: () => {} })
+      await setup.unsafe(TENANT_SQL).simple()
+      expect((await h.admin('PATCH', '/api/tenants/mover', { database_url: target.url })).status).toBe(200)
+      expect((await socket.closed).code).toBe(1001)
+      expect(await mover.sql`select slot_name from pg_replication_slots where slot_name = 'switchboard_t_mover'`).toEqual([])
+      const listener = await listen(h.client('mover', { key: mover.serviceRoleKey }), [{ event: 'INSERT', table: 'items' }])
+      await setup`insert into items values (7, 'on the new database')`
+      await waitFor(() => listener.changes.length === 1, 10_000, 'change from the new database')
+      expect(listener.changes[0]!.new).toEqual({ id: 7, label: 'on the new database' })
+      await setup.end()
+    } finally {
+      await h.admin('DELETE', '/api/tenants/mover')
+      await target.drop()
     }
   })
 

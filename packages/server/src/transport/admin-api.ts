@@ -85,6 +85,18 @@ export async function registerAdminApi(app: FastifyInstance, options: AdminApiOp
       return fail(reply, 503, `the control database did not answer: ${error.message.split('\n')[0]}`)
     })
 
+    /** Drops the tenant's slot on `databaseUrl` once this node's stream has let go of it (best effort, logged). */
+    const dropSlot = async (id: string, databaseUrl: string) => {
+      const slot = tenantSlotName(id)
+      let outcome = 'absent'
+      for (let attempt = 0; attempt < SLOT_DROP_ATTEMPTS; attempt++) {
+        outcome = await dropReplicationSlot(databaseUrl, slot).catch((error: unknown) => `failed: ${(error as Error).message}`)
+        if (outcome !== 'active') break
+        await new Promise((resolve) => setTimeout(resolve, SLOT_DROP_WAIT_MS))
+      }
+      if (outcome !== 'dropped' && outcome !== 'absent') logger.warn({ tenant: id, slot, outcome }, 'the replication slot could not be dropped: drop it by hand')
+    }
+
     const idOf = (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply): string | null => {
       const errors: FieldErrors = {}
       const id = checkTenantId(request.params.id, errors)
@@ -135,7 +147,9 @@ export async function registerAdminApi(app: FastifyInstance, options: AdminApiOp
           return fail(reply, 422, 'the tenant database does not answer', { database_url: [error instanceof DatabaseError ? error.message : 'cannot connect'] })
         }
       }
+      let previousDatabaseUrl: string | null = null
       const updated = await store.update(id, (current) => {
+        previousDatabaseUrl = current.databaseUrl
         const next = applyPatch(current, parsed.value, clock.now())
         if (next.jwtSecret === null && next.jwks === null) throw new PatchRejected({ jwt_jwks: ['cannot remove the JWKS of a tenant without a jwt_secret'] })
         return next
@@ -146,6 +160,8 @@ export async function registerAdminApi(app: FastifyInstance, options: AdminApiOp
       if (updated instanceof PatchRejected) return fail(reply, 400, 'invalid change', updated.errors)
       if (!updated) return fail(reply, 404, `no tenant ${JSON.stringify(id)}`)
       await registry.refresh(id)
+      // Moved to another database: the slot on the old one would keep its WAL forever.
+      if (previousDatabaseUrl !== null && previousDatabaseUrl !== updated.databaseUrl) await dropSlot(id, previousDatabaseUrl)
       logger.info({ tenant: id, fields: Object.keys(parsed.value) }, 'tenant updated')
       return reply.send(tenantView(updated))
     })
@@ -169,14 +185,7 @@ export async function registerAdminApi(app: FastifyInstance, options: AdminApiOp
       if (!removed) return fail(reply, 404, `no tenant ${JSON.stringify(id)}`)
       // Sockets told and closed, tenant stopped here; other nodes do the same on the notification.
       await registry.refresh(id)
-      const slot = tenantSlotName(id)
-      let outcome = 'absent'
-      for (let attempt = 0; attempt < SLOT_DROP_ATTEMPTS; attempt++) {
-        outcome = await dropReplicationSlot(removed.databaseUrl, slot).catch((error: unknown) => `failed: ${(error as Error).message}`)
-        if (outcome !== 'active') break
-        await new Promise((resolve) => setTimeout(resolve, SLOT_DROP_WAIT_MS))
-      }
-      if (outcome !== 'dropped' && outcome !== 'absent') logger.warn({ tenant: id, slot, outcome }, 'tenant removed; its replication slot could not be dropped: drop it by hand')
+      await dropSlot(id, removed.databaseUrl)
       logger.info({ tenant: id }, 'tenant removed')
       return reply.code(204).send()
     })
