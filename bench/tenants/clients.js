@@ -17,6 +17,7 @@ import { LatencyHistogram } from '../lib/histogram.js'
 import { clientFrame, openRawWebSocket } from '../broadcast/raw-ws.js'
 
 const role = process.argv[2]
+const TICK_MS = 2
 const TS_DIGITS = 16
 const TS_BIAS = 1e15
 const COLON = 0x3a
@@ -92,7 +93,9 @@ let sent = 0
 function tick() {
   if (perSecond === 0 || publishers.length === 0) return
   const now = nowUs()
-  const due = Math.min(Math.floor((perSecond * (now - rateStart)) / 1e6) - sentAtRate, Math.ceil(perSecond / 50))
+  // After a stall, no burst: at most one tick's worth (the server counts events in 1 s windows,
+  // and a flood sent at its quota must not cross it by catching up).
+  const due = Math.min(Math.floor((perSecond * (now - rateStart)) / 1e6) - sentAtRate, Math.ceil((perSecond * TICK_MS) / 1000))
   for (let i = 0; i < due; i++) {
     const publisher = publishers[(sentAtRate + i) % publishers.length]
     const frame = Buffer.from(publisher.frame)
@@ -108,7 +111,7 @@ function tick() {
     sent += due
   }
 }
-setInterval(tick, 2).unref()
+setInterval(tick, TICK_MS).unref()
 setInterval(() => {
   for (const ws of sockets) ws.send(HEARTBEAT)
 }, 25_000).unref()

@@ -185,6 +185,16 @@ export class TenantSlot {
     }
   }
 
+  /** `acquire`, with a refusal as a value instead of an error (what the transports answer). */
+  async tryAcquire(): Promise<{ ok: true; lease: TenantLease } | { ok: false; refusal: TenantRefusal }> {
+    try {
+      return { ok: true, lease: await this.acquire() }
+    } catch (error) {
+      if (!(error instanceof TenantRefusedError)) throw error
+      return { ok: false, refusal: error.refusal }
+    }
+  }
+
   attach(client: TenantClient): void {
     this.clients.add(client)
     this.#lastUsedAt = this.#options.clock.now()

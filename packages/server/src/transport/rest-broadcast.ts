@@ -20,7 +20,6 @@ import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
 import { topicKey } from '../broadcast/topic-registry.js'
 import type { Tenant } from '../tenant/tenant.js'
 import type { TenantRegistry } from '../tenant/tenant-registry.js'
-import { TenantRefusedError } from '../tenant/tenant-slot.js'
 import type { ServerMetrics } from '../metrics.js'
 import { authenticateRequest } from './rest-auth.js'
 import { restRefusal } from './tenant-refusal.js'
@@ -88,19 +87,16 @@ async function withTenant(registry: TenantRegistry, metrics: ServerMetrics, requ
     metrics.forTenant(slot.id).countError(ErrorCode.RestUnauthorized)
     return reply.code(401).send({ message: 'Unauthorized' })
   }
-  let lease
-  try {
-    lease = await slot.acquire()
-  } catch (error) {
-    if (!(error instanceof TenantRefusedError)) throw error
-    const answer = restRefusal(error.refusal)
+  const acquired = await slot.tryAcquire()
+  if (!acquired.ok) {
+    const answer = restRefusal(acquired.refusal)
     metrics.forTenant(slot.id).countError(answer.code)
     return reply.code(answer.status).send({ message: answer.message })
   }
   try {
-    return await handle(lease.tenant, auth)
+    return await handle(acquired.lease.tenant, auth)
   } finally {
-    lease.release()
+    acquired.lease.release()
   }
 }
 

@@ -20,7 +20,6 @@ import type { ServerMetrics } from '../metrics.js'
 import { Connection } from '../socket/connection.js'
 import type { FlushScheduler } from '../socket/outbound-queue.js'
 import { TENANT_GONE_CLOSE, type TenantRegistry } from '../tenant/tenant-registry.js'
-import { TenantRefusedError } from '../tenant/tenant-slot.js'
 import { upgradeRefusal } from './tenant-refusal.js'
 
 const WEBSOCKET_PATHS = new Set(['/realtime/v1/websocket', '/socket/websocket'])
@@ -90,14 +89,12 @@ export function createUpgradeHandler(options: UpgradeOptions): UpgradeHandler {
       logger.info({ tenant: slot.id, url: redactUrl(request.url ?? ''), code: realtimeError.code }, 'connection refused')
       return reject(socket, 401, connectErrorMessage(realtimeError), realtimeError.code, count)
     }
-    let lease
-    try {
-      lease = await slot.acquire()
-    } catch (error) {
-      if (!(error instanceof TenantRefusedError)) throw error
-      const answer = upgradeRefusal(error.refusal)
+    const acquired = await slot.tryAcquire()
+    if (!acquired.ok) {
+      const answer = upgradeRefusal(acquired.refusal)
       return reject(socket, answer.status, answer.message, answer.code, count)
     }
+    const { lease } = acquired
     if (socket.destroyed) return lease.release()
     socket.once('close', () => lease.release())
     const tenant = lease.tenant
