@@ -4,12 +4,13 @@
  *
  *   switchboard start [--port 4000] [--host 127.0.0.1] [--database-url URL]
  *                     [--jwt-secret S] [--data-dir .switchboard] [--log-level info]
- *                     [--admin-key K] [--control-database-url URL] [--secrets-key K]
- *                     [--tenant-idle-seconds 300]
+ *                     [--admin-key K] [--trace-messages 500] [--multi-tenant]
+ *                     [--control-database-url URL] [--secrets-key K] [--tenant-idle-seconds 300]
  *   switchboard tenants list|show|add|update|remove|rotate-secret …   (tenants-cli.ts)
  *
  * Environment variables PORT, HOST, DATABASE_URL, JWT_SECRET, DATA_DIR, LOG_LEVEL, ADMIN_KEY,
- * CONTROL_DATABASE_URL, SECRETS_KEY and TENANT_IDLE_SECONDS work too; flags win. Problems (a
+ * TRACE_MESSAGES, MULTI_TENANT, CONTROL_DATABASE_URL, SECRETS_KEY and TENANT_IDLE_SECONDS work
+ * too; flags win. Problems (a
  * bad flag, an unreachable database) print one line on stderr and exit non-zero.
  */
 import { parseArgs } from 'node:util'
@@ -39,8 +40,7 @@ Usage:
 Options:
 ${START_OPTIONS_HELP}
 
-Many tenants (--admin-key or --control-database-url turns it on; the options above are then
-tenant "default", which requests naming no tenant reach):
+Many tenants (the options above are then tenant "default", which requests naming no tenant reach):
 ${TENANT_OPTIONS_HELP}
 
 On start it prints "listening on http://HOST:PORT", the database URL, and an anon and a
@@ -60,13 +60,14 @@ function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): { command: 'h
   return { command: 'start', flags: { ...resolveStartFlags(values, env), ...resolveTenantFlags(values, env) } }
 }
 
-function printBanner(server: RunningSwitchboard, embedded: boolean, flags: TenantFlags): void {
+function printBanner(server: RunningSwitchboard, embedded: boolean, flags: { adminKey: string | undefined }): void {
   const lines = [
     `Switchboard listening on ${server.url}`,
     `  WebSocket      ${server.url.replace(/^http/, 'ws')}/realtime/v1/websocket`,
     `  Database       ${embedded ? `${server.databaseUrl} (embedded)` : redactPassword(server.databaseUrl)}`,
     `  anon key       ${server.anonKey}`,
     `  service_role   ${server.serviceRoleKey}`,
+    `  Inspector      ${server.url}/inspector/ (sign in with ${flags.adminKey ? 'the admin key or ' : ''}the service_role key)`,
   ]
   if (server.controlDatabaseUrl) {
     lines.push(`  Tenants        ${redactPassword(server.controlDatabaseUrl)} (control database)${flags.adminKey ? '; admin API at /api/tenants' : ''}`)
@@ -99,13 +100,13 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: flags.logLevel })
   let server: RunningSwitchboard
   try {
-    const { adminKey, controlDatabaseUrl, secretsKey, tenantIdleSeconds, ...start } = flags
+    const { multiTenant, controlDatabaseUrl, secretsKey, tenantIdleSeconds, ...start } = flags
     // Loaded here, not at the top: `switchboard tenants …` and `--help` start faster without it.
     const { startSwitchboard } = await import('./server.js')
     server = await startSwitchboard({
       ...start,
       logger,
-      ...(adminKey ? { adminKey } : {}),
+      ...(multiTenant ? { multiTenant } : {}),
       ...(controlDatabaseUrl ? { controlDatabaseUrl } : {}),
       ...(secretsKey ? { secretsKey } : {}),
       ...(tenantIdleSeconds ? { tenants: { idleStopMs: tenantIdleSeconds * 1000 } } : {}),

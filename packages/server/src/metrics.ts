@@ -21,6 +21,8 @@ export interface TenantMetrics {
   /** The tenant's label: its id, or `_other` past the label budget. */
   readonly label: string
   readonly registry: Registry
+  /** The server's metrics these are a view of (series of this tenant: `tenant` = `label`). */
+  readonly server: ServerMetrics
   readonly connections: { inc(): void; dec(): void }
   readonly channels: { inc(): void; dec(): void }
   readonly joins: { inc(labels: { result: 'ok' | 'error' }): void }
@@ -58,12 +60,14 @@ export function createMetrics(options: { defaultMetrics?: boolean; maxTenantLabe
   const views = new Map<string, TenantMetrics>()
   let other: TenantMetrics | null = null
 
-  const view = (tenant: string): TenantMetrics => {
+  // A function declaration: it reads `server`, built below, only when a tenant asks.
+  function view(tenant: string): TenantMetrics {
     const connectionsChild = connections.labels({ tenant })
     const channelsChild = channels.labels({ tenant })
     return {
       label: tenant,
       registry,
+      server,
       connections: { inc: () => connectionsChild.inc(), dec: () => connectionsChild.dec() },
       channels: { inc: () => channelsChild.inc(), dec: () => channelsChild.dec() },
       joins: { inc: ({ result }) => joins.inc({ result, tenant }) },
@@ -72,7 +76,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; maxTenantLabe
     }
   }
 
-  return {
+  const server: ServerMetrics = {
     registry,
     connections,
     channels,
@@ -92,4 +96,5 @@ export function createMetrics(options: { defaultMetrics?: boolean; maxTenantLabe
       return created
     },
   }
+  return server
 }

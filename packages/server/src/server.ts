@@ -24,6 +24,8 @@ import { createDevKeys, DEV_JWT_SECRET } from './auth/dev-keys.js'
 import { JwtVerifier, type Jwks } from './auth/jwt-verifier.js'
 import { systemClock, type Clock } from './clock.js'
 import { LocalClusterAdapter, type ClusterAdapter } from './cluster/cluster-adapter.js'
+import type { TraceMode } from './inspect/api-types.js'
+import { Inspector } from './inspect/inspector.js'
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
 import { ensureDatabase } from './db/ensure-database.js'
 import { resolveLimits, type Limits } from './limits.js'
@@ -32,14 +34,15 @@ import { silentLogger, type Logger } from './logger.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { FlushScheduler } from './socket/outbound-queue.js'
 import type { Tenant } from './tenant/tenant.js'
-import { startTenant } from './tenant/start-tenant.js'
+import { startTenant, type RunningTenant } from './tenant/start-tenant.js'
 import { PostgresTenantStore } from './tenant/postgres-tenant-store.js'
 import { parseSecretsKey } from './tenant/secret-box.js'
 import { DEFAULT_TENANT_ID } from './tenant/tenant-config.js'
 import { TenantRegistry } from './tenant/tenant-registry.js'
 import { createHttpApp } from './transport/http-app.js'
+import { defaultInspectorDir } from './transport/inspector-page.js'
 import { createUpgradeHandler } from './transport/websocket-upgrade.js'
-import { CloseCode } from './socket/connection.js'
+import { CloseCode, type Connection } from './socket/connection.js'
 
 /** The control database created beside the server's own database when none is given. */
 export const DEFAULT_CONTROL_DATABASE = 'switchboard_control'
@@ -86,9 +89,22 @@ export interface SwitchboardOptions {
    * With `false`, joins with postgres_changes bindings get a `system` error.
    */
   postgresChanges?: boolean | { slotName?: string }
-  /** Enables the tenants admin API (`/api/tenants`, Bearer this key) and multi-tenant mode. */
+  /**
+   * The admin key (`--admin-key`, at least 16 characters): it sees every tenant in the inspector
+   * (`/inspector`, `/api/inspect/*`; without it only a tenant's service_role key opens the
+   * inspector on that tenant) and, with tenants, opens the admin API (`/api/tenants`).
+   */
   adminKey?: string
-  /** Where tenants are stored; implies multi-tenant mode. Default with `adminKey`: `switchboard_control` beside `databaseUrl`. */
+  /**
+   * The inspector's delivery trace: when it runs (`watched`: while someone has the inspector
+   * open, the default; `always`; `off`), how many messages it keeps per tenant (default 500; 0
+   * turns it off) and subscriber verdicts over all of them (default 200,000), and the folder of
+   * the page (default: the built `apps/inspector`; false: no page, the API stays).
+   */
+  inspector?: { trace?: TraceMode; maxMessages?: number; maxVerdicts?: number; pageDir?: string | false }
+  /** Serve the tenants of a control database (multi-tenant mode). Implied by `controlDatabaseUrl`. */
+  multiTenant?: boolean
+  /** Where tenants are stored; implies multi-tenant mode. Default: `switchboard_control` beside `databaseUrl`. */
   controlDatabaseUrl?: string
   /** 32 bytes, hex or base64 (`openssl rand -base64 32`): encrypts tenant secrets at rest. */
   secretsKey?: string
@@ -131,7 +147,8 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   const jwtSecret = options.jwtSecret ?? DEV_JWT_SECRET
   const replay = { ...DEFAULT_LOG_LIMITS, ...options.replay }
   const metrics = createMetrics({ defaultMetrics: true, ...(options.tenants?.maxMetricLabels ? { maxTenantLabels: options.tenants.maxMetricLabels } : {}) })
-  const multiTenant = options.adminKey !== undefined || options.controlDatabaseUrl !== undefined
+  if (options.adminKey !== undefined && options.adminKey.length < 16) throw new RangeError('adminKey must be at least 16 characters')
+  const multiTenant = options.multiTenant === true || options.controlDatabaseUrl !== undefined
   // Fail on a bad key before anything starts.
   const secretsKey = options.secretsKey ? parseSecretsKey(options.secretsKey) : null
   const cleanups: (() => Promise<void>)[] = []
@@ -171,7 +188,37 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       const opened = store
       cleanups.push(() => opened.close())
     }
+    // The inspector follows every tenant that runs on this node: the default one from now on,
+    // stored ones from their start to their stop.
+    const scheduler = new FlushScheduler()
+    const inspectOptions = options.inspector ?? {}
+    const inspector = new Inspector({ scheduler, clock, logger })
+    const syncDeliveryCounters = () => {
+      metrics.messagesOut.inc(scheduler.framesWritten)
+      metrics.bytesOut.inc(scheduler.bytesWritten)
+      scheduler.framesWritten = 0
+      scheduler.bytesWritten = 0
+    }
+    let connections: () => Iterable<Connection> = () => []
+    const inspect = (running: RunningTenant) =>
+      inspector.addTenant({
+        tenant: running.tenant,
+        sql: running.sql,
+        changes: running.engine,
+        registry: metrics.registry,
+        connections: () => connections(),
+        bounds: {
+          ...(inspectOptions.maxMessages ? { maxMessages: inspectOptions.maxMessages } : {}),
+          ...(inspectOptions.maxVerdicts ? { maxVerdicts: inspectOptions.maxVerdicts } : {}),
+        },
+        trace: inspectOptions.maxMessages === 0 ? 'off' : (inspectOptions.trace ?? 'watched'),
+        beforeSample: syncDeliveryCounters,
+      })
+    inspect(defaultTenant)
+    cleanups.push(async () => inspector.stop())
+
     const registry = new TenantRegistry({
+      observer: { started: inspect, stopped: (id) => inspector.removeTenant(id) },
       store,
       defaultTenant,
       baseLimits: limits,
@@ -187,14 +234,9 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     cleanups.push(() => registry.close())
     await registry.start()
 
-    const scheduler = new FlushScheduler()
     const upgrade = createUpgradeHandler({ registry, scheduler, metrics, logger, limits })
-    const syncDeliveryCounters = () => {
-      metrics.messagesOut.inc(scheduler.framesWritten)
-      metrics.bytesOut.inc(scheduler.bytesWritten)
-      scheduler.framesWritten = 0
-      scheduler.bytesWritten = 0
-    }
+    connections = () => upgrade.connections
+    inspector.start()
     const idleSweeper = setInterval(() => {
       syncDeliveryCounters()
       const now = clock.now()
@@ -219,6 +261,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       upgrade,
       healthChecks,
       ...(store && options.adminKey ? { admin: { adminKey: options.adminKey, store, clock, logger, ...(options.tenants?.checkDatabase ? { checkDatabase: options.tenants.checkDatabase } : {}) } } : {}),
+      inspector: { inspector, adminKey: options.adminKey ?? null, pageDir: inspectOptions.pageDir === false ? null : (inspectOptions.pageDir ?? defaultInspectorDir()) },
       beforeMetrics: syncDeliveryCounters,
       ...(options.extend ? { extend: (a: FastifyInstance) => options.extend!(a, { sql, tenant, jwtSecret }) } : {}),
     })

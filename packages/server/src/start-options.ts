@@ -1,7 +1,7 @@
 /**
  * The options every Switchboard launcher takes (`switchboard start`, the demo's `npm start`):
  * their `parseArgs` definitions, help lines, and validation into typed flags. Environment
- * variables (PORT, HOST, DATABASE_URL, JWT_SECRET, DATA_DIR, LOG_LEVEL) fill in what the
+ * variables (PORT, HOST, DATABASE_URL, JWT_SECRET, DATA_DIR, LOG_LEVEL, ADMIN_KEY, TRACE_MESSAGES) fill in what the
  * command line leaves out; flags win.
  *
  * @example
@@ -23,6 +23,8 @@ export const START_OPTIONS = {
   'jwt-secret': { type: 'string' },
   'data-dir': { type: 'string' },
   'log-level': { type: 'string' },
+  'admin-key': { type: 'string' },
+  'trace-messages': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -34,6 +36,10 @@ export const START_OPTIONS_HELP = `  --port <n>            TCP port to listen on
                         default: the Supabase CLI's public development secret)
   --data-dir <path>     folder for the embedded Postgres data (env DATA_DIR; default .switchboard)
   --log-level <level>   ${LOG_LEVELS.join(', ')} (env LOG_LEVEL)
+  --admin-key <key>     opens the inspector (/inspector) on every tenant (env ADMIN_KEY; at least
+                        16 characters). A tenant's service_role key opens it on that tenant alone.
+  --trace-messages <n>  messages the inspector's delivery trace keeps per tenant while someone
+                        watches (env TRACE_MESSAGES; default 500; 0 turns tracing off)
   -h, --help            show this help`
 
 export interface StartFlags {
@@ -43,6 +49,9 @@ export interface StartFlags {
   jwtSecret: string | undefined
   dataDir: string
   logLevel: LogLevel
+  adminKey: string | undefined
+  /** Only when --trace-messages is given. */
+  inspector?: { maxMessages: number }
 }
 
 /** A bad flag or environment value: launchers print its message on one line and exit 2. */
@@ -63,7 +72,13 @@ export function resolveStartFlags(values: StartValues, env: NodeJS.ProcessEnv, d
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new UsageError('--database-url must start with postgres:// or postgresql://')
   const jwtSecret = values['jwt-secret'] ?? env.JWT_SECRET
   if (jwtSecret !== undefined && jwtSecret.length < 16) throw new UsageError('--jwt-secret must be at least 16 characters')
+  const adminKey = values['admin-key'] ?? env.ADMIN_KEY
+  if (adminKey !== undefined && adminKey.length < 16) throw new UsageError('--admin-key must be at least 16 characters')
+  const traceText = values['trace-messages'] ?? env.TRACE_MESSAGES
+  if (traceText !== undefined && (!/^\d+$/.test(traceText) || Number(traceText) > 100_000)) throw new UsageError(`--trace-messages must be a number from 0 to 100000, got '${traceText}'`)
   return {
+    ...(traceText !== undefined ? { inspector: { maxMessages: Number(traceText) } } : {}),
+    adminKey,
     port,
     host: values.host ?? env.HOST ?? '127.0.0.1',
     databaseUrl,
@@ -79,21 +94,23 @@ export function redactPassword(url: string): string {
 }
 
 /**
- * The multi-tenant options of `switchboard start` (environment ADMIN_KEY, CONTROL_DATABASE_URL,
- * SECRETS_KEY, TENANT_IDLE_SECONDS). Any of the first two turns multi-tenant mode on.
+ * The multi-tenant options of `switchboard start` (environment MULTI_TENANT, CONTROL_DATABASE_URL,
+ * SECRETS_KEY, TENANT_IDLE_SECONDS). `--multi-tenant` or a control database turns it on; the
+ * admin key (`--admin-key`, START_OPTIONS) then also opens the tenants admin API.
  */
 export const TENANT_OPTIONS = {
-  'admin-key': { type: 'string' },
+  'multi-tenant': { type: 'boolean' },
   'control-database-url': { type: 'string' },
   'secrets-key': { type: 'string' },
   'tenant-idle-seconds': { type: 'string' },
 } as const
 
-export const TENANT_OPTIONS_HELP = `  --admin-key <key>     enables the tenants admin API (/api/tenants), authorized with
-                        "Authorization: Bearer <key>" (env ADMIN_KEY; at least 16 characters)
+export const TENANT_OPTIONS_HELP = `  --multi-tenant        serve the tenants of a control database (env MULTI_TENANT=1); with
+                        --admin-key, manage them at /api/tenants (switchboard tenants …)
   --control-database-url <url>
-                        where tenants are stored (env CONTROL_DATABASE_URL; default: database
-                        switchboard_control beside the server's own database)
+                        where tenants are stored; implies --multi-tenant (env
+                        CONTROL_DATABASE_URL; default: database switchboard_control beside the
+                        server's own database)
   --secrets-key <key>   32 bytes as hex or base64 encrypting tenant secrets and database
                         passwords at rest (env SECRETS_KEY; make one: openssl rand -base64 32)
   --tenant-idle-seconds <n>
@@ -101,22 +118,28 @@ export const TENANT_OPTIONS_HELP = `  --admin-key <key>     enables the tenants 
                         sockets or requests (env TENANT_IDLE_SECONDS; default 300)`
 
 export interface TenantFlags {
-  adminKey: string | undefined
+  multiTenant: boolean
   controlDatabaseUrl: string | undefined
   secretsKey: string | undefined
   tenantIdleSeconds: number | undefined
 }
 
-type TenantValues = { [K in keyof typeof TENANT_OPTIONS]?: string }
+interface TenantValues {
+  'multi-tenant'?: boolean
+  'control-database-url'?: string
+  'secrets-key'?: string
+  'tenant-idle-seconds'?: string
+}
 
 /** Validates the multi-tenant options (plus environment); throws UsageError. */
 export function resolveTenantFlags(values: TenantValues, env: NodeJS.ProcessEnv): TenantFlags {
-  const adminKey = values['admin-key'] ?? env.ADMIN_KEY
-  if (adminKey !== undefined && adminKey.length < 16) throw new UsageError('--admin-key must be at least 16 characters')
   const controlDatabaseUrl = values['control-database-url'] ?? env.CONTROL_DATABASE_URL
   if (controlDatabaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(controlDatabaseUrl)) {
     throw new UsageError('--control-database-url must start with postgres:// or postgresql://')
   }
+  const multiTenantEnv = env.MULTI_TENANT
+  if (multiTenantEnv !== undefined && !['', '0', '1', 'true', 'false'].includes(multiTenantEnv)) throw new UsageError(`MULTI_TENANT must be 1, true, 0 or false, got '${multiTenantEnv}'`)
+  const multiTenant = values['multi-tenant'] === true || multiTenantEnv === '1' || multiTenantEnv === 'true' || controlDatabaseUrl !== undefined
   const secretsKey = values['secrets-key'] ?? env.SECRETS_KEY
   if (secretsKey !== undefined) {
     try {
@@ -129,5 +152,5 @@ export function resolveTenantFlags(values: TenantValues, env: NodeJS.ProcessEnv)
   if (idleText !== undefined && (!/^\d+(\.\d+)?$/.test(idleText) || Number(idleText) <= 0)) {
     throw new UsageError(`--tenant-idle-seconds must be a positive number, got '${idleText}'`)
   }
-  return { adminKey, controlDatabaseUrl, secretsKey, tenantIdleSeconds: idleText === undefined ? undefined : Number(idleText) }
+  return { multiTenant, controlDatabaseUrl, secretsKey, tenantIdleSeconds: idleText === undefined ? undefined : Number(idleText) }
 }

@@ -33,12 +33,13 @@ import { cdcMetrics, type CdcMetrics } from './cdc-metrics.js'
 import { Change, relationInfo, tupleBytes, type ChangePosition, type RelationInfo } from './change.js'
 import { ChangeDispatcher, type SubscriberEntry } from './change-dispatcher.js'
 import { databaseBroadcastFrom, isMessagesRelation, type DatabaseBroadcast } from './database-broadcast.js'
-import { formatCommitTimestamp } from './replication-frames.js'
+import { formatCommitTimestamp, pgTimeToUnixMs } from './replication-frames.js'
 import { ReplicationStream, type RawTransaction } from './replication-stream.js'
 import { RlsAuthorizer } from './rls-authorizer.js'
 import { SubscriptionIndex, type IndexedBinding } from './subscription-index.js'
 import { stableBindingId } from './binding-id.js'
 import type { ChangeLogPort } from '../hub/tenant-hub.js'
+import type { TraceSlot } from '../inspect/delivery-tracer.js'
 import { formatStreamPoint, STREAM_START } from '@switchboard/protocol'
 import type { PostgresChangesEngine } from '../tenant/tenant.js'
 import type { CompiledBinding } from './binding-validator.js'
@@ -72,6 +73,8 @@ export interface PostgresChangesOptions {
    * positions changes and database broadcasts go to `onDatabaseBroadcast`.
    */
   log?: ChangeLogPort
+  /** The inspector's tracer slot (the hub's `tracing`): the dispatcher reports to it while somebody traces. */
+  tracing?: TraceSlot
   onDatabaseBroadcast?(message: DatabaseBroadcast): void
   /**
    * Value of the `slot` label of this engine's metrics (default: the slot's name). A server
@@ -151,6 +154,8 @@ export class PostgresChangesService implements PostgresChangesEngine {
   #generation = 0
   #queue: RawTransaction[] = []
   #processing: Promise<void> | null = null
+  /** Commit time of the oldest transaction of the batch being delivered (null: none). */
+  #inFlightCommit: bigint | null = null
   #lastCommitLsn = 0n
   #windowStart = 0
   #windowCount = 0
@@ -182,7 +187,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     })
     this.#catalog = new Catalog(this.#sql, options.clock)
     this.#authorizer = new RlsAuthorizer(this.#sql, options.logger)
-    this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes)
+    this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes, options.tracing ?? null)
     this.#metrics = cdcMetrics(options.registry)
     this.#log = options.log ?? new CountingLog((message) => options.onDatabaseBroadcast?.(message))
     this.#stream = new ReplicationStream({
@@ -219,6 +224,11 @@ export class PostgresChangesService implements PostgresChangesEngine {
 
   get slotName(): string {
     return this.#slot
+  }
+
+  /** The `slot` label of this engine's metrics (the slot's name unless `metricsLabel` was given). */
+  get metricsLabel(): string {
+    return this.#label
   }
 
   /**
@@ -263,6 +273,12 @@ export class PostgresChangesService implements PostgresChangesEngine {
    */
   async warm(): Promise<void> {
     await this.#sql`select 1`
+  }
+
+  /** Commit time (ms) of the oldest transaction received and not delivered yet; null when caught up (the inspector's lag). */
+  get oldestUndelivered(): number | null {
+    const commit = this.#inFlightCommit ?? this.#queue[0]?.commitTime
+    return commit === undefined || commit === null ? null : pgTimeToUnixMs(commit)
   }
 
   /** Whether the replication connection is up now. */
@@ -357,6 +373,12 @@ export class PostgresChangesService implements PostgresChangesEngine {
     }
   }
 
+  /** The bindings registered for `subscriber` and its cursor (the inspector explains filters with them). */
+  registration(subscriber: ChangeSubscriber): { cursor: number; bindings: readonly IndexedBinding<SubscriberEntry>[]; quarantined: boolean } | undefined {
+    const registered = this.#subscribers.get(subscriber)
+    return registered && { cursor: registered.entry.cursor, bindings: registered.bindings, quarantined: this.#index.isSuspended(registered.entry) }
+  }
+
   /** A refreshed token: later changes are authorized under the new context. */
   updateAuth(subscriber: ChangeSubscriber, auth: AuthContext): void {
     const registered = this.#subscribers.get(subscriber)
@@ -396,6 +418,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
         else if (markerAt > 0) take = Math.min(take, markerAt)
       }
       const batch = this.#queue.splice(0, take)
+      this.#inFlightCommit = batch[0]!.commitTime
       if (this.#queue.length < QUEUE_HIGH_WATER / 2) this.#stream.resume()
       const started = performance.now()
       let decoded: DecodedBatch | null = null
@@ -416,6 +439,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
           if (this.#stopped) return
         }
       }
+      this.#inFlightCommit = null
       this.#metrics.batchSeconds.observe({ slot: this.#label }, (performance.now() - started) / 1000)
       const last = batch[batch.length - 1]!
       const tail = this.#retained[this.#retained.length - 1]

@@ -41,8 +41,11 @@ export interface TenantParameters {
   /** The tenant's live limits object (updated in place when its quotas change). */
   limits: Limits
   privateOnly?: boolean
-  /** Postgres Changes (default on); `slotName` overrides the slot's name. */
-  postgresChanges?: boolean | { slotName?: string }
+  /**
+   * Postgres Changes (default on); `slotName` overrides the slot's name, `metricsLabel` the
+   * value of its metrics' `slot` label (default: the slot's name).
+   */
+  postgresChanges?: boolean | { slotName?: string; metricsLabel?: string }
   /** Pool size of the tenant's database connection (postgres.js `max`). Default 10. */
   poolSize?: number
 }
@@ -59,6 +62,8 @@ export interface RunningTenant {
   readonly tenant: Tenant
   /** The tenant's database pool. */
   readonly sql: Sql
+  /** Its Postgres Changes engine, if it has one. */
+  readonly engine: PostgresChangesService | null
   /** Stops the engine (acknowledging only what left the log), the hub and the pool. */
   stop(): Promise<void>
 }
@@ -84,12 +89,13 @@ export async function startTenant(parameters: TenantParameters, dependencies: Te
       ? new PostgresChangesService({
           databaseUrl,
           ...(typeof changesOption === 'object' && changesOption.slotName ? { slotName: changesOption.slotName } : {}),
-          metricsLabel: metrics.label,
+          ...(typeof changesOption === 'object' && changesOption.metricsLabel ? { metricsLabel: changesOption.metricsLabel } : {}),
           logger,
           clock,
           limits,
           registry: dependencies.metrics.registry,
           log: hub,
+          tracing: hub.tracing,
         })
       : null
     const tenant = new Tenant(
@@ -127,7 +133,7 @@ export async function startTenant(parameters: TenantParameters, dependencies: Te
     sweeper.unref()
     cleanups.push(async () => clearInterval(sweeper))
     let stopping: Promise<void> | null = null
-    return { tenant, sql, stop: () => (stopping ??= cleanup()) }
+    return { tenant, sql, engine, stop: () => (stopping ??= cleanup()) }
   } catch (error) {
     await cleanup()
     throw error

@@ -51,6 +51,13 @@ export interface TenantRegistryOptions {
   startRetryMs?: number
   /** Pool size of a stored tenant's database connection. Default 4. */
   tenantPoolSize?: number
+  /** Told when a stored tenant has started and when it has stopped (the inspector follows them). */
+  observer?: TenantObserver
+}
+
+export interface TenantObserver {
+  started(running: RunningTenant): void
+  stopped(tenantId: string): void
 }
 
 export type Lookup = { ok: true; slot: TenantSlot } | { ok: false; refusal: TenantRefusal; tenantId: string | null }
@@ -213,6 +220,7 @@ export class TenantRegistry {
       clock: this.#options.clock,
       startRetryMs: this.#options.startRetryMs ?? 2_000,
       onStateChange: () => this.#countStates(),
+      ...(this.#options.observer ? { observer: this.#options.observer } : {}),
     }
   }
 
@@ -228,7 +236,7 @@ export class TenantRegistry {
         verifier: slot.verifier,
         limits: slot.limits,
         privateOnly: config.privateOnly,
-        postgresChanges: { slotName: tenantSlotName(slot.id) },
+        postgresChanges: { slotName: tenantSlotName(slot.id), metricsLabel: metrics.forTenant(slot.id).label },
         poolSize: this.#options.tenantPoolSize ?? 4,
       },
       { logger, clock, metrics, replay, cluster: this.#options.clusterFor?.(slot.id) ?? new LocalClusterAdapter() },

@@ -33,7 +33,7 @@ export type TenantState = (typeof TenantState)[keyof typeof TenantState]
 
 /** What a slot needs of a socket (socket/connection.ts): to be told to go, or to recheck its tokens. */
 export interface TenantClient {
-  drain(code: number, reason: string): void
+  disconnect(message: string, code: number, reason: string): void
   recheckTokens(): void
 }
 
@@ -83,6 +83,8 @@ export interface TenantSlotOptions {
   /** How long a failed start is answered without trying again. */
   startRetryMs: number
   onStateChange: () => void
+  /** Told when the running part has started and when it has stopped (not for `TenantSlot.running`). */
+  observer?: { started(running: RunningTenant): void; stopped(tenantId: string): void }
 }
 
 export class TenantSlot {
@@ -243,7 +245,7 @@ export class TenantSlot {
   /** Tells every socket to go (`Server requested disconnect`, then close). */
   disconnectAll(code: number, reason: string): number {
     const clients = [...this.clients]
-    for (const client of clients) client.drain(code, reason)
+    for (const client of clients) client.disconnect('Server requested disconnect', code, reason)
     return clients.length
   }
 
@@ -256,6 +258,7 @@ export class TenantSlot {
       const running = this.#running
       if (!running) return
       this.#setState(TenantState.stopping)
+      this.#options.observer?.stopped(this.id)
       await running.stop()
       this.#running = null
     })().finally(() => {
@@ -285,6 +288,7 @@ export class TenantSlot {
         (running) => {
           this.#running = running
           this.#setState(TenantState.running)
+          this.#options.observer?.started(running)
           return running
         },
         (error: unknown) => {

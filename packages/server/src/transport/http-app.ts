@@ -1,13 +1,16 @@
 /**
  * The HTTP surface (Fastify): health, Prometheus metrics, REST broadcast, the tenants admin API
- * (with an admin key), open CORS (as Supabase), and the WebSocket upgrade hooked onto the same
- * server.
+ * (with an admin key and tenants), the inspector's API and page, open CORS (as Supabase), and
+ * the WebSocket upgrade hooked onto the same server.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { Inspector } from '../inspect/inspector.js'
 import type { Limits } from '../limits.js'
 import type { ServerMetrics } from '../metrics.js'
 import type { TenantRegistry } from '../tenant/tenant-registry.js'
 import { registerAdminApi, type AdminApiOptions } from './admin-api.js'
+import { registerInspectApi } from './inspect-api.js'
+import { registerInspectorPage } from './inspector-page.js'
 import { registerRestBroadcast } from './rest-broadcast.js'
 import type { UpgradeHandler } from './websocket-upgrade.js'
 
@@ -23,6 +26,8 @@ export interface HttpAppOptions {
   admin?: Omit<AdminApiOptions, 'registry'>
   /** Brings counters kept outside prom-client up to date before a scrape. */
   beforeMetrics?: () => void
+  /** The inspector (API and page at /inspector), with the admin key and the page's folder. */
+  inspector?: { inspector: Inspector; adminKey: string | null; pageDir: string | null }
   /** Extra routes (the demo app, dev endpoints) registered by the embedding program. */
   extend?: (app: FastifyInstance) => void | Promise<void>
 }
@@ -68,6 +73,10 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
 
   registerRestBroadcast(app, registry, metrics)
   if (options.admin) await registerAdminApi(app, { ...options.admin, registry })
+  if (options.inspector) {
+    registerInspectApi(app, options.inspector)
+    registerInspectorPage(app, options.inspector.pageDir)
+  }
   await options.extend?.(app)
 
   app.server.on('upgrade', (request, socket, head) => upgrade.handleUpgrade(request, socket, head))

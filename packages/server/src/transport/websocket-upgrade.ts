@@ -99,7 +99,9 @@ export function createUpgradeHandler(options: UpgradeOptions): UpgradeHandler {
     socket.once('close', () => lease.release())
     const tenant = lease.tenant
     wss.handleUpgrade(request, socket, head, (ws) => {
-      const connection = new Connection(ws, socket, tenant, serializer!, apiKey, scheduler)
+      const agent = request.headers['x-client-info'] ?? request.headers['user-agent']
+      const client = { vsn: serializer!.vsn, agent: typeof agent === 'string' ? agent.slice(0, 120) : null, remoteAddress: request.socket.remoteAddress ?? null }
+      const connection = new Connection(ws, socket, tenant, serializer!, apiKey, scheduler, client)
       connections.add(connection)
       slot.attach(connection)
       lease.release()
@@ -108,7 +110,7 @@ export function createUpgradeHandler(options: UpgradeOptions): UpgradeHandler {
         slot.detach(connection)
       })
       // Removed or suspended (or stopped) while this socket was being set up: tell it at once.
-      if (slot.refusal !== null || slot.tenant !== tenant) connection.drain(TENANT_GONE_CLOSE, 'tenant unavailable')
+      if (slot.refusal !== null || slot.tenant !== tenant) connection.disconnect('Server requested disconnect', TENANT_GONE_CLOSE, 'tenant unavailable')
     })
   }
 
