@@ -10,6 +10,7 @@ const steps = [
   ['Postgres Changes', ['node', 'bench/cdc/run.js']],
   ['Resume under chaos', ['npx', 'vitest', 'run', '--config', 'bench/resume/vitest.config.ts']],
   ['Replay buffer memory', ['node', '--expose-gc', 'bench/resume/replay-memory.mjs']],
+  ['Many tenants', ['node', 'bench/tenants/run.js']],
 ]
 
 let failed = 0

@@ -104,10 +104,10 @@ export class RawSocket {
     ws.on('error', () => {})
   }
 
-  /** Opens a socket; `vsn` defaults to 2.0.0 (what realtime-js sends). */
-  static async connect(serverUrl: string, apikey: string, options: { vsn?: Vsn; maxPayload?: number } = {}): Promise<RawSocket> {
+  /** Opens a socket; `vsn` defaults to 2.0.0 (what realtime-js sends); `headers` pick a tenant (`x-tenant-id`, `host`). */
+  static async connect(serverUrl: string, apikey: string, options: { vsn?: Vsn; maxPayload?: number; headers?: Record<string, string> } = {}): Promise<RawSocket> {
     const vsn = options.vsn ?? '2.0.0'
-    const ws = new WebSocket(socketUrl(serverUrl, { apikey, vsn }), { maxPayload: options.maxPayload ?? 0 })
+    const ws = new WebSocket(socketUrl(serverUrl, { apikey, vsn }), { maxPayload: options.maxPayload ?? 0, ...(options.headers ? { headers: options.headers } : {}) })
     const socket = new RawSocket(ws, vsn)
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve())

@@ -9,6 +9,10 @@
 export const ErrorCode = {
   // Connection (HTTP before the WebSocket upgrade)
   ApiKeyMissing: 'ApiKeyMissing',
+  // Tenants
+  TenantNotFound: 'TenantNotFound',
+  RealtimeDisabledForTenant: 'RealtimeDisabledForTenant',
+  UnableToConnectToProject: 'UnableToConnectToProject',
   // Tokens
   InvalidJWTToken: 'InvalidJWTToken',
   MalformedJWT: 'MalformedJWT',

@@ -32,6 +32,16 @@ export interface Limits {
   /** Database change events per second per tenant; excess is counted in metrics, not dropped. */
   maxDbEventsPerSecond: number
   /**
+   * Client events (broadcast, presence, access_token) plus REST broadcast messages per second,
+   * summed over all sockets of a tenant (Supabase's `max_events_per_second`). Above it the
+   * channel that sent the event is shut down (`Too many messages per second`); REST gets 429.
+   */
+  maxTenantEventsPerSecond: number
+  /** Joins per second summed over all sockets of a tenant (Supabase's `max_joins_per_second`). */
+  maxTenantJoinsPerSecond: number
+  /** Bytes of client events plus REST broadcast bodies per second per tenant (`max_bytes_per_second`). */
+  maxTenantBytesPerSecond: number
+  /**
    * Row changes of one transaction held in memory until its commit. Beyond it the remaining
    * changes are counted per table and type, and each binding gets one `Error 413` payload per
    * table and type instead of the rows (docs/limits.md).
@@ -55,6 +65,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRestBatchMessages: 1_000,
   maxRecordBytes: 1024 * 1024,
   maxDbEventsPerSecond: 10_000,
+  // Tenant-wide quotas: high enough never to bind a single-tenant server by default; a tenant
+  // of a multi-tenant server gets its own (Supabase's free plan: 100 events/s, 100 joins/s).
+  maxTenantEventsPerSecond: 1_000_000,
+  maxTenantJoinsPerSecond: 10_000,
+  maxTenantBytesPerSecond: 1024 * 1024 * 1024,
   // 100,000 changes: ten times the events/s bound, a bulk import or backfill of that size is
   // still delivered row by row; past it a client is better served by one "re-fetch" signal
   // than by a burst it cannot render. 64 MiB of pgoutput text is about 150–250 MiB of heap

@@ -1,6 +1,13 @@
 /**
- * Starts a whole Switchboard server: database (given, or embedded), migrations, the tenant's
- * services, the HTTP + WebSocket listener; and stops it gracefully.
+ * Starts a whole Switchboard server: database (given, or embedded), the `default` tenant from
+ * the flags (its services and hub), the tenants of a control database when there is one, the
+ * HTTP + WebSocket listener; and stops it gracefully.
+ *
+ *   single-tenant (no admin key, no control database): every request is `default`'s, as before
+ *   multi-tenant: requests name their tenant (Host's first label, `x-tenant-id`, `?tenant=`);
+ *                 tenants live in the control database (`switchboard_control` beside the
+ *                 server's database unless `controlDatabaseUrl`), are managed by the admin API
+ *                 and start on first use; requests that name none go to `default`
  *
  * @example
  * ```ts
@@ -14,46 +21,67 @@ import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { Sql } from 'postgres'
 import { createDevKeys, DEV_JWT_SECRET } from './auth/dev-keys.js'
-import { ChannelAuthorizer } from './auth/channel-authorizer.js'
-import { JwtVerifier } from './auth/jwt-verifier.js'
+import { JwtVerifier, type Jwks } from './auth/jwt-verifier.js'
 import { systemClock, type Clock } from './clock.js'
 import { LocalClusterAdapter, type ClusterAdapter } from './cluster/cluster-adapter.js'
-import { connectDatabase } from './db/connect.js'
+import type { TraceMode } from './inspect/api-types.js'
+import { Inspector } from './inspect/inspector.js'
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
-import { migrate } from './db/migrations.js'
+import { ensureDatabase } from './db/ensure-database.js'
 import { resolveLimits, type Limits } from './limits.js'
 import { DEFAULT_LOG_LIMITS, type LogLimits } from './hub/delivery-log.js'
-import { TenantHub } from './hub/tenant-hub.js'
-import { PostgresTopicMarks } from './hub/topic-marks.js'
-import { PostgresBroadcastStore } from './db/broadcast-store.js'
 import { silentLogger, type Logger } from './logger.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { FlushScheduler } from './socket/outbound-queue.js'
-import { Tenant } from './tenant/tenant.js'
-import { PostgresChangesService } from './cdc/postgres-changes-service.js'
-import { Inspector } from './inspect/inspector.js'
-import type { TraceMode } from './inspect/api-types.js'
+import type { Tenant } from './tenant/tenant.js'
+import { startTenant, type RunningTenant } from './tenant/start-tenant.js'
+import { PostgresTenantStore } from './tenant/postgres-tenant-store.js'
+import { parseSecretsKey } from './tenant/secret-box.js'
+import { DEFAULT_TENANT_ID } from './tenant/tenant-config.js'
+import { TenantRegistry } from './tenant/tenant-registry.js'
 import { createHttpApp } from './transport/http-app.js'
 import { defaultInspectorDir } from './transport/inspector-page.js'
 import { createUpgradeHandler } from './transport/websocket-upgrade.js'
-import { CloseCode } from './socket/connection.js'
+import { CloseCode, type Connection } from './socket/connection.js'
+
+/** The control database created beside the server's own database when none is given. */
+export const DEFAULT_CONTROL_DATABASE = 'switchboard_control'
+
+export interface TenantsOptions {
+  /** A tenant without sockets or requests for this long stops (pool, stream). Default 5 minutes. */
+  idleStopMs?: number
+  /** Slots of idle tenants kept in memory (config and keys). Default 10,000. */
+  maxCachedTenants?: number
+  /** Pool size of each stored tenant's database connection. Default 4. */
+  poolSize?: number
+  /** Tenants with a metrics label of their own; the rest share `_other`. Default 100. */
+  maxMetricLabels?: number
+  /** The cluster adapter of a stored tenant (default: one node). */
+  clusterFor?: (tenantId: string) => ClusterAdapter
+  /** Checks a new tenant's database before it is stored (default: connect and `select 1`). */
+  checkDatabase?: (url: string) => Promise<void>
+}
 
 export interface SwitchboardOptions {
   /** TCP port; 0 picks a free one. Default 4000. */
   port?: number
   /** Interface to listen on. Default 127.0.0.1. */
   host?: string
-  /** Postgres to use. Without it an embedded Postgres starts under `dataDir`. */
+  /** Postgres of the `default` tenant. Without it an embedded Postgres starts under `dataDir`. */
   databaseUrl?: string
-  /** HS256/384/512 secret of the tenant's JWTs. Default: the Supabase CLI's local dev secret. */
+  /** HS256/384/512 secret of the `default` tenant's JWTs. Default: the Supabase CLI's local dev secret. */
   jwtSecret?: string
+  /** JWKS of the `default` tenant (asymmetric keys, `oct` keys by kid). */
+  jwtJwks?: Jwks
   /** Folder for the embedded Postgres data. Default `.switchboard`. */
   dataDir?: string
+  /** The server's limits: the `default` tenant's, and the base of every stored tenant's. */
   limits?: Partial<Limits>
   /** Bounds of the tenant log that resuming channels read (default 100,000 messages, 64 MiB, 2 minutes). */
   replay?: Partial<LogLimits>
   logger?: Logger
   clock?: Clock
+  /** The `default` tenant's cluster adapter. */
   cluster?: ClusterAdapter
   /**
    * Postgres Changes from logical replication (default on). `slotName` overrides the
@@ -62,8 +90,9 @@ export interface SwitchboardOptions {
    */
   postgresChanges?: boolean | { slotName?: string }
   /**
-   * The inspector's admin key (`--admin-key`): it sees every tenant at `/inspector` and
-   * `/api/inspect/*`. Without it only a tenant's service_role key opens the inspector.
+   * The admin key (`--admin-key`, at least 16 characters): it sees every tenant in the inspector
+   * (`/inspector`, `/api/inspect/*`; without it only a tenant's service_role key opens the
+   * inspector on that tenant) and, with tenants, opens the admin API (`/api/tenants`).
    */
   adminKey?: string
   /**
@@ -73,6 +102,13 @@ export interface SwitchboardOptions {
    * the page (default: the built `apps/inspector`; false: no page, the API stays).
    */
   inspector?: { trace?: TraceMode; maxMessages?: number; maxVerdicts?: number; pageDir?: string | false }
+  /** Serve the tenants of a control database (multi-tenant mode). Implied by `controlDatabaseUrl`. */
+  multiTenant?: boolean
+  /** Where tenants are stored; implies multi-tenant mode. Default: `switchboard_control` beside `databaseUrl`. */
+  controlDatabaseUrl?: string
+  /** 32 bytes, hex or base64 (`openssl rand -base64 32`): encrypts tenant secrets at rest. */
+  secretsKey?: string
+  tenants?: TenantsOptions
   /** Extra HTTP routes (the demo, dev token endpoint). */
   extend?: (app: FastifyInstance, server: { sql: Sql; tenant: Tenant; jwtSecret: string }) => void | Promise<void>
 }
@@ -90,8 +126,14 @@ export interface RunningSwitchboard {
   /** Whether `jwtSecret` is the public development default. */
   usingDevSecret: boolean
   metrics: ServerMetrics
+  /** The `default` tenant. */
   tenant: Tenant
+  /** The `default` tenant's database. */
   sql: Sql
+  /** Every tenant of this node (the default one, and the stored ones in multi-tenant mode). */
+  registry: TenantRegistry
+  /** The control database, in multi-tenant mode (contains a password: do not log it). */
+  controlDatabaseUrl: string | null
   /** Graceful stop: refuse new sockets and joins, drain channels (close 1012), stop the database. */
   close(): Promise<void>
 }
@@ -103,8 +145,12 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   const clock = options.clock ?? systemClock
   const limits = resolveLimits(options.limits)
   const jwtSecret = options.jwtSecret ?? DEV_JWT_SECRET
+  const replay = { ...DEFAULT_LOG_LIMITS, ...options.replay }
+  const metrics = createMetrics({ defaultMetrics: true, ...(options.tenants?.maxMetricLabels ? { maxTenantLabels: options.tenants.maxMetricLabels } : {}) })
   if (options.adminKey !== undefined && options.adminKey.length < 16) throw new RangeError('adminKey must be at least 16 characters')
-  const metrics = createMetrics({ defaultMetrics: true })
+  const multiTenant = options.multiTenant === true || options.controlDatabaseUrl !== undefined
+  // Fail on a bad key before anything starts.
+  const secretsKey = options.secretsKey ? parseSecretsKey(options.secretsKey) : null
   const cleanups: (() => Promise<void>)[] = []
   const cleanup = async () => {
     for (const step of cleanups.reverse()) await step().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'))
@@ -118,98 +164,114 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       cleanups.push(() => embedded!.stop())
       databaseUrl = embedded.url
     }
-    const sql = await connectDatabase(databaseUrl, { logger })
-    cleanups.push(() => sql.end({ timeout: 5 }))
-    await migrate(sql, logger)
 
-    // The hub first: the Postgres Changes engine writes into its log, the channels read it.
-    const marks = new PostgresTopicMarks(sql)
-    await marks.prune().catch((error: unknown) => logger.warn({ err: error }, 'pruning old topic marks failed'))
-    const hub = new TenantHub({ limits: { ...DEFAULT_LOG_LIMITS, ...options.replay }, clock, logger, cluster: options.cluster ?? new LocalClusterAdapter(), marks })
-    const changesOption = options.postgresChanges ?? true
-    const engine = changesOption
-      ? new PostgresChangesService({
-          databaseUrl,
-          ...(typeof changesOption === 'object' && changesOption.slotName ? { slotName: changesOption.slotName } : {}),
-          logger,
-          clock,
-          limits,
-          registry: metrics.registry,
-          log: hub,
-          tracing: hub.tracing,
-        })
-      : null
-    const tenant = new Tenant(
+    // The `default` tenant: the flags' database and secret, started now and never idle-stopped.
+    const defaultTenant = await startTenant(
       {
-        id: 'default',
-        verifier: new JwtVerifier(jwtSecret, clock),
-        authorizer: new ChannelAuthorizer(sql, logger),
-        postgresChanges: engine,
-        messages: new PostgresBroadcastStore(sql),
+        id: DEFAULT_TENANT_ID,
+        databaseUrl,
+        verifier: new JwtVerifier({ secret: jwtSecret, jwks: options.jwtJwks ?? null }, clock),
         limits,
-        clock,
-        logger,
-        metrics,
+        postgresChanges: options.postgresChanges ?? true,
       },
-      hub,
+      { logger, clock, metrics, replay, cluster: options.cluster ?? new LocalClusterAdapter() },
     )
-    await hub.start()
-    cleanups.push(() => hub.stop())
-    if (engine) {
-      await engine.start()
-      cleanups.push(() => engine.stop())
-    } else {
-      hub.markRebuilt(null) // no slot to rebuild from
-    }
-    const sweeper = setInterval(() => hub.log.evictExpired(), 1_000)
-    sweeper.unref()
-    cleanups.push(async () => clearInterval(sweeper))
+    cleanups.push(() => defaultTenant.stop()) // idempotent: the registry stops it first
+    const tenant = defaultTenant.tenant
+    const sql = defaultTenant.sql
 
+    let store: PostgresTenantStore | null = null
+    let controlDatabaseUrl: string | null = null
+    if (multiTenant) {
+      controlDatabaseUrl = options.controlDatabaseUrl ?? (await ensureDatabase(databaseUrl, DEFAULT_CONTROL_DATABASE))
+      store = await PostgresTenantStore.open(controlDatabaseUrl, { secretsKey, logger })
+      const opened = store
+      cleanups.push(() => opened.close())
+    }
+    // The inspector follows every tenant that runs on this node: the default one from now on,
+    // stored ones from their start to their stop.
     const scheduler = new FlushScheduler()
-    const upgrade = createUpgradeHandler(tenant, scheduler)
+    const inspectOptions = options.inspector ?? {}
+    const inspector = new Inspector({ scheduler, clock, logger })
     const syncDeliveryCounters = () => {
       metrics.messagesOut.inc(scheduler.framesWritten)
       metrics.bytesOut.inc(scheduler.bytesWritten)
       scheduler.framesWritten = 0
       scheduler.bytesWritten = 0
     }
+    let connections: () => Iterable<Connection> = () => []
+    const inspect = (running: RunningTenant) =>
+      inspector.addTenant({
+        tenant: running.tenant,
+        sql: running.sql,
+        changes: running.engine,
+        registry: metrics.registry,
+        connections: () => connections(),
+        bounds: {
+          ...(inspectOptions.maxMessages ? { maxMessages: inspectOptions.maxMessages } : {}),
+          ...(inspectOptions.maxVerdicts ? { maxVerdicts: inspectOptions.maxVerdicts } : {}),
+        },
+        trace: inspectOptions.maxMessages === 0 ? 'off' : (inspectOptions.trace ?? 'watched'),
+        beforeSample: syncDeliveryCounters,
+      })
+    inspect(defaultTenant)
+    cleanups.push(async () => inspector.stop())
+
+    const registry = new TenantRegistry({
+      observer: { started: inspect, stopped: (id) => inspector.removeTenant(id) },
+      store,
+      defaultTenant,
+      baseLimits: limits,
+      logger,
+      clock,
+      metrics,
+      replay,
+      ...(options.tenants?.clusterFor ? { clusterFor: options.tenants.clusterFor } : {}),
+      ...(options.tenants?.idleStopMs !== undefined ? { idleStopMs: options.tenants.idleStopMs } : {}),
+      ...(options.tenants?.maxCachedTenants !== undefined ? { maxCachedTenants: options.tenants.maxCachedTenants } : {}),
+      ...(options.tenants?.poolSize !== undefined ? { tenantPoolSize: options.tenants.poolSize } : {}),
+    })
+    cleanups.push(() => registry.close())
+    await registry.start()
+
+    const upgrade = createUpgradeHandler({ registry, scheduler, metrics, logger, limits })
+    connections = () => upgrade.connections
+    inspector.start()
     const idleSweeper = setInterval(() => {
       syncDeliveryCounters()
-      const idleBefore = clock.now() - limits.idleTimeoutMs
+      const now = clock.now()
       for (const connection of upgrade.connections) {
-        if (connection.lastFrameAt < idleBefore) connection.close(CloseCode.goingAway, 'idle timeout')
+        if (connection.lastFrameAt < now - connection.tenant.limits.idleTimeoutMs) connection.close(CloseCode.goingAway, 'idle timeout')
       }
     }, Math.min(IDLE_SWEEP_MS, limits.idleTimeoutMs))
     idleSweeper.unref()
     cleanups.push(async () => clearInterval(idleSweeper))
 
-    const inspectOptions = options.inspector ?? {}
-    const inspector = new Inspector({ scheduler, clock, logger })
-    inspector.addTenant({
-      tenant,
-      sql,
-      changes: engine,
-      registry: metrics.registry,
-      connections: () => upgrade.connections,
-      bounds: {
-        ...(inspectOptions.maxMessages ? { maxMessages: inspectOptions.maxMessages } : {}),
-        ...(inspectOptions.maxVerdicts ? { maxVerdicts: inspectOptions.maxVerdicts } : {}),
-      },
-      trace: inspectOptions.maxMessages === 0 ? 'off' : (inspectOptions.trace ?? 'watched'),
-      beforeSample: syncDeliveryCounters,
+    const healthChecks: Record<string, () => Promise<unknown>> = { database: () => sql`select 1` }
+    if (store) {
+      const opened = store
+      healthChecks.control = async () => {
+        if (!(await opened.ping())) throw new Error('control database unreachable')
+      }
+    }
+    const app = await createHttpApp({
+      registry,
+      metrics,
+      limits,
+      upgrade,
+      healthChecks,
+      ...(store && options.adminKey ? { admin: { adminKey: options.adminKey, store, clock, logger, ...(options.tenants?.checkDatabase ? { checkDatabase: options.tenants.checkDatabase } : {}) } } : {}),
+      inspector: { inspector, adminKey: options.adminKey ?? null, pageDir: inspectOptions.pageDir === false ? null : (inspectOptions.pageDir ?? defaultInspectorDir()) },
+      beforeMetrics: syncDeliveryCounters,
+      ...(options.extend ? { extend: (a: FastifyInstance) => options.extend!(a, { sql, tenant, jwtSecret }) } : {}),
     })
-    inspector.start()
-    cleanups.push(async () => inspector.stop())
-    const pageDir = inspectOptions.pageDir === false ? null : (inspectOptions.pageDir ?? defaultInspectorDir())
-    const adminKey = options.adminKey ?? null
-    const app = await createHttpApp({ tenant, metrics, sql, upgrade, inspector: { inspector, adminKey, pageDir }, beforeMetrics: syncDeliveryCounters, extend: options.extend ? (a) => options.extend!(a, { sql, tenant, jwtSecret }) : undefined })
     const host = options.host ?? '127.0.0.1'
     await app.listen({ port: options.port ?? 4000, host })
     const address = app.server.address()
     const port = typeof address === 'object' && address ? address.port : (options.port ?? 4000)
     cleanups.push(async () => {
       upgrade.stopAccepting()
-      tenant.shuttingDown = true
+      registry.markShuttingDown()
       for (const connection of upgrade.connections) connection.drain()
       // Sockets were asked to close; Fastify waits for HTTP requests in flight.
       await app.close()
@@ -217,7 +279,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
 
     const keys = await createDevKeys(jwtSecret)
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
-    logger.info({ port, host, embedded: embedded !== null }, `listening on ${url}`)
+    logger.info({ port, host, embedded: embedded !== null, multiTenant }, `listening on ${url}`)
     let closing: Promise<void> | null = null
     return {
       url,
@@ -230,6 +292,8 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       metrics,
       tenant,
       sql,
+      registry,
+      controlDatabaseUrl,
       close: () => (closing ??= cleanup()),
     }
   } catch (error) {

@@ -11,6 +11,8 @@
  * await startSwitchboard({ ...flags, logger: createLogger({ level: flags.logLevel }) })
  * ```
  */
+import { parseSecretsKey } from './tenant/secret-box.js'
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -89,4 +91,66 @@ export function resolveStartFlags(values: StartValues, env: NodeJS.ProcessEnv, d
 /** A connection URL with its password masked, for printing. */
 export function redactPassword(url: string): string {
   return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@')
+}
+
+/**
+ * The multi-tenant options of `switchboard start` (environment MULTI_TENANT, CONTROL_DATABASE_URL,
+ * SECRETS_KEY, TENANT_IDLE_SECONDS). `--multi-tenant` or a control database turns it on; the
+ * admin key (`--admin-key`, START_OPTIONS) then also opens the tenants admin API.
+ */
+export const TENANT_OPTIONS = {
+  'multi-tenant': { type: 'boolean' },
+  'control-database-url': { type: 'string' },
+  'secrets-key': { type: 'string' },
+  'tenant-idle-seconds': { type: 'string' },
+} as const
+
+export const TENANT_OPTIONS_HELP = `  --multi-tenant        serve the tenants of a control database (env MULTI_TENANT=1); with
+                        --admin-key, manage them at /api/tenants (switchboard tenants …)
+  --control-database-url <url>
+                        where tenants are stored; implies --multi-tenant (env
+                        CONTROL_DATABASE_URL; default: database switchboard_control beside the
+                        server's own database)
+  --secrets-key <key>   32 bytes as hex or base64 encrypting tenant secrets and database
+                        passwords at rest (env SECRETS_KEY; make one: openssl rand -base64 32)
+  --tenant-idle-seconds <n>
+                        stop a tenant's pool and replication stream after n seconds without
+                        sockets or requests (env TENANT_IDLE_SECONDS; default 300)`
+
+export interface TenantFlags {
+  multiTenant: boolean
+  controlDatabaseUrl: string | undefined
+  secretsKey: string | undefined
+  tenantIdleSeconds: number | undefined
+}
+
+interface TenantValues {
+  'multi-tenant'?: boolean
+  'control-database-url'?: string
+  'secrets-key'?: string
+  'tenant-idle-seconds'?: string
+}
+
+/** Validates the multi-tenant options (plus environment); throws UsageError. */
+export function resolveTenantFlags(values: TenantValues, env: NodeJS.ProcessEnv): TenantFlags {
+  const controlDatabaseUrl = values['control-database-url'] ?? env.CONTROL_DATABASE_URL
+  if (controlDatabaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(controlDatabaseUrl)) {
+    throw new UsageError('--control-database-url must start with postgres:// or postgresql://')
+  }
+  const multiTenantEnv = env.MULTI_TENANT
+  if (multiTenantEnv !== undefined && !['', '0', '1', 'true', 'false'].includes(multiTenantEnv)) throw new UsageError(`MULTI_TENANT must be 1, true, 0 or false, got '${multiTenantEnv}'`)
+  const multiTenant = values['multi-tenant'] === true || multiTenantEnv === '1' || multiTenantEnv === 'true' || controlDatabaseUrl !== undefined
+  const secretsKey = values['secrets-key'] ?? env.SECRETS_KEY
+  if (secretsKey !== undefined) {
+    try {
+      parseSecretsKey(secretsKey)
+    } catch (error) {
+      throw new UsageError(`--secrets-key: ${(error as Error).message}`)
+    }
+  }
+  const idleText = values['tenant-idle-seconds'] ?? env.TENANT_IDLE_SECONDS
+  if (idleText !== undefined && (!/^\d+(\.\d+)?$/.test(idleText) || Number(idleText) <= 0)) {
+    throw new UsageError(`--tenant-idle-seconds must be a positive number, got '${idleText}'`)
+  }
+  return { multiTenant, controlDatabaseUrl, secretsKey, tenantIdleSeconds: idleText === undefined ? undefined : Number(idleText) }
 }

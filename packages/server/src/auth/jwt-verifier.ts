@@ -1,15 +1,42 @@
 /**
- * Verifies the JWTs that identify sockets and channels: HS256/384/512 signed with the tenant's
- * secret, `role` and `exp` required (supabase-protocol.md §6.2). Failures carry Supabase's
- * codes and messages so the official client shows what the Supabase server would.
+ * Verifies the JWTs that identify sockets and channels (supabase-protocol.md §6.2): `role` and
+ * `exp` required; failures carry Supabase's codes and messages so the official client shows
+ * what the Supabase server would.
+ *
+ * Keys, as Supabase picks them from the token header:
+ *   HS256/384/512  the tenant's secret; with a `kid` naming an `oct` key of the JWKS, that key.
+ *                  During a secret rotation the previous secret is accepted too, until it
+ *                  retires (channels verified with it end then: tenant/tenant-slot.ts).
+ *   RS*, PS*, ES*, EdDSA  the JWKS key with the token's `kid`.
+ * Keys can be replaced while the verifier is in use (`setKeys`): a rotation or a new JWKS
+ * applies to the next token verified.
  */
-import { errors as joseErrors, jwtVerify, decodeProtectedHeader } from 'jose'
+import { errors as joseErrors, jwtVerify, decodeProtectedHeader, importJWK, type JWK, type CryptoKey } from 'jose'
 import { ErrorCode, RealtimeError } from '@switchboard/protocol'
 import type { Clock } from '../clock.js'
 
 export type Claims = Record<string, unknown> & { role: string; exp: number }
 
+/** A JSON Web Key Set as stored for a tenant (`{"keys": [...]}`). */
+export interface Jwks {
+  keys: JWK[]
+}
+
+export interface VerifierKeys {
+  /** The HS256/384/512 secret (raw string bytes, as Supabase). Null: JWKS only. */
+  secret: string | null
+  /** The secret before the last rotation, accepted until `retiresAt` (ms since epoch). */
+  previous?: { secret: string; retiresAt: number } | null
+  jwks?: Jwks | null
+}
+
 const HMAC_ALGORITHMS = new Set(['HS256', 'HS384', 'HS512'])
+/** Asymmetric algorithms and the key type (`kty`) each needs. */
+const ASYMMETRIC_KTY: Record<string, string> = {
+  RS256: 'RSA', RS384: 'RSA', RS512: 'RSA', PS256: 'RSA', PS384: 'RSA', PS512: 'RSA',
+  ES256: 'EC', ES384: 'EC', ES512: 'EC', EdDSA: 'OKP', Ed25519: 'OKP',
+}
+const SIGNER_HINT = 'check your JWT secret or JWKS configuration'
 
 /** Supabase cleans tokens before use: URL-decoded, whitespace and newlines removed. */
 export function cleanToken(token: string): string {
@@ -22,43 +49,95 @@ export function cleanToken(token: string): string {
   return cleaned.replace(/\s+/g, '')
 }
 
-export class JwtVerifier {
-  readonly #key: Uint8Array
-  readonly #clock: Clock
+type Candidate = Uint8Array | CryptoKey
 
-  constructor(secret: string, clock: Clock) {
-    if (secret.length === 0) throw new RangeError('JWT secret must not be empty')
-    this.#key = new TextEncoder().encode(secret)
+export class JwtVerifier {
+  readonly #clock: Clock
+  #secret: Uint8Array | null = null
+  #previous: { key: Uint8Array; retiresAt: number } | null = null
+  #jwks: Jwks | null = null
+  /** Imported asymmetric keys by `kid` + `alg` (a JWKS holds a handful). */
+  #imported = new Map<string, Promise<CryptoKey | Uint8Array>>()
+
+  constructor(keys: string | VerifierKeys, clock: Clock) {
     this.#clock = clock
+    this.setKeys(typeof keys === 'string' ? { secret: keys } : keys)
+  }
+
+  /** Replaces the keys; tokens verified from now on use the new ones. */
+  setKeys(keys: VerifierKeys): void {
+    if (keys.secret !== null && keys.secret.length === 0) throw new RangeError('JWT secret must not be empty')
+    if (keys.secret === null && !keys.jwks?.keys.length) throw new RangeError('a JWT secret or a JWKS is required')
+    const encoder = new TextEncoder()
+    this.#secret = keys.secret === null ? null : encoder.encode(keys.secret)
+    this.#previous = keys.previous ? { key: encoder.encode(keys.previous.secret), retiresAt: keys.previous.retiresAt } : null
+    this.#jwks = keys.jwks ?? null
+    this.#imported = new Map()
   }
 
   /** Resolves to the claims, or rejects with a RealtimeError carrying Supabase's reason. */
   async verify(rawToken: string): Promise<Claims> {
     const token = cleanToken(rawToken)
-    let alg: string | undefined
+    let header: { alg?: string; kid?: string }
     try {
-      alg = decodeProtectedHeader(token).alg
+      header = decodeProtectedHeader(token)
     } catch (cause) {
       throw new RealtimeError(ErrorCode.MalformedJWT, 'The token provided is not a valid JWT', { cause })
     }
-    if (!alg || !HMAC_ALGORITHMS.has(alg)) {
-      // Covers `alg: none` and asymmetric algorithms this tenant has no key for.
-      throw new RealtimeError(ErrorCode.JwtSignerError, `Failed to generate JWT signer for algorithm ${alg ?? 'none'}`)
+    const alg = header.alg
+    const candidates = alg ? await this.#candidates(alg, header.kid) : []
+    if (candidates.length === 0) {
+      // `alg: none`, an unknown algorithm, or no key of that kind for this tenant.
+      const kid = typeof header.kid === 'string' ? header.kid : null
+      const message = kid === null ? `Failed to generate JWT signer, ${SIGNER_HINT}` : `Failed to generate JWT signer for key ID (kid) ${JSON.stringify(kid)}, ${SIGNER_HINT}`
+      throw new RealtimeError(ErrorCode.JwtSignerError, message)
     }
-    let payload: Record<string, unknown>
-    try {
-      const result = await jwtVerify(token, this.#key, {
-        algorithms: [alg],
-        currentDate: new Date(this.#clock.now()),
-      })
-      payload = result.payload
-    } catch (cause) {
-      throw this.#translate(cause)
+    for (let i = 0; ; i++) {
+      const candidate = candidates[i]!
+      let payload: Record<string, unknown>
+      try {
+        const result = await jwtVerify(token, candidate, { algorithms: [alg!], currentDate: new Date(this.#clock.now()) })
+        payload = result.payload
+      } catch (cause) {
+        // A signature that another candidate (the previous secret) may verify: try it.
+        if (cause instanceof joseErrors.JWSSignatureVerificationFailed && i + 1 < candidates.length) continue
+        throw this.#translate(cause)
+      }
+      return this.#checkClaims(payload)
     }
-    return this.#checkClaims(payload)
+  }
+
+  async #candidates(alg: string, kid: unknown): Promise<Candidate[]> {
+    const jwk = typeof kid === 'string' ? this.#jwks?.keys.find((k) => k.kid === kid) : undefined
+    if (HMAC_ALGORITHMS.has(alg)) {
+      if (jwk && jwk.kty === 'oct') return [await this.#import(jwk, alg)]
+      const candidates: Candidate[] = []
+      if (this.#secret) candidates.push(this.#secret)
+      const previous = this.#previous
+      if (previous && this.#clock.now() < previous.retiresAt) candidates.push(previous.key)
+      return candidates
+    }
+    const kty = ASYMMETRIC_KTY[alg]
+    if (!kty || !jwk || jwk.kty !== kty) return []
+    return [await this.#import(jwk, alg)]
+  }
+
+  #import(jwk: JWK, alg: string): Promise<CryptoKey | Uint8Array> {
+    const id = `${jwk.kid}\u0000${alg}`
+    let key = this.#imported.get(id)
+    if (!key) {
+      key = importJWK(jwk, alg)
+      // A key that does not import is a signer problem, reported per token (not cached).
+      key.catch(() => this.#imported.delete(id))
+      this.#imported.set(id, key)
+    }
+    return key.catch((cause: unknown) => {
+      throw new RealtimeError(ErrorCode.JwtSignerError, `Failed to generate JWT signer for key ID (kid) ${JSON.stringify(jwk.kid ?? null)}, ${SIGNER_HINT}`, { cause })
+    })
   }
 
   #translate(cause: unknown): RealtimeError {
+    if (cause instanceof RealtimeError) return cause
     if (cause instanceof joseErrors.JWSSignatureVerificationFailed) {
       return new RealtimeError(ErrorCode.JwtSignatureError, 'Failed to validate JWT signature', { cause })
     }

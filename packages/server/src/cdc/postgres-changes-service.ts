@@ -76,6 +76,11 @@ export interface PostgresChangesOptions {
   /** The inspector's tracer slot (the hub's `tracing`): the dispatcher reports to it while somebody traces. */
   tracing?: TraceSlot
   onDatabaseBroadcast?(message: DatabaseBroadcast): void
+  /**
+   * Value of the `slot` label of this engine's metrics (default: the slot's name). A server
+   * with many tenants passes the tenant's bounded metrics label, so a scrape stays small.
+   */
+  metricsLabel?: string
   /** Most transactions handled in one batch. Default 500. */
   maxBatchTransactions?: number
   /** Delays between retries of a failed batch, ms (the last repeats). */
@@ -139,6 +144,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
   readonly #stream: ReplicationStream
   readonly #metrics: CdcMetrics
   readonly #slot: string
+  readonly #label: string
   readonly #publication: string
   readonly #messagesPublication: string
   readonly #subscribers = new Map<ChangeSubscriber, { entry: SubscriberEntry; bindings: IndexedBinding<SubscriberEntry>[] }>()
@@ -170,6 +176,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     this.#options = options
     this.#slot = options.slotName ?? defaultSlotName(options.databaseUrl)
     if (!/^[a-z0-9_]{1,63}$/.test(this.#slot)) throw new RangeError(`invalid replication slot name ${JSON.stringify(this.#slot)}`)
+    this.#label = options.metricsLabel ?? this.#slot
     this.#publication = options.publication ?? 'supabase_realtime'
     this.#messagesPublication = options.messagesPublication ?? 'switchboard_messages'
     this.#sql = postgres(options.databaseUrl, {
@@ -219,22 +226,35 @@ export class PostgresChangesService implements PostgresChangesEngine {
     return this.#slot
   }
 
+  /** The `slot` label of this engine's metrics (the slot's name unless `metricsLabel` was given). */
+  get metricsLabel(): string {
+    return this.#label
+  }
+
   /**
    * Creates the permanent slot if missing and starts streaming, then writes the startup marker:
    * everything read before it comes back is the slot's backlog, logged as history.
    */
   async start(): Promise<void> {
-    const existed = (await this.#sql`select 1 from pg_replication_slots where slot_name = ${this.#slot}`).length > 0
+    // One round trip before the replication connection (a tenant's first join waits for all of
+    // this): whether the slot exists, and the point recorded for it.
+    const [before] = await this.#sql<{ existed: boolean; point: string | null }[]>`
+      select exists (select 1 from pg_replication_slots where slot_name = ${this.#slot}) as existed,
+             (select evicted_point from realtime.switchboard_slots where slot_name = ${this.#slot}) as point`
     await this.#stream.start()
-    const [slot] = await this.#sql<{ confirmed: string | null }[]>`
-      select confirmed_flush_lsn::text as confirmed from pg_replication_slots where slot_name = ${this.#slot}`
-    const confirmed = formatStreamPoint(slot?.confirmed ? parsePgLsnText(slot.confirmed) : 0n, 0)
     // Which resumes the slot can serve: every change after the newest one it was acknowledged
     // past (recorded before each acknowledgement), or, for a slot created now, after its start.
-    const [row] = existed ? await this.#sql<{ point: string }[]>`select evicted_point as point from realtime.switchboard_slots where slot_name = ${this.#slot}` : []
-    this.#floorPoint = row?.point ?? confirmed
-    this.#recordedPoint = this.#floorPoint
-    if (!row) await this.#recordEvictedPoint(this.#floorPoint)
+    const recorded = before?.existed ? before.point : null
+    if (recorded !== null) {
+      this.#floorPoint = recorded
+      this.#recordedPoint = recorded
+    } else {
+      const [slot] = await this.#sql<{ confirmed: string | null }[]>`
+        select confirmed_flush_lsn::text as confirmed from pg_replication_slots where slot_name = ${this.#slot}`
+      this.#floorPoint = formatStreamPoint(slot?.confirmed ? parsePgLsnText(slot.confirmed) : 0n, 0)
+      this.#recordedPoint = this.#floorPoint
+      await this.#recordEvictedPoint(this.#floorPoint)
+    }
     this.#log.startAt(this.#floorPoint)
     this.#marker = `${this.#slot}:${Date.now()}:${Math.random().toString(36).slice(2)}`
     try {
@@ -245,6 +265,14 @@ export class PostgresChangesService implements PostgresChangesEngine {
       this.#markRebuilt()
     }
     this.#scheduleRetention()
+  }
+
+  /**
+   * Opens the engine's query connection ahead of `start` (a tenant starting on first use does
+   * it while its migrations are checked: one connection set-up less on the first join's path).
+   */
+  async warm(): Promise<void> {
+    await this.#sql`select 1`
   }
 
   /** Commit time (ms) of the oldest transaction received and not delivered yet; null when caught up (the inspector's lag). */
@@ -315,7 +343,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     const indexed = prepared.map((b) => ({ ...b, subscriber: entry }))
     for (const b of indexed) this.#index.add(b)
     this.#subscribers.set(subscriber, { entry, bindings: indexed })
-    this.#metrics.bindings.set({ slot: this.#slot }, this.#index.size)
+    this.#metrics.bindings.set({ slot: this.#label }, this.#index.size)
   }
 
   /**
@@ -362,7 +390,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
   unsubscribe(subscriber: ChangeSubscriber): void {
     this.#pending.delete(subscriber)
     this.#unregister(subscriber)
-    this.#metrics.bindings.set({ slot: this.#slot }, this.#index.size)
+    this.#metrics.bindings.set({ slot: this.#label }, this.#index.size)
   }
 
   #unregister(subscriber: ChangeSubscriber): void {
@@ -380,7 +408,16 @@ export class PostgresChangesService implements PostgresChangesEngine {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0 && !this.#stopped) {
-      const batch = this.#queue.splice(0, this.#options.maxBatchTransactions ?? 500)
+      let take = this.#options.maxBatchTransactions ?? 500
+      if (!this.#rebuilt) {
+        // The backlog (before the startup marker) is history and the marker's own transaction
+        // and everything after it are live: never one batch across the marker, or live
+        // transactions read together with the backlog would be logged as history, undelivered.
+        const markerAt = this.#queue.findIndex((txn) => this.#isMarker(txn))
+        if (markerAt === 0) this.#markRebuilt()
+        else if (markerAt > 0) take = Math.min(take, markerAt)
+      }
+      const batch = this.#queue.splice(0, take)
       this.#inFlightCommit = batch[0]!.commitTime
       if (this.#queue.length < QUEUE_HIGH_WATER / 2) this.#stream.resume()
       const started = performance.now()
@@ -393,7 +430,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
           await this.#dispatchRuns(decoded)
           break
         } catch (error) {
-          this.#metrics.batchFailures.inc({ slot: this.#slot })
+          this.#metrics.batchFailures.inc({ slot: this.#label })
           const delays = this.#options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS
           const delay = delays[Math.min(attempt, delays.length - 1)]!
           this.#options.logger.error({ err: error, attempt: attempt + 1, retryInMs: delay }, 'cdc: batch failed; retrying')
@@ -403,7 +440,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
         }
       }
       this.#inFlightCommit = null
-      this.#metrics.batchSeconds.observe({ slot: this.#slot }, (performance.now() - started) / 1000)
+      this.#metrics.batchSeconds.observe({ slot: this.#label }, (performance.now() - started) / 1000)
       const last = batch[batch.length - 1]!
       const tail = this.#retained[this.#retained.length - 1]
       const lastPoint = decoded?.lastPoint ?? null
@@ -436,7 +473,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
       const ack = this.#retained.splice(0, count).at(-1)!.endLsn
       this.#stream.acknowledge(ack)
       const newest = this.#retained[this.#retained.length - 1]
-      this.#metrics.unacknowledgedBytes.set({ slot: this.#slot }, newest ? Number(newest.endLsn - this.#stream.acknowledged) : 0)
+      this.#metrics.unacknowledgedBytes.set({ slot: this.#label }, newest ? Number(newest.endLsn - this.#stream.acknowledged) : 0)
     } catch (error) {
       this.#options.logger.warn({ err: error }, 'cdc: could not record the slot state; acknowledging later')
     } finally {
@@ -470,7 +507,6 @@ export class PostgresChangesService implements PostgresChangesEngine {
     let lastCommitLsn = this.#lastCommitLsn
     const relations = new Map<number, RelationInfo>()
     const relationOf = (id: number) => relations.get(id) ?? this.#relations.get(id)
-    let markerSeen = false
     for (const txn of batch) {
       const duplicate = txn.commitLsn <= lastCommitLsn
       const commitTimestamp = formatCommitTimestamp(txn.commitTime)
@@ -483,10 +519,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
           continue
         }
         if (msg.tag === 'type') { this.#catalog.invalidateType(msg.typeOid); continue }
-        if (msg.tag === 'message') {
-          if (msg.prefix === MARKER_PREFIX && msg.content.toString('utf8') === this.#marker) markerSeen = true
-          continue
-        }
+        if (msg.tag === 'message') continue
         if (msg.tag !== 'insert' && msg.tag !== 'update' && msg.tag !== 'delete') continue
         const position = { lsn: txn.commitLsn, index: index++, seq: 0 }
         if (duplicate) continue
@@ -529,14 +562,21 @@ export class PostgresChangesService implements PostgresChangesEngine {
     for (const item of items) {
       if (!('relation' in item)) continue
       this.#countEvent()
-      this.#metrics.changes.inc({ slot: this.#slot, type: item.type.toLowerCase() })
+      this.#metrics.changes.inc({ slot: this.#label, type: item.type.toLowerCase() })
     }
     const newest = items.at(-1)
     const decoded: DecodedBatch = { runs, next: 0, historical, lastPoint: newest ? formatStreamPoint(newest.position.lsn, newest.position.index) : null }
     if (!historical) this.#log.setPendingChangesFrom(firstPendingChange(decoded))
-    // The marker's own transaction and everything after it are live.
-    if (markerSeen) this.#markRebuilt()
     return decoded
+  }
+
+  /** Whether `txn` carries this process's startup marker. */
+  #isMarker(txn: RawTransaction): boolean {
+    if (this.#marker === null) return false
+    for (const msg of txn.messages) {
+      if (msg.tag === 'message' && msg.prefix === MARKER_PREFIX && msg.content.toString('utf8') === this.#marker) return true
+    }
+    return false
   }
 
   /** Dispatches the runs of a decoded batch, continuing after the last one that went through. */
@@ -581,15 +621,15 @@ export class PostgresChangesService implements PostgresChangesEngine {
 
   async #dispatch(changes: Change[]): Promise<void> {
     const stats = await this.#dispatcher.dispatch(changes)
-    this.#metrics.deliveries.inc({ slot: this.#slot }, stats.deliveries)
-    if (stats.authQueries > 0) this.#metrics.authQueries.inc({ slot: this.#slot }, stats.authQueries)
+    this.#metrics.deliveries.inc({ slot: this.#label }, stats.deliveries)
+    if (stats.authQueries > 0) this.#metrics.authQueries.inc({ slot: this.#label }, stats.authQueries)
   }
 
   /** Events/s against limits.maxDbEventsPerSecond: counted in metrics, never dropped. */
   #countEvent(): void {
     const now = this.#options.clock.now()
     if (now - this.#windowStart >= 1_000) { this.#windowStart = now; this.#windowCount = 0 }
-    if (++this.#windowCount > this.#options.limits.maxDbEventsPerSecond) this.#metrics.eventsOverLimit.inc({ slot: this.#slot })
+    if (++this.#windowCount > this.#options.limits.maxDbEventsPerSecond) this.#metrics.eventsOverLimit.inc({ slot: this.#label })
   }
 }
 

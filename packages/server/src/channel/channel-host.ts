@@ -13,8 +13,8 @@ export interface ChannelHost {
   readonly connectToken: string
   /** Queues a frame for this socket (coalesced with others in the same event-loop turn). */
   send(frame: OutFrame): void
-  /** Counts one client event against the socket's events/s limit; false when over it. */
-  allowEvent(): boolean
+  /** Counts one client event of `bytes` against the socket's and the tenant's limits; false when over one. */
+  allowEvent(bytes?: number): boolean
   /** Called once when the channel reaches `closed`, so the socket forgets it. */
   channelClosed(topic: string, channel: object): void
 }

@@ -51,6 +51,8 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
   readonly session: string | null
   #state: ChannelState = ChannelState.joining
   #auth: AuthContext | null = null
+  /** The token `#auth` came from: verified again when the tenant's keys change (recheckToken). */
+  #token: string | null = null
   #read: ReadPermissions = { broadcast: true, presence: true }
   readonly #resumeFrom: ResumePoint | null
   #feed: ChannelFeed | null = null
@@ -167,6 +169,7 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
       }
       if (isClosed(this.#state)) return // superseded by a newer join of the same topic meanwhile
       this.#auth = auth
+      this.#token = token
       if (this.#changes.wanted && this.config.postgresChangesOptions.wait) await this.#changes.prepareBeforeReply()
       if (isClosed(this.#state)) return
     } catch (error) {
@@ -240,7 +243,7 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
       this.reply(message.ref, 'error', { reason: 'unmatched topic' })
       return
     }
-    if (!this.host.allowEvent()) {
+    if (!this.host.allowEvent(frameBytes)) {
       this.tenant.hub.tracing.current?.refused(this, message, { kind: 'rate_limited', limit: this.tenant.limits.maxEventsPerSecond })
       this.tenant.metrics.countError(ErrorCode.TooManyEvents)
       this.shutdown('Too many messages per second')
@@ -280,6 +283,7 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
       }
       if (!isJoined(this.#state)) return
       this.#auth = auth
+      this.#token = token
       this.#writes.reset()
       this.#scheduleExpiry()
       this.#changes.refreshAuth()
@@ -287,6 +291,23 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
       const message = error instanceof RealtimeError ? error.message : 'The token provided is not a valid JWT'
       if (error instanceof RealtimeError) this.tenant.metrics.countError(error.code)
       this.shutdown(message)
+    }
+  }
+
+  /**
+   * Verifies the channel's token again with the tenant's keys of now: called when they change
+   * (a secret rotated out, a new JWKS). A token they no longer accept ends the channel with the
+   * verifier's reason, as Supabase's periodic token check (`confirm_token`) ends it.
+   */
+  async recheckToken(): Promise<void> {
+    const token = this.#token
+    if (!isJoined(this.#state) || token === null) return
+    try {
+      await this.tenant.verifier.verify(token)
+    } catch (error) {
+      if (!isJoined(this.#state) || token !== this.#token) return
+      if (error instanceof RealtimeError) this.tenant.metrics.countError(error.code)
+      this.shutdown(error instanceof RealtimeError ? error.message : 'The token provided is not a valid JWT')
     }
   }
 

@@ -34,7 +34,7 @@ export interface TenantInspectorOptions {
   /** The tenant's database (slot lag, policy texts). */
   sql: Sql
   /** The Postgres Changes engine's registrations and slot, when the tenant has one. */
-  changes: (ChangeRegistrations & { readonly slotName: string; readonly streaming: boolean; readonly oldestUndelivered: number | null }) | null
+  changes: (ChangeRegistrations & { readonly slotName: string; readonly metricsLabel?: string; readonly streaming: boolean; readonly oldestUndelivered: number | null }) | null
   /** Registry holding the tenant's Postgres Changes counters. */
   registry: Registry
   /** Every socket of the server (filtered by tenant here). */
@@ -232,15 +232,17 @@ export class TenantInspector {
 
   async #totals(): Promise<CounterTotals> {
     this.#options.beforeSample?.()
-    const { metrics } = this.tenant
-    const slot = this.#options.changes?.slotName
+    // This tenant's series (label `tenant`); frames out are counted for the whole server.
+    const { label, server: metrics } = this.tenant.metrics
+    const mine = (values: readonly { value: number; labels: Record<string, unknown> }[]) => values.filter((v) => v.labels.tenant === label)
+    const slot = this.#options.changes ? (this.#options.changes.metricsLabel ?? this.#options.changes.slotName) : undefined
     const errorsByCode: Record<string, number> = {}
-    for (const value of (await metrics.errors.get()).values) {
+    for (const value of mine((await metrics.errors.get()).values)) {
       const code = String(value.labels.code)
       errorsByCode[code] = (errorsByCode[code] ?? 0) + value.value
     }
     return {
-      messagesIn: sum((await metrics.messagesIn.get()).values),
+      messagesIn: sum(mine((await metrics.messagesIn.get()).values)),
       messagesOut: sum((await metrics.messagesOut.get()).values),
       changes: slot ? await counterTotal(this.#options.registry, 'switchboard_cdc_changes_total', slot) : 0,
       rlsChecks: slot ? await counterTotal(this.#options.registry, 'switchboard_cdc_auth_queries_total', slot) : 0,

@@ -68,8 +68,9 @@ export class Connection implements ChannelHost {
     this.connectToken = connectToken
     this.client = client
     this.lastFrameAt = this.connectedAt = tenant.clock.now()
-    this.#joins = new RateWindow(tenant.limits.maxJoinsPerSecond, 1_000, tenant.clock)
-    this.#events = new RateWindow(tenant.limits.maxEventsPerSecond, 1_000, tenant.clock)
+    // Limits are read at every hit: a tenant's quota changed by the admin API applies at once.
+    this.#joins = new RateWindow(() => tenant.limits.maxJoinsPerSecond, 1_000, tenant.clock)
+    this.#events = new RateWindow(() => tenant.limits.maxEventsPerSecond, 1_000, tenant.clock)
     this.#queue = new OutboundQueue(ws, rawSocket, scheduler, tenant.limits.maxBufferedBytesPerSocket, () => {
       this.slowConsumerAt = performance.now()
       tenant.metrics.countError(ErrorCode.SlowConsumer)
@@ -103,8 +104,8 @@ export class Connection implements ChannelHost {
     this.#queue.push(frame)
   }
 
-  allowEvent(): boolean {
-    return this.#events.hit()
+  allowEvent(bytes = 0): boolean {
+    return this.#events.hit() && this.tenant.quota.allowEvent(bytes)
   }
 
   channelClosed(topic: string, channel: object): void {
@@ -123,12 +124,17 @@ export class Connection implements ChannelHost {
     this.tenant.clock.setTimeout(() => this.#ws.terminate(), 5_000)
   }
 
+  /** The tenant's keys changed: every channel verifies its token again (channel.ts `recheckToken`). */
+  recheckTokens(): void {
+    for (const channel of this.#channels.values()) void channel.recheckToken()
+  }
+
   /** Graceful drain (shutdown): tell every channel, then close with 1012 so clients reconnect. */
   drain(): void {
     this.disconnect('Server requested disconnect', CloseCode.serviceRestart, 'server shutting down')
   }
 
-  /** Tells every channel `message` (a `system` push), then closes the socket with `code` (the inspector's disconnect, shutdown). */
+  /** Tells every channel `message` (a `system` push), then closes the socket with `code` (the inspector's disconnect, shutdown; a removed or suspended tenant's sockets: 1001, their reconnect is refused before the upgrade). */
   disconnect(message: string, code: number, reason: string): void {
     for (const channel of this.#channels.values()) {
       channel.push('system', { extension: 'system', status: 'ok', message, channel: channel.subTopic })
@@ -183,7 +189,7 @@ export class Connection implements ChannelHost {
     }
     if (tenant.shuttingDown) return refuse(new RealtimeError(ErrorCode.RealtimeRestarting, 'Realtime is restarting, please standby'))
     if (subTopic.length === 0) return refuse(new RealtimeError(ErrorCode.TopicNameRequired, 'You must provide a topic name'))
-    if (!this.#joins.hit()) {
+    if (!this.#joins.hit() || !tenant.quota.allowJoin()) {
       refuse(new RealtimeError(ErrorCode.ClientJoinRateLimitReached, 'Too many joins per second'))
       this.close(CloseCode.goingAway, 'too many joins per second')
       return
@@ -194,6 +200,9 @@ export class Connection implements ChannelHost {
     }
     const parsed = parseJoinPayload(message.payload)
     if (!parsed.ok) return refuse(parsed.error)
+    if (tenant.privateOnly && !parsed.value.config.private) {
+      return refuse(new RealtimeError(ErrorCode.PrivateOnly, 'This project only allows private channels'))
+    }
     // Duplicate join: the old channel closes under its own join_ref, the new one proceeds.
     previous?.supersede()
     const channel = new Channel(this, message.topic, subTopic, joinRef, parsed.value)

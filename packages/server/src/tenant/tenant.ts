@@ -3,23 +3,26 @@
  * Postgres Changes engine, the store of persisted broadcasts) next to its hub (the one
  * delivery path: topics, presence, the ordered log, cluster publish).
  *
- * The server builds the services first, then the hub, and hands both to the Postgres Changes
- * engine and to the channels: nothing is bound late.
+ * The services are built first, then the hub, and both are handed to the Postgres Changes
+ * engine and to the channels: nothing is bound late (tenant/start-tenant.ts does it).
  *
- * Switchboard runs one default tenant from the CLI flags today; a tenant store (several
- * databases and secrets, resolved from the Host subdomain like Supabase) creates several.
+ * A server runs the `default` tenant from its flags, and with a control database any number
+ * of stored ones (tenant/tenant-registry.ts starts them on first use and stops them when idle).
+ * `limits` is the tenant's own object: the registry updates it in place when the admin API
+ * changes a quota, so every check that reads it (socket, channel, quota) sees the new value.
  */
 import type { AuthContext } from '../auth/auth-context.js'
 import type { JwtVerifier } from '../auth/jwt-verifier.js'
 import type { Clock } from '../clock.js'
 import type { Limits } from '../limits.js'
 import type { Logger } from '../logger.js'
-import type { ServerMetrics } from '../metrics.js'
+import type { TenantMetrics } from '../metrics.js'
 import type { Change } from '../cdc/change.js'
 import type { ChangeSubscriber, PreparedBindings, ReplayedChange } from '../cdc/postgres-changes-service.js'
 import type { CompiledBinding } from '../cdc/binding-validator.js'
 import type { BroadcastStore } from '../db/broadcast-store.js'
 import type { TenantHub } from '../hub/tenant-hub.js'
+import { TenantQuota } from './tenant-quota.js'
 
 /** Private-channel authorization through RLS on realtime.messages (auth/channel-authorizer.ts). */
 export interface ChannelAuthorization {
@@ -54,7 +57,7 @@ export interface TenantServices {
   readonly limits: Limits
   readonly clock: Clock
   readonly logger: Logger
-  readonly metrics: ServerMetrics
+  readonly metrics: TenantMetrics
 }
 
 /** A tenant: its services (read-only, copied in as they are) and its hub. */
@@ -64,11 +67,16 @@ export interface Tenant extends TenantServices {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Tenant {
   readonly hub: TenantHub
+  /** Tenant-wide events, bytes and joins per second, summed over its sockets and REST calls. */
+  readonly quota: TenantQuota
   /** Set during graceful shutdown: new joins are refused with `RealtimeRestarting`. */
   shuttingDown = false
+  /** Public channels are refused (`PrivateOnly`); changed live by the admin API. */
+  privateOnly = false
 
   constructor(services: TenantServices, hub: TenantHub) {
     Object.assign(this, services)
     this.hub = hub
+    this.quota = new TenantQuota(services.limits, services.clock)
   }
 }

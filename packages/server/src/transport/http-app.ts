@@ -1,22 +1,29 @@
 /**
- * The HTTP surface (Fastify): health, Prometheus metrics, REST broadcast, open CORS (as
- * Supabase), and the WebSocket upgrade hooked onto the same server.
+ * The HTTP surface (Fastify): health, Prometheus metrics, REST broadcast, the tenants admin API
+ * (with an admin key and tenants), the inspector's API and page, open CORS (as Supabase), and
+ * the WebSocket upgrade hooked onto the same server.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { Sql } from 'postgres'
 import type { Inspector } from '../inspect/inspector.js'
+import type { Limits } from '../limits.js'
 import type { ServerMetrics } from '../metrics.js'
-import type { Tenant } from '../tenant/tenant.js'
+import type { TenantRegistry } from '../tenant/tenant-registry.js'
+import { registerAdminApi, type AdminApiOptions } from './admin-api.js'
 import { registerInspectApi } from './inspect-api.js'
 import { registerInspectorPage } from './inspector-page.js'
 import { registerRestBroadcast } from './rest-broadcast.js'
 import type { UpgradeHandler } from './websocket-upgrade.js'
 
 export interface HttpAppOptions {
-  tenant: Tenant
+  registry: TenantRegistry
   metrics: ServerMetrics
-  sql: Sql
+  /** The server's limits (`maxFrameBytes` bounds request bodies). */
+  limits: Limits
   upgrade: UpgradeHandler
+  /** Databases `/health` checks, by name (`database`: the default tenant's; `control`: the tenant store). */
+  healthChecks: Record<string, () => Promise<unknown>>
+  /** The tenants admin API; absent without an admin key. */
+  admin?: Omit<AdminApiOptions, 'registry'>
   /** Brings counters kept outside prom-client up to date before a scrape. */
   beforeMetrics?: () => void
   /** The inspector (API and page at /inspector), with the admin key and the page's folder. */
@@ -26,29 +33,37 @@ export interface HttpAppOptions {
 }
 
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const { tenant, metrics, sql, upgrade } = options
-  const app = Fastify({ logger: false, bodyLimit: tenant.limits.maxFrameBytes })
+  const { registry, metrics, upgrade } = options
+  const app = Fastify({ logger: false, bodyLimit: options.limits.maxFrameBytes })
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('access-control-allow-origin', '*')
     if (request.method === 'OPTIONS') {
       reply
-        .header('access-control-allow-methods', 'GET,POST,OPTIONS')
-        .header('access-control-allow-headers', 'authorization,apikey,content-type,x-client-info,x-api-key')
+        .header('access-control-allow-methods', 'GET,POST,PATCH,DELETE,OPTIONS')
+        .header('access-control-allow-headers', 'authorization,apikey,content-type,x-client-info,x-api-key,x-tenant-id')
         .code(204)
         .send()
     }
   })
 
   app.get('/health', async (_request, reply) => {
-    let database: 'ok' | 'unreachable' = 'ok'
-    try {
-      await Promise.race([sql`select 1`, new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref())])
-    } catch {
-      database = 'unreachable'
+    const body: Record<string, unknown> = { status: 'ok' }
+    let healthy = true
+    for (const [name, check] of Object.entries(options.healthChecks)) {
+      let state: 'ok' | 'unreachable' = 'ok'
+      try {
+        await Promise.race([check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref())])
+      } catch {
+        state = 'unreachable'
+        healthy = false
+      }
+      body[name] = state
     }
-    const body = { status: database === 'ok' ? 'ok' : 'degraded', database, connections: upgrade.connections.size }
-    return reply.code(database === 'ok' ? 200 : 503).send(body)
+    body.status = healthy ? 'ok' : 'degraded'
+    body.connections = upgrade.connections.size
+    if (registry.multiTenant) body.tenants = registry.slots.filter((slot) => slot.tenant !== null).length
+    return reply.code(healthy ? 200 : 503).send(body)
   })
 
   app.get('/metrics', async (_request, reply) => {
@@ -56,7 +71,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 
-  registerRestBroadcast(app, tenant)
+  registerRestBroadcast(app, registry, metrics)
+  if (options.admin) await registerAdminApi(app, { ...options.admin, registry })
   if (options.inspector) {
     registerInspectApi(app, options.inspector)
     registerInspectorPage(app, options.inspector.pageDir)

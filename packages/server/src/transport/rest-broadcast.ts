@@ -7,14 +7,22 @@
  * `topic` is the channel name without `realtime:`. Private messages need write permission
  * (RLS INSERT on realtime.messages); the batch endpoint skips topics without it (still 202,
  * as Supabase), the single-event endpoint answers 403.
+ *
+ * The tenant is resolved first, as for the WebSocket (Host, `x-tenant-id`, `?tenant=`): 401
+ * `Tenant not found in database`, 403 suspended; then the token is verified with its keys, and
+ * only then is the tenant started if idle. Each message counts against the tenant's events
+ * and bytes per second (429 `Too many requests` above them).
  */
 import { randomUUID } from 'node:crypto'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ErrorCode } from '@switchboard/protocol'
 import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
 import { topicKey } from '../broadcast/topic-registry.js'
 import type { Tenant } from '../tenant/tenant.js'
+import type { TenantRegistry } from '../tenant/tenant-registry.js'
+import type { ServerMetrics } from '../metrics.js'
 import { authenticateRequest } from './rest-auth.js'
+import { restRefusal } from './tenant-refusal.js'
 
 interface BatchMessage {
   topic: string
@@ -55,23 +63,56 @@ async function canWrite(tenant: Tenant, auth: AuthContext, topic: string, isPriv
   return tenant.authorizer.authorizeWrite(topic, auth, 'broadcast')
 }
 
-function unauthorized(reply: FastifyReply, tenant: Tenant) {
-  tenant.metrics.countError(ErrorCode.RestUnauthorized)
-  return reply.code(401).send({ message: 'Unauthorized' })
+function tooManyRequests(reply: FastifyReply, tenant: Tenant) {
+  tenant.metrics.countError(ErrorCode.TooManyEvents)
+  return reply.code(429).send({ message: 'Too many requests' })
 }
 
-export function registerRestBroadcast(app: FastifyInstance, tenant: Tenant): void {
+type Handler = (tenant: Tenant, auth: AuthContext) => Promise<FastifyReply>
+
+/**
+ * Resolves the request's tenant, verifies its token with the tenant's keys, starts the tenant
+ * if idle and runs `handle` with it (the tenant is held until `handle` is done).
+ */
+async function withTenant(registry: TenantRegistry, metrics: ServerMetrics, request: FastifyRequest, reply: FastifyReply, handle: Handler): Promise<FastifyReply> {
+  const lookup = await registry.lookup(request.headers, request.url)
+  if (!lookup.ok) {
+    const answer = restRefusal(lookup.refusal)
+    metrics.countError(answer.code)
+    return reply.code(answer.status).send({ message: answer.message })
+  }
+  const { slot } = lookup
+  const auth = await authenticateRequest(request, slot.verifier)
+  if (!auth) {
+    metrics.forTenant(slot.id).countError(ErrorCode.RestUnauthorized)
+    return reply.code(401).send({ message: 'Unauthorized' })
+  }
+  const acquired = await slot.tryAcquire()
+  if (!acquired.ok) {
+    const answer = restRefusal(acquired.refusal)
+    metrics.forTenant(slot.id).countError(answer.code)
+    return reply.code(answer.status).send({ message: answer.message })
+  }
+  try {
+    return await handle(acquired.lease.tenant, auth)
+  } finally {
+    acquired.lease.release()
+  }
+}
+
+export function registerRestBroadcast(app: FastifyInstance, registry: TenantRegistry, metrics: ServerMetrics): void {
   // The single-event endpoint forwards bodies as bytes: keep JSON raw here and accept octet-stream.
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
 
   for (const prefix of ['/realtime/v1/api', '/api']) {
-    app.post(`${prefix}/broadcast`, async (request, reply) => {
-      const auth = await authenticateRequest(request, tenant.verifier)
-      if (!auth) return unauthorized(reply, tenant)
+    app.post(`${prefix}/broadcast`, (request, reply) => withTenant(registry, metrics, request, reply, async (tenant, auth) => {
       const parsed = parseBatch(request.body, tenant)
       if ('errors' in parsed) {
         tenant.metrics.countError(ErrorCode.RestInvalidBody)
         return reply.code(422).send({ errors: parsed.errors })
+      }
+      for (const message of parsed.messages) {
+        if (!tenant.quota.allowEvent(JSON.stringify(message.payload).length)) return tooManyRequests(reply, tenant)
       }
       const allowed = new Map<string, Promise<boolean>>()
       for (const message of parsed.messages) {
@@ -85,13 +126,11 @@ export function registerRestBroadcast(app: FastifyInstance, tenant: Tenant): voi
         tenant.hub.publishJson(key, `realtime:${message.topic}`, payload)
       }
       return reply.code(202).send()
-    })
+    }))
 
     app.post<{ Params: { topic: string; event: string }; Querystring: { private?: string; persist?: string; 'persist[ttl]'?: string } }>(
       `${prefix}/broadcast/:topic/events/:event`,
-      async (request, reply) => {
-        const auth = await authenticateRequest(request, tenant.verifier)
-        if (!auth) return unauthorized(reply, tenant)
+      (request, reply) => withTenant(registry, metrics, request, reply, async (tenant, auth) => {
         const contentType = (request.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase()
         let bytes: Uint8Array
         let encoding: 'json' | 'binary'
@@ -109,6 +148,7 @@ export function registerRestBroadcast(app: FastifyInstance, tenant: Tenant): voi
           tenant.metrics.countError(ErrorCode.PayloadTooLarge)
           return reply.code(422).send({ errors: { payload: ['Payload size exceeds tenant limit'] } })
         }
+        if (!tenant.quota.allowEvent(bytes.length)) return tooManyRequests(reply, tenant)
         const { topic, event } = request.params
         const isPrivate = request.query.private === 'true'
         if (!(await canWrite(tenant, auth, topic, isPrivate))) {
@@ -131,7 +171,7 @@ export function registerRestBroadcast(app: FastifyInstance, tenant: Tenant): voi
         }
         tenant.hub.publishUser(topicKey(topic, isPrivate), `realtime:${topic}`, { event, encoding, payload: bytes, metadataJson: null })
         return reply.code(202).send()
-      },
+      }),
     )
   }
 }
