@@ -45,7 +45,8 @@ export type { PresenceUser, PresenceUserInput, PresenceMetadata } from './presen
 export { browserSignals, manualSignals } from './signals.js'
 export type { Signal, SignalSource } from './signals.js'
 export type { ReadableStore, Listener } from './store.js'
-export type { LostKind, GapReason, ResumeCode } from '@switchboard/protocol'
+export type { LostKind, GapReason, ResumeCode, MessageMark, StreamPoint } from '@switchboard/protocol'
+export { parsePgLsn, parseStreamPoint } from '@switchboard/protocol'
 
 let current: ChannelManager | undefined
 
