@@ -217,9 +217,36 @@ describe('one socket per browser, in Chromium', { timeout: 120_000 }, () => {
     // rejoins from its own position and catches up on what it missed while asleep.
     await cdp.send('Debugger.resume')
     await until(async () => (await connections()) === 1, 10_000, 'the woken tab gives its socket up')
-    await until(async () => (await api(leader!.page).ids()).length >= 60, 10_000, 'the woken tab catches up')
+    await until(async () => (await api(leader!.page).ids()).length >= 60, 10_000, 'the woken tab catches up').catch(async (error: unknown) => {
+      for (const tab of tabs) console.error(JSON.stringify(await tab.page.evaluate(() => { const p = (globalThis as unknown as { sb: { state(): unknown; ids: number[]; logs: string[] } }).sb; return { ...(p.state() as object), ids: p.ids.length, logs: p.logs.slice(-15) } }), null, 1))
+      throw error
+    })
     expect(sorted(await api(leader!.page).ids())).toEqual(range(1, 60))
     expect(await leaderOf(tabs)).toHaveLength(1)
+    await sql`delete from items`
+  })
+
+  it('a follower that sleeps through messages of the leader notices the gap and catches up, once', async () => {
+    await until(async () => (await connections()) === 0, 10_000, 'no sockets')
+    const context = await browser.newContext()
+    onTestFinished(() => context.close())
+    const tabs = await openTabs(context, 3)
+    await insertSlowly(1, 10)
+    await until(async () => (await Promise.all(tabs.map((t) => api(t.page).ids()))).every((ids) => ids.length >= 10), 10_000, 'first inserts')
+    const flags = await Promise.all(tabs.map((t) => api(t.page).leader()))
+    const follower = tabs[flags.indexOf(false)]!
+    const cdp = await context.newCDPSession(follower.page)
+    await cdp.send('Debugger.enable')
+    await cdp.send('Debugger.pause')
+    await insertSlowly(11, 40)
+    await sleep(1500)
+    await cdp.send('Debugger.resume')
+    await insertSlowly(41, 50)
+    await until(async () => (await api(follower.page).ids()).length >= 50, 10_000, 'the follower catches up')
+    await sleep(300)
+    for (const tab of tabs) expect(sorted(await api(tab.page).ids())).toEqual(range(1, 50))
+    expect(await leaderOf(tabs)).toHaveLength(1)
+    expect(await connections()).toBe(1)
     await sql`delete from items`
   })
 })

@@ -35,6 +35,7 @@ interface Tab {
   crash(): void
   /** Freezes the tab's messaging: it keeps its locks and socket, and its BroadcastChannels neither send nor deliver. */
   freeze(): void
+  thaw(): void
 }
 
 let browser = 0
@@ -44,7 +45,7 @@ function openBrowser() {
   const locks = new MemoryLocks()
   const name = `tabs-test-${++browser}`
   const tabs: Tab[] = []
-  const open = (): Tab => {
+  const open = (sharing: { leaderTimeoutMs?: number } = {}): Tab => {
     const view = locks.tab()
     const channels: BroadcastChannel[] = []
     const sockets: WebSocket[] = []
@@ -76,6 +77,7 @@ function openBrowser() {
         },
         pingIntervalMs: 100,
         leaderTimeoutMs: 500,
+        ...sharing,
       },
     })
     const tab: Tab = {
@@ -93,6 +95,9 @@ function openBrowser() {
       },
       freeze() {
         frozen = true
+      },
+      thaw() {
+        frozen = false
       },
     }
     tabs.push(tab)
@@ -189,6 +194,32 @@ describe('one socket per browser', () => {
     for (const t of survivors) expect([...t.ids].sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
     for (const t of survivors) expect(t.manager.getStats()).toMatchObject({ gaps: 0, recoveries: 2 })
     expect(takeover).toBeLessThan(2000)
+    for (const t of b.tabs) await t.manager.destroy()
+    await sql`delete from items`
+  })
+
+  it('a follower that missed messages of the leader notices the gap, rejoins from its position (the live channel rewinds) and gets everything once; the others are not disturbed', async () => {
+    await untilConnections(0)
+    const b = openBrowser()
+    const [a, c] = [b.open(), b.open()]
+    // Opened last, so it follows; it never takes the lead while its messages are lost.
+    const sleeper = b.open({ leaderTimeoutMs: 60_000 })
+    await subscribeAll([a, c, sleeper])
+    await sql`insert into items select g, 't' from generate_series(1, 10) g`
+    await waitFor(() => b.tabs.every((t) => t.ids.length >= 10), 10_000, 'first inserts')
+    expect(sleeper.leader()).toBe(false)
+    sleeper.freeze()
+    await sql`insert into items select g, 't' from generate_series(11, 30) g`
+    await waitFor(() => a.ids.length >= 30 && c.ids.length >= 30, 10_000, 'inserts in the awake tabs')
+    sleeper.thaw()
+    await waitFor(() => sleeper.ids.length >= 30, 5000, 'the sleeper catches up')
+    await sql`insert into items select g, 't' from generate_series(31, 40) g`
+    await waitFor(() => b.tabs.every((t) => t.ids.length >= 40), 10_000, 'later inserts')
+    await sleep(200)
+    for (const t of b.tabs) expect([...t.ids].sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
+    expect(sleeper.manager.getStats()).toMatchObject({ gaps: 0, recoveries: 1 })
+    // The awake tabs stayed joined through the rewind (no break, no event).
+    for (const t of [a, c]) expect(t.manager.getStats()).toMatchObject({ gaps: 0, recoveries: 0 })
     for (const t of b.tabs) await t.manager.destroy()
     await sql`delete from items`
   })

@@ -175,7 +175,12 @@ export class Host {
     for (const spec of specs) this.#bind(member, spec)
     const { channel } = hc
     // The tab missed what the channel received after its point: rejoin from there (see above).
-    if (resume && channel.rewind(resume)) hc.rewinding = hc.connected
+    // Flagged first: the rewind breaks a live channel synchronously, and that break is no failure.
+    if (resume) {
+      const rewinding = hc.rewinding
+      hc.rewinding ||= hc.connected
+      if (!channel.rewind(resume)) hc.rewinding = rewinding
+    }
     post({ k: 'ack', h: this.id, m })
     channel.retry()
     if (hc.connected && !hc.rewinding) this.#reply(member, undefined)

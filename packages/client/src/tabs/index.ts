@@ -131,6 +131,7 @@ class TabsNode {
   /** `clock.now()` of the ping awaiting its pong. */
   #awaiting: number | undefined
   #timer: unknown
+  #lastTick: number | undefined
   #destroyed = false
 
   constructor(config: RealtimeConfig, options: TabSharingOptions, locks: Locks, open: (name: string) => Channel) {
@@ -201,9 +202,15 @@ class TabsNode {
         const host = this.#host
         this.#host = undefined
         if (host) {
+          // This tab's own members were on that host: they rejoin through whoever leads now
+          // (a tab that slept may have missed the announcement; it asks).
+          if (this.client.leader?.h === host.host.id) this.client.leaderLost()
           await host.host.destroy()
           host.channel.close()
         }
+        if (this.#destroyed) return
+        this.#awaiting = undefined
+        this.#channel.postMessage({ k: 'who' } satisfies TabMessage)
         this.#elect(false)
       })
   }
@@ -215,7 +222,10 @@ class TabsNode {
     const h = `${this.tab}@${since}`
     const session = this.client.session ?? randomId()
     const channel = this.#open(this.#name)
-    const post = (message: HostMessage) => channel.postMessage(message)
+    // Every message of this host is numbered: a tab that finds a number missing (it slept
+    // through it) resyncs (see TabClient).
+    let n = 0
+    const post = (message: HostMessage) => channel.postMessage({ ...message, n: ++n })
     const host = new Host({ id: h, config: { ...this.#config, session }, post, locks: this.#locks, tabLock: this.#tabLock })
     const announce = () => post({ k: 'leader', h, since, session })
     channel.addEventListener('message', ({ data }) => {
@@ -241,8 +251,11 @@ class TabsNode {
     if (this.#destroyed) return
     const clock = this.#config.clock ?? systemClock
     this.#timer = clock.setTimeout(() => this.#tick(), this.#ping)
-    if (this.#host) return
     const now = clock.now()
+    // This tab slept (its timers stopped): an old unanswered ping says nothing of the leader.
+    if (this.#lastTick !== undefined && now - this.#lastTick > this.#timeout + 1000) this.#awaiting = undefined
+    this.#lastTick = now
+    if (this.#host) return
     if (this.#awaiting !== undefined) {
       if (now - this.#awaiting < this.#timeout) return
       this.#awaiting = undefined

@@ -7,6 +7,9 @@
  *   tab  → host   who · ping · connect · open · close · track · send
  *   host → tabs   leader · pong · conn · ack · reply · fail · done · ev (one per channel event)
  *
+ * Every tab receives every message of the host, numbered `n` (1, 2, 3, … per host): a tab that
+ * finds a number missing lost messages (a paused or frozen tab may) and rejoins everything.
+ *
  * A tab's channel instance is a **member** of the host's channel of the same name (`m`, unique
  * per tab and instance). Channel-wide events (`ev`) are posted once, whatever the number of
  * members: every tab routes them to its members of that channel.

@@ -52,6 +52,8 @@ export class TabClient {
   readonly #members = new Map<string, TabChannel>()
   #state: 'closed' | 'connecting' | 'open' = 'closed'
   #hostReady = false
+  /** The number of the last message of the leader seen. */
+  #n: number | undefined
   #next = 0
 
   constructor(tab: string, clock: Clock, post: (message: TabMessage) => void) {
@@ -124,10 +126,17 @@ export class TabClient {
   // ── from the leader ─────────────────────────────────────────────────────────────────────────
 
   /** A message on the tabs' BroadcastChannel. */
-  receive(message: HostMessage): void {
-    if (message.k === 'leader') return this.#onLeader(message)
+  receive(message: HostMessage & { n?: number }): void {
+    if (message.k === 'leader' && message.h !== this.leader?.h) return this.#onLeader(message)
     if (message.h !== this.leader?.h) return
+    // A message of the leader went missing (this tab slept through it): everything rejoins from
+    // its own positions, as after a socket drop.
+    const n = message.n ?? 0
+    if (this.#n !== undefined && n !== this.#n + 1 && this.#state === 'open') this.#lost('messages from the leader tab were missed')
+    this.#n = n
     switch (message.k) {
+      case 'leader':
+        return
       case 'conn':
         this.#hostReady = message.ready
         if (message.ready) {
@@ -153,17 +162,18 @@ export class TabClient {
   /** Leadership is gone (closed, frozen or replaced): the "socket" closes. */
   leaderLost(): void {
     this.leader = undefined
+    this.#n = undefined
     this.#hostReady = false
     if (this.#state === 'open') this.#lost('the leader tab is gone')
   }
 
-  #onLeader(message: Extract<HostMessage, { k: 'leader' }>): void {
-    if (this.leader?.h === message.h) return
+  #onLeader(message: Extract<HostMessage, { k: 'leader' }> & { n?: number }): void {
     // A leader that started earlier than the current one lost the lead (a frozen tab thawing).
     if (this.leader && message.since < this.leader.since) return
     this.session = message.session
     if (this.leader) this.leaderLost()
     this.leader = { h: message.h, since: message.since }
+    this.#n = message.n
     if (this.#state === 'connecting') this.#post({ k: 'connect', h: message.h, tab: this.tab })
   }
 

@@ -3,15 +3,18 @@
  * (`@switchboard/client/tabs`, default timings), subscribed to every insert into `items`.
  * Bundled by the test with rolldown; the test reads `window.sb`.
  */
-import { subscribeToEntity } from '@switchboard/client'
+import { createLogger, subscribeToEntity } from '@switchboard/client'
 import { configureRealtime, tabSharingState } from '@switchboard/client/tabs'
 
 const query = new URLSearchParams(location.search)
 const token = query.get('token')
-const manager = configureRealtime({ url: query.get('url')!, apiKey: query.get('key')!, accessToken: async () => token, shareAcrossTabs: true })
+const logs: string[] = []
+const logger = createLogger({ level: 'info', sink: ({ level, msg, fields }) => void logs.push(`${Date.now() % 100000} ${level} ${msg} ${JSON.stringify(fields)}`.slice(0, 300)) })
+const manager = configureRealtime({ url: query.get('url')!, apiKey: query.get('key')!, accessToken: async () => token, logger, shareAcrossTabs: true })
 const ids: number[] = []
 const page = {
   ids,
+  logs,
   ready: false,
   error: '',
   leader: () => tabSharingState(manager)?.leader === true,
