@@ -17,7 +17,7 @@
  * presence, statuses, stream positions) on a {@link TabClient}, which reaches the host over a
  * `BroadcastChannel`. When the leader tab closes, its lock is released and the next tab in the
  * queue leads at once; when it sleeps (frozen, or stuck), its pings go unanswered and a follower
- * **steals** the lock after `leaderTimeoutMs` (default 1000 ms). Either way every tab sees its
+ * **steals** the lock after `leaderTimeoutMs` (default 900 ms). Either way every tab sees its
  * "socket" close and rejoins through the new leader from the positions it tracked, and the
  * server replays what was missed (see `host.ts`). Where Web Locks or BroadcastChannel are
  * missing (or `shareAcrossTabs` is off) each tab gets its own socket, as without this entry.
@@ -35,9 +35,9 @@ export type { Locks, Channel } from './messages.js'
 export interface TabSharingOptions {
   /** Tabs that share use the same name (default: derived from `url` and `apiKey`). */
   name?: string
-  /** How often a follower checks that the leader answers (default 250 ms). */
+  /** How often a follower checks that the leader answers (default 200 ms). */
   pingIntervalMs?: number
-  /** A follower takes the lead when a ping stays unanswered this long (default 1000 ms). */
+  /** A follower takes the lead when a ping stays unanswered this long (default 900 ms). */
   leaderTimeoutMs?: number
   /** The Web Locks API (default `navigator.locks`). */
   locks?: Locks
@@ -139,8 +139,8 @@ class TabsNode {
     this.#locks = locks
     this.#open = open
     this.#name = `switchboard:${options.name ?? `${config.url ?? ''}|${config.apiKey ?? ''}`}`
-    this.#ping = options.pingIntervalMs ?? 250
-    this.#timeout = options.leaderTimeoutMs ?? 1000
+    this.#ping = options.pingIntervalMs ?? 200
+    this.#timeout = options.leaderTimeoutMs ?? 900
     this.#channel = open(this.#name)
     this.client = new TabClient(this.tab, config.clock ?? systemClock, (message) => this.#channel.postMessage(message))
     this.#channel.addEventListener('message', ({ data }) => this.#receive(data as AnyMessage))
