@@ -16,7 +16,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'packages/react/test/**/*.test.tsx', 'compat/**/*.test.ts', 'apps/demo/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'packages/react/test/**/*.test.tsx', 'compat/**/*.test.ts', 'apps/demo/test/**/*.test.ts', 'apps/inspector/test/**/*.test.ts'],
     globalSetup: ['./test-support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -15,6 +15,12 @@
  * Usage: npm run build && node bench/broadcast/run.js [--reps 3] [--warmup 1] [--duration 2]
  *        [--only switchboard|baseline] [--fixed 1000] [--fixed-only] [--prof] [--database-url URL]
  *        [--also NAME=/abs/path/to/another/packages/server/dist]   (A/B of two Switchboard builds)
+ *        [--tracing]   the inspector's delivery trace off vs on, in PAIRS: one Switchboard process,
+ *                      every offered rate (the fixed load, then the ladder) measured once with
+ *                      tracing off and once on, switched through the inspector API between the
+ *                      two (order alternating), so both halves of a pair share the machine's state.
+ *                      Reports the median on/off ratio of delivered/s over the saturated pairs and
+ *                      of deliveries per server CPU-second over all pairs. No baseline.
  * Writes bench/results/broadcast-<date>.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -23,6 +29,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { canPin, spawnNode } from '../lib/child.js'
 import { argv, flag, option, helpFromHeader } from '../lib/cli.js'
+import { BENCH_ADMIN_KEY, setTracing } from '../lib/inspector.js'
 import { startPostgres } from '../lib/postgres.js'
 import { median } from '../lib/stats.js'
 
@@ -132,23 +139,50 @@ async function waitForQuiet() {
   }
 }
 
-async function runConfiguration(serverMode, databaseUrl, rep) {
-  const quiet = await waitForQuiet()
-  const execArgv = flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=${serverMode}-${rep}.cpuprofile`] : []
-  const dist = EXTRA_BUILDS.get(serverMode)
-  const env = { BENCH_DATABASE_URL: databaseUrl, ...(dist ? { BENCH_SERVER_DIST: dist } : {}) }
-  const server = spawnChild('server-proc.js', [dist ? 'switchboard' : serverMode], SERVER_CORE, { env, execArgv })
+/** The server (`args`, `env`) on its core and the two client processes on theirs, all sockets joined. */
+async function startFleet(args, env, execArgv = []) {
+  const server = spawnChild('server-proc.js', args, SERVER_CORE, { env, execArgv })
   const receivers = spawnChild('clients.js', ['receivers'], CLIENT_CORE)
   const publishers = spawnChild('clients.js', ['publishers'], CLIENT_CORE)
-  const ctx = { server, receivers, publishers }
+  const ctx = { server, receivers, publishers, port: 0, stop: async () => {
+    await Promise.all([receivers.stop('exit'), publishers.stop('exit')])
+    await server.stop('stop')
+  } }
   try {
     const { port, apiKey } = await server.ready
+    ctx.port = port
     await Promise.all([receivers.ready, publishers.ready])
     const connection = { host: '127.0.0.1', port, apiKey, rooms: ROOMS, perRoom: PER_ROOM }
     const joinStart = performance.now()
     await receivers.call('start', connection)
     const { frameBytes, payloadBytes } = await publishers.call('start', connection)
-    const joinMs = Math.round(performance.now() - joinStart)
+    return { ctx, frameBytes, payloadBytes, joinMs: Math.round(performance.now() - joinStart) }
+  } catch (error) {
+    await ctx.stop()
+    throw error
+  }
+}
+
+/** Stops the publishers and waits (up to 10 s) for every broadcast sent to reach its PER_ROOM receivers. */
+async function drainCheck(ctx) {
+  await ctx.publishers.call('rate', { perSecond: 0 })
+  const sent = (await ctx.publishers.call('totals')).sent
+  let totals
+  for (let waited = 0; waited < 10_000; waited += 100) {
+    totals = await ctx.receivers.call('totals')
+    if (totals.delivered >= sent * PER_ROOM) break
+    await sleep(100)
+  }
+  return { broadcastsSent: sent, expectedDeliveries: sent * PER_ROOM, delivered: totals.delivered, closedSockets: totals.closed, closeReasons: totals.closeReasons }
+}
+
+async function runConfiguration(serverMode, databaseUrl, rep) {
+  const quiet = await waitForQuiet()
+  const execArgv = flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=${serverMode}-${rep}.cpuprofile`] : []
+  const dist = EXTRA_BUILDS.get(serverMode)
+  const env = { BENCH_DATABASE_URL: databaseUrl, ...(dist ? { BENCH_SERVER_DIST: dist } : {}) }
+  const { ctx, frameBytes, payloadBytes, joinMs } = await startFleet([dist ? 'switchboard' : serverMode], env, execArgv)
+  try {
 
     const fixed = await step(ctx, FIXED_BROADCASTS)
     log(`  ${serverMode.padEnd(11)} fixed ${fmtStep(fixed)}`)
@@ -178,15 +212,8 @@ async function runConfiguration(serverMode, databaseUrl, rep) {
       else flat = 0
       best = Math.max(best, result.deliveredPerSec)
     }
-    await publishers.call('rate', { perSecond: 0 })
     // Drain: every broadcast sent must reach its 100 recipients (nothing lost, nothing extra).
-    const sent = (await publishers.call('totals')).sent
-    let totals
-    for (let waited = 0; waited < 10_000; waited += 100) {
-      totals = await receivers.call('totals')
-      if (totals.delivered >= sent * PER_ROOM) break
-      await sleep(100)
-    }
+    const integrity = await drainCheck(ctx)
     const saturation = ladder.reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a))
     return {
       server: serverMode,
@@ -198,12 +225,76 @@ async function runConfiguration(serverMode, databaseUrl, rep) {
       fixed,
       ladder,
       saturation,
-      integrity: { broadcastsSent: sent, expectedDeliveries: sent * PER_ROOM, delivered: totals.delivered, closedSockets: totals.closed, closeReasons: totals.closeReasons },
+      integrity,
     }
   } finally {
-    await Promise.all([receivers.stop('exit'), publishers.stop('exit')])
-    await server.stop('stop')
+    await ctx.stop()
   }
+}
+
+// ─── tracing on vs off, in pairs (--tracing) ─────────────────────────────────────────────
+
+const TRACING = flag('tracing')
+/** Ladder rates of a tracing run, × the fixed rate: 1.5^1 … 1.5^7 (about 17×, past saturation). */
+const TRACING_STEPS = 7
+
+async function runTracingPairs(databaseUrl, rep) {
+  const quiet = await waitForQuiet()
+  const { ctx } = await startFleet(['switchboard'], { BENCH_DATABASE_URL: databaseUrl, BENCH_ADMIN_KEY })
+  const { port } = ctx
+  try {
+    const pairs = []
+    for (let i = 0; i <= (LADDER ? TRACING_STEPS : 0); i++) {
+      const rate = Math.round(FIXED_BROADCASTS * LADDER_FACTOR ** i)
+      const pair = { offeredDeliveriesPerSec: rate * PER_ROOM }
+      for (const on of (rep + i) % 2 === 0 ? [false, true] : [true, false]) {
+        await setTracing(port, on)
+        pair[on ? 'on' : 'off'] = await step(ctx, rate)
+      }
+      pairs.push(pair)
+      log(`  ${i === 0 ? 'fixed' : 'step '} off ${fmtStep(pair.off)}\n        on  ${fmtStep(pair.on)}`)
+    }
+    await setTracing(port, false)
+    return { rep, quiet, pairs, integrity: await drainCheck(ctx) }
+  } finally {
+    await ctx.stop()
+  }
+}
+
+function summarizeTracing(runs) {
+  const pairs = runs.flatMap((r) => r.pairs)
+  const ratio = (a, b) => (b > 0 ? a / b : null)
+  const saturated = pairs.filter((p) => p.off.deliveredPerSec < 0.97 * p.offeredDeliveriesPerSec || p.on.deliveredPerSec < 0.97 * p.offeredDeliveriesPerSec)
+  const fixed = runs.map((r) => r.pairs[0])
+  const best = (r, side) => Math.max(...r.pairs.map((p) => p[side].deliveredPerSec))
+  return {
+    pairs: pairs.length,
+    saturatedPairs: saturated.length,
+    saturatedDeliveredRatio: round(median(saturated.map((p) => ratio(p.on.deliveredPerSec, p.off.deliveredPerSec))), 3),
+    perServerCpuSecRatio: round(median(pairs.map((p) => ratio(p.on.deliveredPerServerCpuSec, p.off.deliveredPerServerCpuSec))), 3),
+    bestDelivered: { off: median(runs.map((r) => best(r, 'off'))), on: median(runs.map((r) => best(r, 'on'))) },
+    bestDeliveredRatioPerRep: runs.map((r) => round(best(r, 'on') / best(r, 'off'), 3)),
+    fixed: {
+      serverCpu: { off: median(fixed.map((p) => p.off.serverCpu)), on: median(fixed.map((p) => p.on.serverCpu)) },
+      p50Ms: { off: median(fixed.map((p) => p.off.p50Ms)), on: median(fixed.map((p) => p.on.p50Ms)) },
+      p99Ms: { off: median(fixed.map((p) => p.off.p99Ms)), on: median(fixed.map((p) => p.on.p99Ms)) },
+      perServerCpuSecRatio: round(median(fixed.map((p) => ratio(p.on.deliveredPerServerCpuSec, p.off.deliveredPerServerCpuSec))), 3),
+    },
+    lostDeliveries: runs.reduce((n, r) => n + Math.max(0, r.integrity.expectedDeliveries - r.integrity.delivered), 0),
+    closedSockets: runs.reduce((n, r) => n + r.integrity.closedSockets, 0),
+  }
+}
+
+function printTracing(t) {
+  const pct = (ratio) => `${((1 - ratio) * 100).toFixed(1)} %`
+  log('')
+  log(`Tracing on / off, ${t.pairs} pairs over ${REPS} repetition(s), medians of the paired ratios:`)
+  log(`  delivered/s at saturation (${t.saturatedPairs} saturated pairs): ${t.saturatedDeliveredRatio}× → cost ${pct(t.saturatedDeliveredRatio)}`)
+  log(`  best step per repetition: off ${fmtRate(t.bestDelivered.off)}/s, on ${fmtRate(t.bestDelivered.on)}/s (on/off per repetition: ${t.bestDeliveredRatioPerRep.join(', ')})`)
+  log(`  deliveries per server CPU-second, all pairs: ${t.perServerCpuSecRatio}× → cost ${pct(t.perServerCpuSecRatio)}`)
+  log(`  at ${fmtRate(FIXED_BROADCASTS * PER_ROOM)}/s: server CPU ${t.fixed.serverCpu.off} → ${t.fixed.serverCpu.on}, per CPU-second ${t.fixed.perServerCpuSecRatio}×, p50 ${fmtMs(t.fixed.p50Ms.off)} → ${fmtMs(t.fixed.p50Ms.on)} ms, p99 ${fmtMs(t.fixed.p99Ms.off)} → ${fmtMs(t.fixed.p99Ms.on)} ms`)
+  log(`Target: cost ≤ 5 % → ${t.saturatedDeliveredRatio >= 0.95 ? 'met' : 'NOT met'} (throughput at saturation), ${t.perServerCpuSecRatio >= 0.95 ? 'met' : 'NOT met'} (per CPU-second)`)
+  if (t.lostDeliveries || t.closedSockets) log(`WARNING: ${t.lostDeliveries} deliveries missing, ${t.closedSockets} sockets closed`)
 }
 
 // ─── report ─────────────────────────────────────────────────────────────────────────────
@@ -284,6 +375,24 @@ async function main() {
   log(`warm-up ${WARMUP_MS / 1000} s + measured ${DURATION_MS / 1000} s per step, ${REPS} repetition(s)`)
   const pg = option('database-url') ? { url: option('database-url'), stop: async () => {} } : SERVERS.some((s) => s !== 'baseline') ? await startPostgres() : { url: '', stop: async () => {} }
   const runs = []
+  if (TRACING) {
+    try {
+      for (let rep = 1; rep <= REPS; rep++) {
+        log(`repetition ${rep}/${REPS} (tracing off / on, in pairs)`)
+        runs.push(await runTracingPairs(pg.url, rep))
+      }
+    } finally {
+      await pg.stop()
+    }
+    const tracing = summarizeTracing(runs)
+    printTracing(tracing)
+    mkdirSync(resultsDir, { recursive: true })
+    const file = join(resultsDir, `broadcast-tracing-${started.toISOString().replace(/[:.]/g, '-')}.json`)
+    const config = { rooms: ROOMS, perRoom: PER_ROOM, fixedBroadcastsPerSec: FIXED_BROADCASTS, ladderFactor: LADDER_FACTOR, steps: TRACING_STEPS, warmupMs: WARMUP_MS, durationMs: DURATION_MS, reps: REPS }
+    writeFileSync(file, JSON.stringify({ date: started.toISOString(), machine, config, tracing, runs }, null, 2))
+    log(`wrote ${file} (${Math.round((Date.now() - started.getTime()) / 1000)} s)`)
+    return
+  }
   try {
     for (let rep = 1; rep <= REPS; rep++) {
       const order = rep % 2 === 1 ? SERVERS : [...SERVERS].reverse()

@@ -3,6 +3,9 @@
  * `node server-proc.js switchboard` starts Switchboard from the build (packages/server/dist)
  * against BENCH_DATABASE_URL; `node server-proc.js baseline` starts baseline-server.js.
  *
+ * BENCH_ADMIN_KEY gives Switchboard an admin key, so run.js --tracing can switch the inspector's
+ * delivery trace through its API.
+ *
  * IPC: reports `{ ready, port, apiKey }`, answers `{ id, cmd: 'cpu' }` with its CPU time and
  * `{ id, cmd: 'stop' }` by closing and exiting.
  */
@@ -32,6 +35,7 @@ async function start() {
       databaseUrl: process.env.BENCH_DATABASE_URL,
       jwtSecret: 'switchboard-bench-secret-0123456789abcdef',
       limits: BENCH_LIMITS,
+      ...(process.env.BENCH_ADMIN_KEY ? { adminKey: process.env.BENCH_ADMIN_KEY } : {}),
     })
     return { port: server.port, apiKey: server.anonKey, close: () => server.close() }
   }

@@ -44,6 +44,12 @@
  * Usage: npm run build && node bench/cdc/run.js [--reps 3] [--warmup 1] [--duration 2]
  *        [--subscribers 1000] [--users 100] [--only per-context|per-subscriber]
  *        [--policies tenant,per-user] [--profile DIR (server under node --cpu-prof)]
+ *        [--tracing [--fixed-inserts 40]]  the engine (per-context) with the inspector's delivery
+ *            trace off vs on, switched through its API (as an operator's open inspector does),
+ *            in PAIRS, order alternating: light load off/on, a fixed load off/on (1,000
+ *            subscribers, --fixed-inserts/s for 5 s: deliveries per server CPU-second), then the
+ *            ladder with every rate measured off and on on the same subscribers (drained between
+ *            the halves). Reports paired on/off ratios. No baseline. Policies default to `tenant`.
  *        BENCH_TRACE=1 prints per-stage server timestamps (trace.js).
  * Writes bench/results/cdc-<date>.json.
  */
@@ -53,7 +59,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
 import { canPin, spawnNode } from '../lib/child.js'
-import { option, helpFromHeader } from '../lib/cli.js'
+import { flag, option, helpFromHeader } from '../lib/cli.js'
+import { BENCH_ADMIN_KEY, setTracing } from '../lib/inspector.js'
 import { startPostgres } from '../lib/postgres.js'
 import { median } from '../lib/stats.js'
 
@@ -86,7 +93,10 @@ const POLICIES = {
     using: `owner = (auth.jwt() ->> 'sub') or shared`,
   },
 }
-const POLICY_NAMES = option('policies', 'tenant,per-user').split(',')
+const TRACING = flag('tracing')
+const FIXED_INSERTS = Number(option('fixed-inserts', 40))
+const FIXED_MS = 5_000
+const POLICY_NAMES = option('policies', TRACING ? 'tenant' : 'tenant,per-user').split(',')
 for (const name of POLICY_NAMES) if (!POLICIES[name]) throw new Error(`unknown policy ${name}`)
 /** The ladders of one repetition: per-context on every policy, the baseline on the first. */
 const LADDERS = [
@@ -271,6 +281,104 @@ async function lightLoad(ctx, policy) {
   })
 }
 
+/** 1,000 subscribers at FIXED_INSERTS/s for FIXED_MS: deliveries per second of server CPU. */
+async function fixedLoad(ctx, policy) {
+  await ctx.server.call('strategy', { perSubscriber: false })
+  return withClients(ctx, SUBSCRIBERS, USERS, 'fixed', false, POLICIES[policy].table, async (c) => {
+    const r = await measure(c, FIXED_INSERTS, policy, 'fixed', SUBSCRIBERS, FIXED_MS)
+    ctx.writer.set(0, policy, 'fixed')
+    await drain(c.clients)
+    r.deliveriesPerServerCpuSecond = r.serverCpu > 0 ? Math.round(r.deliveries / (r.serverCpu / 100)) : null
+    return r
+  })
+}
+
+/** The ladder of `policy` with every rate measured twice, tracing off and on (order alternating), on the same subscribers. */
+async function ladderPairs(ctx, policy, rep) {
+  await ctx.server.call('strategy', { perSubscriber: false })
+  return withClients(ctx, SUBSCRIBERS, USERS, 'ladder', false, POLICIES[policy].table, async (c) => {
+    const { start, factor, steps } = LADDER['per-context']
+    const pairs = []
+    let rate = start
+    for (let i = 0; i < steps; i++) {
+      const pair = { rate }
+      for (const on of (rep + i) % 2 === 0 ? [false, true] : [true, false]) {
+        await setTracing(ctx.port, on)
+        pair[on ? 'on' : 'off'] = await measure(c, rate, policy, 'ladder', SUBSCRIBERS, DURATION_MS)
+        // What an overloaded half left queued must not spill into the other half.
+        ctx.writer.set(0, policy, 'ladder')
+        await drain(c.clients)
+      }
+      pairs.push(pair)
+      for (const side of ['off', 'on']) {
+        const r = pair[side]
+        console.log(`  ${`${policy}, tracing ${side}`.padEnd(22)} ${String(rate.toFixed(1)).padStart(6)} inserts/s → ${String(Math.round(r.deliveries)).padStart(7)} deliveries/s, ${describe(r)} ${r.pass ? '' : '✗'}`)
+      }
+      if (!pair.off.pass && !pair.on.pass) break
+      rate = Math.round(rate * factor * 10) / 10
+    }
+    return pairs
+  })
+}
+
+/** `--tracing`: per repetition and policy, light load, the fixed load and the ladder, each as off/on pairs. */
+async function tracingRun(ctx) {
+  const reps = []
+  for (let rep = 0; rep < REPS; rep++) {
+    console.log(`rep ${rep + 1}/${REPS}`)
+    const byPolicy = {}
+    for (const policy of POLICY_NAMES) {
+      const order = rep % 2 === 0 ? [false, true] : [true, false]
+      const light = {}
+      const fixed = {}
+      for (const on of order) {
+        await setTracing(ctx.port, on)
+        light[on ? 'on' : 'off'] = await lightLoad(ctx, policy)
+        console.log(`  light load, ${policy}, tracing ${on ? 'on' : 'off'}: ${describe(light[on ? 'on' : 'off'])}`)
+      }
+      for (const on of [...order].reverse()) {
+        await setTracing(ctx.port, on)
+        const r = (fixed[on ? 'on' : 'off'] = await fixedLoad(ctx, policy))
+        console.log(`  fixed ${FIXED_INSERTS}/s × ${SUBSCRIBERS}, ${policy}, tracing ${on ? 'on' : 'off'}: ${Math.round(r.deliveries)} deliveries/s, ${r.deliveriesPerServerCpuSecond} per server CPU-second; ${describe(r)}`)
+      }
+      byPolicy[policy] = { light, fixed, ladder: await ladderPairs(ctx, policy, rep) }
+    }
+    reps.push(byPolicy)
+  }
+  await setTracing(ctx.port, false)
+  const ratio = (on, off) => (off > 0 && on != null && off != null ? Math.round((on / off) * 1000) / 1000 : null)
+  const perCpu = (r) => (r.serverCpu > 0 ? r.deliveries / (r.serverCpu / 100) : null)
+  const summary = {}
+  console.log(`\nsummary: tracing on / off, ${REPS} reps`)
+  for (const policy of POLICY_NAMES) {
+    const runs = reps.map((r) => r[policy])
+    const pairs = runs.flatMap((r) => r.ladder)
+    const bothPass = pairs.filter((p) => p.off.pass && p.on.pass)
+    const maxPassing = (r, side) => Math.max(0, ...r.ladder.filter((p) => p[side].pass).map((p) => p[side].deliveries))
+    const s = {
+      fixedPerServerCpuSecond: {
+        off: median(runs.map((r) => r.fixed.off.deliveriesPerServerCpuSecond)),
+        on: median(runs.map((r) => r.fixed.on.deliveriesPerServerCpuSecond)),
+        ratio: median(runs.map((r) => ratio(r.fixed.on.deliveriesPerServerCpuSecond, r.fixed.off.deliveriesPerServerCpuSecond))),
+        perRep: runs.map((r) => ratio(r.fixed.on.deliveriesPerServerCpuSecond, r.fixed.off.deliveriesPerServerCpuSecond)),
+      },
+      ladderPerServerCpuSecondRatio: median(bothPass.map((p) => ratio(perCpu(p.on), perCpu(p.off)))),
+      ladderPairsBothPassing: bothPass.length,
+      ladderMaxPassing: { off: median(runs.map((r) => maxPassing(r, 'off'))), on: median(runs.map((r) => maxPassing(r, 'on'))), perRep: runs.map((r) => ratio(maxPassing(r, 'on'), maxPassing(r, 'off'))) },
+      lightP50Ms: { off: medianLatency(runs.map((r) => r.light.off.p50)), on: medianLatency(runs.map((r) => r.light.on.p50)) },
+      lightP99Ms: { off: medianLatency(runs.map((r) => r.light.off.p99)), on: medianLatency(runs.map((r) => r.light.on.p99)) },
+    }
+    s.ladderMaxPassing.ratio = ratio(s.ladderMaxPassing.on, s.ladderMaxPassing.off)
+    summary[policy] = s
+    console.log(`  ${policy}: deliveries per server CPU-second at ${FIXED_INSERTS * SUBSCRIBERS}/s: off ${s.fixedPerServerCpuSecond.off}, on ${s.fixedPerServerCpuSecond.on}; paired ratio ${s.fixedPerServerCpuSecond.ratio}× (per rep ${s.fixedPerServerCpuSecond.perRep.join(', ')})`)
+    console.log(`  ${policy}: ladder, deliveries per server CPU-second, ${bothPass.length} pairs passing in both: paired ratio ${s.ladderPerServerCpuSecondRatio}×`)
+    console.log(`  ${policy}: ladder max with p99 < ${P99_LIMIT_MS} ms: off ${s.ladderMaxPassing.off}, on ${s.ladderMaxPassing.on} → ${s.ladderMaxPassing.ratio}× (per rep ${s.ladderMaxPassing.perRep.join(', ')}; steps are ×${LADDER['per-context'].factor} apart)`)
+    console.log(`  ${policy}: light load p50 off ${s.lightP50Ms.off} ms, on ${s.lightP50Ms.on} ms; p99 off ${s.lightP99Ms.off} ms, on ${s.lightP99Ms.on} ms`)
+    console.log(`  Target: cost ≤ 5 % → ${s.fixedPerServerCpuSecond.ratio >= 0.95 ? 'met' : 'NOT met'} (per CPU-second at the fixed load), ${s.ladderPerServerCpuSecondRatio >= 0.95 ? 'met' : 'NOT met'} (per CPU-second over the ladder)`)
+  }
+  return { summary, reps }
+}
+
 async function ladder(ctx, { strategy, policy }) {
   const perSubscriber = strategy === 'per-subscriber'
   await ctx.server.call('strategy', { perSubscriber })
@@ -299,7 +407,7 @@ const started = Date.now()
 const pg = await startPostgres({ tmpPrefix: 'switchboard-bench-cdc-', extraFlags: ['-c', 'max_connections=200'] })
 const PROFILE_DIR = option('profile', null) // a directory: the server runs under `node --cpu-prof`
 const server = spawnChild('server-proc.js', '0', {
-  env: { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET },
+  env: { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET, ...(TRACING ? { BENCH_ADMIN_KEY } : {}) },
   execArgv: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
 })
 const sql = postgres(pg.url, { max: 8, onnotice: () => {} })
@@ -317,6 +425,23 @@ try {
   const writer = startWriter(sql)
   const ctx = { port, server, writer, pgCpuUs: pg.cpuUs }
   console.log(`Postgres Changes bench: ${SUBSCRIBERS} subscribers over ${USERS} users, ${REPS} reps, ${cpus().length} cores${canPin ? ' (server core 0, clients core 1)' : ''}`)
+  if (TRACING) {
+    // --tracing is its own run (tracingRun); the standard run below does not start.
+    const result = await tracingRun(ctx)
+    await writer.stop()
+    mkdirSync(resultsDir, { recursive: true })
+    const file = join(resultsDir, `cdc-tracing-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+    writeFileSync(file, JSON.stringify({
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin },
+      options: { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, FIXED_INSERTS, FIXED_MS, POLICY_NAMES },
+      ...result,
+    }, null, 2))
+    console.log(`  took ${Math.round((Date.now() - started) / 1000)} s; wrote ${file}`)
+    await server.call('stop').catch(() => server.kill())
+    await sql.end({ timeout: 2 })
+    await pg.stop()
+    process.exit(0)
+  }
   const reps = []
   for (let rep = 0; rep < REPS; rep++) {
     console.log(`rep ${rep + 1}/${REPS}`)

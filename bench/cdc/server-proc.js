@@ -64,6 +64,8 @@ const server = await startSwitchboard({
   logger: createLogger({ level: 'warn', destination: process.stderr }),
   // 1,000 sockets join within a second or two; the per-tenant join rate is the only limit in the way.
   limits: { maxJoinsPerSecond: 100_000, maxDbEventsPerSecond: 1_000_000 },
+  // run.js --tracing switches the inspector's delivery trace on and off through its API.
+  ...(process.env.BENCH_ADMIN_KEY ? { adminKey: process.env.BENCH_ADMIN_KEY } : {}),
 })
 
 async function counter(name) {

@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
-import { startSwitchboard, type Logger, type RunningSwitchboard } from '@switchboard/server'
+import { startSwitchboard, type Logger, type RunningSwitchboard, type SwitchboardOptions } from '@switchboard/server'
 import { registerApi, signInUsers } from './api.js'
 import { demoSchemaSql } from './schema.js'
 import { Simulator } from './simulator.js'
@@ -34,6 +34,9 @@ export interface DemoOptions {
   staticDir?: string
   /** Lifetime of minted tokens in seconds (default 3600). */
   tokenTtlSeconds?: number
+  /** The inspector's admin key (`/inspector`), and its trace options. */
+  adminKey?: string
+  inspector?: SwitchboardOptions['inspector']
 }
 
 export interface RunningDemo {
@@ -60,6 +63,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     ...(options.jwtSecret ? { jwtSecret: options.jwtSecret } : {}),
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.adminKey ? { adminKey: options.adminKey } : {}),
+    ...(options.inspector ? { inspector: options.inspector } : {}),
     extend: async (app, { sql, tenant, jwtSecret }) => {
       // Runs before the listener opens: the schema is in place before the first client joins.
       await sql.begin((tx) => tx.unsafe(demoSchemaSql({ seed: options.seed ?? true })))

@@ -73,6 +73,8 @@ async function main(): Promise<void> {
       simulate,
       seed: !values['no-seed'],
       devAuth: !values['no-dev-auth'],
+      ...(flags.adminKey ? { adminKey: flags.adminKey } : {}),
+      ...(flags.inspector ? { inspector: flags.inspector } : {}),
     })
   } catch (error) {
     err(`switchboard-demo: ${(error as Error).message}`)
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
     `  Database       ${databaseUrl ? redactPassword(databaseUrl) : `${demo.server.databaseUrl} (embedded)`}`,
     `  anon key       ${demo.server.anonKey}`,
     `  service_role   ${demo.server.serviceRoleKey}`,
+    `  Inspector      ${demo.url}/inspector/ (sign in with ${flags.adminKey ? 'the admin key or ' : ''}the service_role key)`,
     `  Simulator      ${simulate > 0 ? `${simulate} events/min per tenant (switch it in the UI, or --simulate 0)` : 'off (--simulate 20 to start it)'}`,
     '',
     '  Sign in as (pick one on the sign-in page; open a second browser or a private window for another):',

@@ -4,12 +4,12 @@
  * fresh database, simulator off), and Debian's chromium driven by playwright-core. Every test
  * file gets its own database, demo and browser; screenshots land in apps/demo/test-results/.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { launchChromium, viteBuild } from '../../../test-support/chromium.js'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/database.js'
 import { startDemo, type RunningDemo } from '../server/demo.js'
 
@@ -40,14 +40,10 @@ export async function startDemoBrowser(prefix = 'demo'): Promise<DemoBrowser> {
     rmSync(buildDir, { recursive: true, force: true })
   }
   try {
-    execFileSync(process.execPath, [join(DEMO_DIR, '../../node_modules/vite/bin/vite.js'), 'build', '--outDir', join(buildDir, 'dist'), '--emptyOutDir', '--logLevel', 'warn'], { cwd: DEMO_DIR, stdio: 'pipe', timeout: 90_000 })
+    viteBuild(DEMO_DIR, join(buildDir, 'dist'))
     db = await createTestDatabase(prefix)
     demo = await startDemo({ port: 0, databaseUrl: db.url, simulate: 0, staticDir: join(buildDir, 'dist') })
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      // launch() gives every run a fresh temporary profile (user data dir), removed on close.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-    })
+    browser = await launchChromium()
   } catch (error) {
     await close()
     throw error

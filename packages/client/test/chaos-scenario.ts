@@ -119,9 +119,23 @@ export class ServerProcess {
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
-  const table = `chaos_${o.entity}`
   const server = await ServerProcess.start(o.databaseUrl) // applies the migrations (roles, auth.jwt())
   const sql = postgres(o.databaseUrl, { max: 1, onnotice: () => {} })
+  const proxies: TcpProxy[] = []
+  const managers: ChannelManager[] = []
+  try {
+    return await chaosRun(o, server, sql, proxies, managers)
+  } finally {
+    // Also when the run fails: a live server would hold the database's replication slot.
+    await Promise.all(managers.map((m) => m.destroy().catch(() => undefined)))
+    await Promise.all(proxies.map((p) => p.close().catch(() => undefined)))
+    await server.kill()
+    await sql.end()
+  }
+}
+
+async function chaosRun(o: ChaosOptions, server: ServerProcess, sql: postgres.Sql, proxies: TcpProxy[], managers: ChannelManager[]): Promise<ChaosResult> {
+  const table = `chaos_${o.entity}`
   await sql.unsafe(`
     create table ${table} (id bigint primary key, team text not null, sent_at double precision not null);
     alter table ${table} enable row level security;
@@ -131,8 +145,6 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   `).simple()
   const apiKey = await signToken(SECRET, { role: 'anon' })
   const serviceKey = await signToken(SECRET, { role: 'service_role' })
-  const proxies: TcpProxy[] = []
-  const managers: ChannelManager[] = []
   const results: ClientResult[] = []
   const resumedAt: number[] = []
   const socketRetry = { maxAttempts: 100_000 }
@@ -240,12 +252,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   running = false
   await chaos
   for (const p of proxies) p.resume()
-  await waitFor(() => managers.every((m) => m.getActiveChannels().every((c) => c.status === 'connected')), 30_000, 'clients back').catch(() => undefined)
-  await waitFor(() => results.every((r) => r.rows.length >= o.rows && r.broadcasts.length >= sentBroadcasts.length), 30_000, 'deliveries').catch(() => undefined)
+  await waitFor(() => managers.every((m) => m.getActiveChannels().every((c) => c.status === 'connected')), 60_000, 'clients back').catch(() => undefined)
+  await waitFor(() => results.every((r) => r.rows.length >= o.rows && r.broadcasts.length >= sentBroadcasts.length), 60_000, 'deliveries').catch(() => undefined)
   await sleep(500) // a late duplicate would arrive by now
-  await Promise.all(managers.map((m) => m.destroy()))
-  await Promise.all(proxies.map((p) => p.close()))
-  await server.kill()
-  await sql.end()
   return { clients: results, sentBroadcasts, insertedAt, kill }
 }

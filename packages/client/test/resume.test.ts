@@ -1,7 +1,8 @@
 /**
- * Postgres Changes through subscribeToEntity, and positions/resume (issue 6) against a real
- * server behind the TCP proxy: recovery after a drop, a gap after a restart (new epoch) or when
- * the position fell out of the replay buffer, duplicates dropped, `meta.switchboard` stripped.
+ * Postgres Changes through subscribeToEntity, connected-means-live, and positions/resume
+ * against a real server behind the TCP proxy: recovery after a drop and after a restart (by
+ * stream point), a gap when the position fell out of the log, duplicates dropped,
+ * `meta.switchboard` stripped.
  */
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -42,8 +43,7 @@ describe('subscribeToEntity receives Postgres Changes', () => {
       onDelete: (p) => calls.push(`delete:${String((p.old as { id?: string }).id)}`),
       onChange: (p) => changes.push(p.eventType),
     })
-    // The server subscribes the bindings right after the join reply; give it a moment.
-    await sleep(300)
+    // Connected means live: a row committed right now is delivered (no settling sleep).
     await sql`insert into contacts values ('c-1', 'Ada')`
     await sql`insert into contacts values ('c-2', 'Other')`
     await sql`update contacts set name = 'Ada L.' where id = 'c-1'`
@@ -59,13 +59,33 @@ describe('subscribeToEntity receives Postgres Changes', () => {
     const m = await serviceManager()
     const seen: string[] = []
     const sub = await m.subscribeToEntity({ entityType: 'contact', entityId: 'c-3', event: 'INSERT', onChange: (p) => seen.push(p.eventType) })
-    await sleep(300)
     await sql`insert into contacts values ('c-3', 'x')`
     await sql`update contacts set name = 'y' where id = 'c-3'`
     await waitFor(() => seen.length === 1, 10_000, 'insert')
     await sleep(300)
     expect(seen).toEqual(['INSERT'])
     sub.release()
+  })
+})
+
+describe('connected means live', () => {
+  it('1,000 trials of "subscribeToEntity, then insert as soon as it resolves": none lost', { timeout: 180_000 }, async () => {
+    await sql`create table trials (id text primary key)`
+    await sql`alter publication supabase_realtime add table trials`
+    const m = await serviceManager()
+    const lost: number[] = []
+    const worker = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        let got = false
+        const lease = await m.subscribeToEntity({ entityType: 'trial', entityId: String(i), table: 'trials', event: 'INSERT', onInsert: () => { got = true } })
+        // The worst moment: the very first thing after the SDK says connected.
+        await sql`insert into trials values (${String(i)})`
+        await waitFor(() => got, 5_000, `trial ${i}`).catch(() => lost.push(i))
+        lease.release()
+      }
+    }
+    await Promise.all(Array.from({ length: 10 }, (_, w) => worker(w * 100, (w + 1) * 100)))
+    expect(lost).toEqual([])
   })
 })
 
@@ -107,7 +127,6 @@ describe('positions and resume', () => {
     const ids: string[] = []
     const recoveries: GapEvent[] = []
     const sub = await m.subscribeToEntity({ entityType: 'contact', entityId: 'any', filter: 'name=eq.resume', event: 'INSERT', maxReconnectAttempts: 50, onInsert: (p) => ids.push((p.new as { id: string }).id), onRecover: (g) => recoveries.push(g) })
-    await sleep(300)
     await sql`insert into contacts values ('p-0', 'resume')`
     await waitFor(() => ids.length === 1, 10_000, 'live insert')
     h.proxy.refuse()
@@ -138,7 +157,6 @@ describe('positions and resume', () => {
     const pg: string[] = []
     const sub = await m.subscribeToEntity({ entityType: 'dup', entityId: '1', table: 'contacts', filter: 'name=eq.dup', onInsert: (p) => pg.push((p.new as { id: string }).id) })
     sub.on('broadcast', { event: '*' }, (msg: BroadcastMessage<{ n: number }>) => got.push(msg.payload.n))
-    await sleep(300)
     for (let n = 0; n < 5; n++) await sender.broadcast({ entityType: 'dup', entityId: '1', event: 'tick', payload: { n } })
     await sql`insert into contacts values ('d-1', 'dup'), ('d-2', 'dup')`
     await waitFor(() => got.length >= 5 && pg.length >= 2, 10_000, 'ticks and inserts')
@@ -175,6 +193,22 @@ describe('positions and resume', () => {
     await waitFor(() => got.length >= 5, 5000, 'ticks after restart')
     await sleep(200)
     expect(got).toEqual([0, 1, 2, 3, 4])
+  })
+})
+
+describe('after a server restart', () => {
+  it('a row committed as soon as every channel reports connected again arrives', { timeout: 60_000 }, async () => {
+    const m = await serviceManager()
+    const got: string[] = []
+    const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => m.subscribeToEntity({ entityType: 'contact', entityId: `r-${i}`, table: 'contacts', onChange: (p) => got.push(`${p.eventType}:${(p.new as { id?: string }).id}`) })))
+    await h.restart({ downMs: 100 })
+    await waitFor(() => leases.every((l) => l.status === 'reconnecting' || l.status === 'connecting'), 10_000, 'the break').catch(() => undefined)
+    await waitFor(() => leases.every((l) => l.status === 'connected'), 20_000, 'all connected again')
+    // The worst moment: right after the last channel says connected.
+    await sql`insert into contacts select 'r-' || i, 'after restart' from generate_series(0, 19) i`
+    await waitFor(() => got.length === 20, 10_000, 'inserts after the restart')
+    expect(got.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `INSERT:r-${i}`).sort())
+    for (const l of leases) l.release()
   })
 })
 

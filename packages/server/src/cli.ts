@@ -4,6 +4,7 @@
  *
  *   switchboard start [--port 4000] [--host 127.0.0.1] [--database-url URL]
  *                     [--jwt-secret S] [--data-dir .switchboard] [--log-level info]
+ *                     [--admin-key K] [--trace-messages 500]
  *
  * Environment variables PORT, HOST, DATABASE_URL, JWT_SECRET, DATA_DIR and LOG_LEVEL work
  * too; flags win. Problems (a bad flag, an unreachable database) print one line on stderr
@@ -40,13 +41,14 @@ function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): { command: 'h
   return { command: 'start', flags: resolveStartFlags(values, env) }
 }
 
-function printBanner(server: RunningSwitchboard, embedded: boolean): void {
+function printBanner(server: RunningSwitchboard, embedded: boolean, adminKey: boolean): void {
   const lines = [
     `Switchboard listening on ${server.url}`,
     `  WebSocket      ${server.url.replace(/^http/, 'ws')}/realtime/v1/websocket`,
     `  Database       ${embedded ? `${server.databaseUrl} (embedded)` : redactPassword(server.databaseUrl)}`,
     `  anon key       ${server.anonKey}`,
     `  service_role   ${server.serviceRoleKey}`,
+    `  Inspector      ${server.url}/inspector/ (sign in with ${adminKey ? 'the admin key or ' : ''}the service_role key)`,
   ]
   if (server.usingDevSecret) lines.push('  (keys are signed with the public development JWT secret: pass --jwt-secret in production)')
   lines.push(`  createClient('${server.url}', '<anon key>') from @supabase/supabase-js connects to it.`)
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
     process.exitCode = 1
     return
   }
-  printBanner(server, flags.databaseUrl === undefined)
+  printBanner(server, flags.databaseUrl === undefined, flags.adminKey !== undefined)
 
   let stopping = false
   const stop = (signal: string) => {

@@ -31,7 +31,10 @@ import { createMetrics, type ServerMetrics } from './metrics.js'
 import { FlushScheduler } from './socket/outbound-queue.js'
 import { Tenant } from './tenant/tenant.js'
 import { PostgresChangesService } from './cdc/postgres-changes-service.js'
+import { Inspector } from './inspect/inspector.js'
+import type { TraceMode } from './inspect/api-types.js'
 import { createHttpApp } from './transport/http-app.js'
+import { defaultInspectorDir } from './transport/inspector-page.js'
 import { createUpgradeHandler } from './transport/websocket-upgrade.js'
 import { CloseCode } from './socket/connection.js'
 
@@ -58,6 +61,18 @@ export interface SwitchboardOptions {
    * With `false`, joins with postgres_changes bindings get a `system` error.
    */
   postgresChanges?: boolean | { slotName?: string }
+  /**
+   * The inspector's admin key (`--admin-key`): it sees every tenant at `/inspector` and
+   * `/api/inspect/*`. Without it only a tenant's service_role key opens the inspector.
+   */
+  adminKey?: string
+  /**
+   * The inspector's delivery trace: when it runs (`watched`: while someone has the inspector
+   * open, the default; `always`; `off`), how many messages it keeps per tenant (default 500; 0
+   * turns it off) and subscriber verdicts over all of them (default 200,000), and the folder of
+   * the page (default: the built `apps/inspector`; false: no page, the API stays).
+   */
+  inspector?: { trace?: TraceMode; maxMessages?: number; maxVerdicts?: number; pageDir?: string | false }
   /** Extra HTTP routes (the demo, dev token endpoint). */
   extend?: (app: FastifyInstance, server: { sql: Sql; tenant: Tenant; jwtSecret: string }) => void | Promise<void>
 }
@@ -88,6 +103,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   const clock = options.clock ?? systemClock
   const limits = resolveLimits(options.limits)
   const jwtSecret = options.jwtSecret ?? DEV_JWT_SECRET
+  if (options.adminKey !== undefined && options.adminKey.length < 16) throw new RangeError('adminKey must be at least 16 characters')
   const metrics = createMetrics({ defaultMetrics: true })
   const cleanups: (() => Promise<void>)[] = []
   const cleanup = async () => {
@@ -120,6 +136,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
           limits,
           registry: metrics.registry,
           log: hub,
+          tracing: hub.tracing,
         })
       : null
     const tenant = new Tenant(
@@ -166,7 +183,26 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     idleSweeper.unref()
     cleanups.push(async () => clearInterval(idleSweeper))
 
-    const app = await createHttpApp({ tenant, metrics, sql, upgrade, beforeMetrics: syncDeliveryCounters, extend: options.extend ? (a) => options.extend!(a, { sql, tenant, jwtSecret }) : undefined })
+    const inspectOptions = options.inspector ?? {}
+    const inspector = new Inspector({ scheduler, clock, logger })
+    inspector.addTenant({
+      tenant,
+      sql,
+      changes: engine,
+      registry: metrics.registry,
+      connections: () => upgrade.connections,
+      bounds: {
+        ...(inspectOptions.maxMessages ? { maxMessages: inspectOptions.maxMessages } : {}),
+        ...(inspectOptions.maxVerdicts ? { maxVerdicts: inspectOptions.maxVerdicts } : {}),
+      },
+      trace: inspectOptions.maxMessages === 0 ? 'off' : (inspectOptions.trace ?? 'watched'),
+      beforeSample: syncDeliveryCounters,
+    })
+    inspector.start()
+    cleanups.push(async () => inspector.stop())
+    const pageDir = inspectOptions.pageDir === false ? null : (inspectOptions.pageDir ?? defaultInspectorDir())
+    const adminKey = options.adminKey ?? null
+    const app = await createHttpApp({ tenant, metrics, sql, upgrade, inspector: { inspector, adminKey, pageDir }, beforeMetrics: syncDeliveryCounters, extend: options.extend ? (a) => options.extend!(a, { sql, tenant, jwtSecret }) : undefined })
     const host = options.host ?? '127.0.0.1'
     await app.listen({ port: options.port ?? 4000, host })
     const address = app.server.address()

@@ -1,7 +1,7 @@
 /**
  * The options every Switchboard launcher takes (`switchboard start`, the demo's `npm start`):
  * their `parseArgs` definitions, help lines, and validation into typed flags. Environment
- * variables (PORT, HOST, DATABASE_URL, JWT_SECRET, DATA_DIR, LOG_LEVEL) fill in what the
+ * variables (PORT, HOST, DATABASE_URL, JWT_SECRET, DATA_DIR, LOG_LEVEL, ADMIN_KEY, TRACE_MESSAGES) fill in what the
  * command line leaves out; flags win.
  *
  * @example
@@ -21,6 +21,8 @@ export const START_OPTIONS = {
   'jwt-secret': { type: 'string' },
   'data-dir': { type: 'string' },
   'log-level': { type: 'string' },
+  'admin-key': { type: 'string' },
+  'trace-messages': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -32,6 +34,10 @@ export const START_OPTIONS_HELP = `  --port <n>            TCP port to listen on
                         default: the Supabase CLI's public development secret)
   --data-dir <path>     folder for the embedded Postgres data (env DATA_DIR; default .switchboard)
   --log-level <level>   ${LOG_LEVELS.join(', ')} (env LOG_LEVEL)
+  --admin-key <key>     opens the inspector (/inspector) on every tenant (env ADMIN_KEY; at least
+                        16 characters). A tenant's service_role key opens it on that tenant alone.
+  --trace-messages <n>  messages the inspector's delivery trace keeps per tenant while someone
+                        watches (env TRACE_MESSAGES; default 500; 0 turns tracing off)
   -h, --help            show this help`
 
 export interface StartFlags {
@@ -41,6 +47,9 @@ export interface StartFlags {
   jwtSecret: string | undefined
   dataDir: string
   logLevel: LogLevel
+  adminKey: string | undefined
+  /** Only when --trace-messages is given. */
+  inspector?: { maxMessages: number }
 }
 
 /** A bad flag or environment value: launchers print its message on one line and exit 2. */
@@ -61,7 +70,13 @@ export function resolveStartFlags(values: StartValues, env: NodeJS.ProcessEnv, d
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new UsageError('--database-url must start with postgres:// or postgresql://')
   const jwtSecret = values['jwt-secret'] ?? env.JWT_SECRET
   if (jwtSecret !== undefined && jwtSecret.length < 16) throw new UsageError('--jwt-secret must be at least 16 characters')
+  const adminKey = values['admin-key'] ?? env.ADMIN_KEY
+  if (adminKey !== undefined && adminKey.length < 16) throw new UsageError('--admin-key must be at least 16 characters')
+  const traceText = values['trace-messages'] ?? env.TRACE_MESSAGES
+  if (traceText !== undefined && (!/^\d+$/.test(traceText) || Number(traceText) > 100_000)) throw new UsageError(`--trace-messages must be a number from 0 to 100000, got '${traceText}'`)
   return {
+    ...(traceText !== undefined ? { inspector: { maxMessages: Number(traceText) } } : {}),
+    adminKey,
     port,
     host: values.host ?? env.HOST ?? '127.0.0.1',
     databaseUrl,

@@ -31,11 +31,13 @@ export function topicKey(subTopic: string, isPrivate: boolean): string {
 
 export class TopicRegistry {
   readonly #topics = new Map<string, Set<FanoutSubscriber>>()
+  #generation = 0
 
   add(key: string, subscriber: FanoutSubscriber): void {
     let set = this.#topics.get(key)
     if (!set) this.#topics.set(key, (set = new Set()))
     set.add(subscriber)
+    this.#generation++
   }
 
   remove(key: string, subscriber: FanoutSubscriber): void {
@@ -43,6 +45,22 @@ export class TopicRegistry {
     if (!set) return
     set.delete(subscriber)
     if (set.size === 0) this.#topics.delete(key)
+    this.#generation++
+  }
+
+  /** Changes whenever a subscriber is added or removed (the inspector reuses a topic's member list while it holds). */
+  get generation(): number {
+    return this.#generation
+  }
+
+  /** The subscribers of a topic on this node (the inspector reads them; never modify). */
+  subscribers(key: string): ReadonlySet<FanoutSubscriber> | undefined {
+    return this.#topics.get(key)
+  }
+
+  /** Every topic with its subscribers (the inspector's channel list). */
+  entries(): IterableIterator<[string, ReadonlySet<FanoutSubscriber>]> {
+    return this.#topics.entries()
   }
 
   subscriberCount(key: string): number {

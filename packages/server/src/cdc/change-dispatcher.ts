@@ -14,6 +14,7 @@
  *                                                   the old row cannot be checked)
  */
 import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
+import type { ChangeException, TraceSlot } from '../inspect/delivery-tracer.js'
 import type { Logger } from '../logger.js'
 import type { Catalog, RoleTableFacts, TableFacts } from './catalog.js'
 import type { Change, ChangePosition } from './change.js'
@@ -59,6 +60,8 @@ export class ChangeDispatcher {
     private readonly authorizer: RlsAuthorizer,
     private readonly logger: Logger,
     private readonly maxRecordBytes: number,
+    /** The inspector's tracer, when somebody traces deliveries (inspect/delivery-tracer.ts). */
+    private readonly tracing: TraceSlot | null = null,
   ) {
     this.#quarantine = new RlsQuarantine(index, logger)
   }
@@ -75,9 +78,14 @@ export class ChangeDispatcher {
     const routed = new Map<Change, Routed>()
     const requests = new Map<string, VisibilityRequest>()
     const visibilityKeys = new Map<string, string>()
+    const tracer = this.tracing?.current ?? null
     for (const change of changes) {
-      if (!this.index.hasTable(change.schema, change.table)) continue
+      if (!this.index.hasTable(change.schema, change.table)) {
+        tracer?.changeRouted(change, null)
+        continue
+      }
       const matches = this.index.match(change)
+      tracer?.changeRouted(change, matches)
       if (matches.size === 0) continue
       const table = await this.catalog.table(change.schema, change.table)
       if (!table) continue
@@ -113,21 +121,37 @@ export class ChangeDispatcher {
       const encoded = new Map<string, string>()
       for (const [entry, bindings] of matches) {
         const contextKey = contexts.get(entry)
-        if (contextKey === undefined) continue // registered after this change was positioned
+        if (contextKey === undefined) {
+          tracer?.changeException(change, entry, { kind: 'joined_after', cursor: entry.cursor })
+          continue // registered after this change was positioned
+        }
         const seen = byKey.get(visibilityKeys.get(`${contextKey}\u0001${table.oid}`) ?? '')
-        if (this.#quarantine.holds(entry, seen?.failure)) continue // its check raised: rls-quarantine.ts
+        if (this.#quarantine.holds(entry, seen?.failure)) {
+          tracer?.changeException(change, entry, { kind: 'rls_error', message: seen?.failure?.message ?? null })
+          continue // its check raised: rls-quarantine.ts
+        }
         const decision = decisions.get(contextKey)!
         let json: string | null = null
-        if (decision.kind === 'skip') continue
+        if (decision.kind === 'skip') {
+          tracer?.changeException(change, entry, { kind: 'no_select_privilege', role: entry.auth.role })
+          continue
+        }
         if (decision.kind === 'error') {
+          tracer?.changeException(change, entry, { kind: 'error_payload', error: decision.error })
           json = encoded.get(decision.error) ?? buildErrorData(change, decision.error)
           encoded.set(decision.error, json)
           deliveries += this.#send(entry, bindings.map((b) => b.id), json, change.position)
           continue
         }
-        if (decision.checkCurrent && !seen?.current.has(change)) continue
+        if (decision.checkCurrent && !seen?.current.has(change)) {
+          tracer?.changeException(change, entry, this.#rlsDenied(entry, table, 'new'))
+          continue
+        }
         const oldVisible = decision.checkOld ? (seen?.old.has(change) ?? false) : true
-        if (change.type === 'DELETE' && !oldVisible) continue
+        if (change.type === 'DELETE' && !oldVisible) {
+          tracer?.changeException(change, entry, this.#rlsDenied(entry, table, 'old'))
+          continue
+        }
         // Bindings of one channel with different `select` lists get one message per list.
         const bySelect = new Map<string, IndexedBinding<SubscriberEntry>[]>()
         for (const b of bindings) {
@@ -145,6 +169,7 @@ export class ChangeDispatcher {
         }
       }
     }
+    tracer?.changesDispatched()
     return { deliveries, authQueries: this.authorizer.queries - before }
   }
 
@@ -163,6 +188,11 @@ export class ChangeDispatcher {
       keys.set(memo, key)
     }
     return key
+  }
+
+  /** What the tracer keeps of an RLS denial: the role and the claims the table's policies read (no token). */
+  #rlsDenied(entry: SubscriberEntry, table: TableFacts, row: 'new' | 'old'): ChangeException {
+    return { kind: 'rls_denied', row, role: entry.auth.role, claimPaths: this.catalog.cachedPolicyClaimPaths(entry.auth.role, table.oid) }
   }
 
   #send(entry: SubscriberEntry, ids: number[], json: string, position: ChangePosition): number {

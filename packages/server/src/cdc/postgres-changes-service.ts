@@ -33,12 +33,13 @@ import { cdcMetrics, type CdcMetrics } from './cdc-metrics.js'
 import { Change, relationInfo, tupleBytes, type ChangePosition, type RelationInfo } from './change.js'
 import { ChangeDispatcher, type SubscriberEntry } from './change-dispatcher.js'
 import { databaseBroadcastFrom, isMessagesRelation, type DatabaseBroadcast } from './database-broadcast.js'
-import { formatCommitTimestamp } from './replication-frames.js'
+import { formatCommitTimestamp, pgTimeToUnixMs } from './replication-frames.js'
 import { ReplicationStream, type RawTransaction } from './replication-stream.js'
 import { RlsAuthorizer } from './rls-authorizer.js'
 import { SubscriptionIndex, type IndexedBinding } from './subscription-index.js'
 import { stableBindingId } from './binding-id.js'
 import type { ChangeLogPort } from '../hub/tenant-hub.js'
+import type { TraceSlot } from '../inspect/delivery-tracer.js'
 import { formatStreamPoint, STREAM_START } from '@switchboard/protocol'
 import type { PostgresChangesEngine } from '../tenant/tenant.js'
 import type { CompiledBinding } from './binding-validator.js'
@@ -72,6 +73,8 @@ export interface PostgresChangesOptions {
    * positions changes and database broadcasts go to `onDatabaseBroadcast`.
    */
   log?: ChangeLogPort
+  /** The inspector's tracer slot (the hub's `tracing`): the dispatcher reports to it while somebody traces. */
+  tracing?: TraceSlot
   onDatabaseBroadcast?(message: DatabaseBroadcast): void
   /** Most transactions handled in one batch. Default 500. */
   maxBatchTransactions?: number
@@ -145,6 +148,8 @@ export class PostgresChangesService implements PostgresChangesEngine {
   #generation = 0
   #queue: RawTransaction[] = []
   #processing: Promise<void> | null = null
+  /** Commit time of the oldest transaction of the batch being delivered (null: none). */
+  #inFlightCommit: bigint | null = null
   #lastCommitLsn = 0n
   #windowStart = 0
   #windowCount = 0
@@ -175,7 +180,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     })
     this.#catalog = new Catalog(this.#sql, options.clock)
     this.#authorizer = new RlsAuthorizer(this.#sql, options.logger)
-    this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes)
+    this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes, options.tracing ?? null)
     this.#metrics = cdcMetrics(options.registry)
     this.#log = options.log ?? new CountingLog((message) => options.onDatabaseBroadcast?.(message))
     this.#stream = new ReplicationStream({
@@ -240,6 +245,12 @@ export class PostgresChangesService implements PostgresChangesEngine {
       this.#markRebuilt()
     }
     this.#scheduleRetention()
+  }
+
+  /** Commit time (ms) of the oldest transaction received and not delivered yet; null when caught up (the inspector's lag). */
+  get oldestUndelivered(): number | null {
+    const commit = this.#inFlightCommit ?? this.#queue[0]?.commitTime
+    return commit === undefined || commit === null ? null : pgTimeToUnixMs(commit)
   }
 
   /** Whether the replication connection is up now. */
@@ -334,6 +345,12 @@ export class PostgresChangesService implements PostgresChangesEngine {
     }
   }
 
+  /** The bindings registered for `subscriber` and its cursor (the inspector explains filters with them). */
+  registration(subscriber: ChangeSubscriber): { cursor: number; bindings: readonly IndexedBinding<SubscriberEntry>[]; quarantined: boolean } | undefined {
+    const registered = this.#subscribers.get(subscriber)
+    return registered && { cursor: registered.entry.cursor, bindings: registered.bindings, quarantined: this.#index.isSuspended(registered.entry) }
+  }
+
   /** A refreshed token: later changes are authorized under the new context. */
   updateAuth(subscriber: ChangeSubscriber, auth: AuthContext): void {
     const registered = this.#subscribers.get(subscriber)
@@ -364,6 +381,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
   async #drain(): Promise<void> {
     while (this.#queue.length > 0 && !this.#stopped) {
       const batch = this.#queue.splice(0, this.#options.maxBatchTransactions ?? 500)
+      this.#inFlightCommit = batch[0]!.commitTime
       if (this.#queue.length < QUEUE_HIGH_WATER / 2) this.#stream.resume()
       const started = performance.now()
       let decoded: DecodedBatch | null = null
@@ -384,6 +402,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
           if (this.#stopped) return
         }
       }
+      this.#inFlightCommit = null
       this.#metrics.batchSeconds.observe({ slot: this.#slot }, (performance.now() - started) / 1000)
       const last = batch[batch.length - 1]!
       const tail = this.#retained[this.#retained.length - 1]

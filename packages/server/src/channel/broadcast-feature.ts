@@ -21,6 +21,7 @@ export function handleBroadcast(port: ChannelPort, message: InboundMessage, fram
   tenant.metrics.messagesIn.inc({ kind: 'broadcast' })
   const ack = config.broadcast.ack
   if (frameBytes > tenant.limits.maxPayloadBytes) {
+    tenant.hub.tracing.current?.refused(port, message, { kind: 'payload_too_large', bytes: frameBytes, limit: tenant.limits.maxPayloadBytes })
     tenant.metrics.countError(ErrorCode.PayloadTooLarge)
     // Supabase answers an acking sender with this bare string and drops silently otherwise.
     if (ack) port.reply(message.ref, 'error', 'payload_size_exceeded')
@@ -34,6 +35,7 @@ export function handleBroadcast(port: ChannelPort, message: InboundMessage, fram
   }
   withWritePermission(port, 'broadcast', (allowed) => {
     if (!allowed) {
+      tenant.hub.tracing.current?.refused(port, message, { kind: 'not_authorized_write' })
       tenant.metrics.countError(ErrorCode.Unauthorized)
       // Supabase drops silently (an acking sender times out); an explicit error is kinder.
       if (ack) port.reply(message.ref, 'error', { reason: `Unauthorized: You do not have permissions to write to this Channel topic: ${port.subTopic}` })

@@ -148,6 +148,7 @@ export class ChannelFeed implements OrderedSubscriber {
     const lost = code === ResumeCode.resumed ? await this.#lostAcrossEpochs() : undefined
     if (!this.#port.isJoined) return
     this.#pushStatus(code, cursor, snapshot.ok ? snapshot.point : log.headPoint, { replayed: code === ResumeCode.gap ? undefined : frames.length, reason, lost })
+    hub.tracing.current?.caughtUp(this.#port, { code, from: this.#startPosition(), cursor, replayed: frames.map((f) => f.position), ...(reason ? { reason } : {}) })
     this.#catchingUp = false
     this.#live = true
     // Held frames at or before the cursor were replayed (or precede the start): drop them.
@@ -181,6 +182,14 @@ export class ChannelFeed implements OrderedSubscriber {
     }
     this.#held = held.slice(sent)
     hub.waitForChanges(this)
+  }
+
+  /** The log position the stream starts after, when it is one of this epoch (the inspector's gap range). */
+  #startPosition(): number | null {
+    const start = this.#start
+    if (start.kind === 'join') return start.position
+    if (start.kind === 'resume' && start.point.epoch === this.#port.tenant.hub.log.epoch) return start.point.position
+    return null
   }
 
   #read(): SinceResult<LogMessage> {

@@ -241,6 +241,7 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
       return
     }
     if (!this.host.allowEvent()) {
+      this.tenant.hub.tracing.current?.refused(this, message, { kind: 'rate_limited', limit: this.tenant.limits.maxEventsPerSecond })
       this.tenant.metrics.countError(ErrorCode.TooManyEvents)
       this.shutdown('Too many messages per second')
       return

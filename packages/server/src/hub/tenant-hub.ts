@@ -22,6 +22,7 @@ import type { Change } from '../cdc/change.js'
 import type { DatabaseBroadcast } from '../cdc/database-broadcast.js'
 import type { Clock } from '../clock.js'
 import type { ClusterAdapter, ClusterMessage } from '../cluster/cluster-adapter.js'
+import type { TraceSlot } from '../inspect/delivery-tracer.js'
 import type { Logger } from '../logger.js'
 import { TopicRegistry, type FanoutSubscriber } from '../broadcast/topic-registry.js'
 import { PresenceRegistry } from '../presence/presence-registry.js'
@@ -96,6 +97,8 @@ export class TenantHub implements ChangeLogPort {
   readonly #clock: Clock
   /** Topics whose ephemeral broadcasts this epoch are recorded (true), or the broadcasts waiting for it. */
   readonly #topicMarks = new Map<string, true | (() => void)[]>()
+  /** The inspector's tracer while somebody traces deliveries (inspect/delivery-tracer.ts); empty otherwise. */
+  readonly tracing: TraceSlot = { current: null }
 
   constructor(options: TenantHubOptions) {
     this.log = new DeliveryLog<LogMessage>(options.limits, options.clock)
@@ -192,12 +195,16 @@ export class TenantHub implements ChangeLogPort {
     // JSON-object broadcasts come from vsn 1.0.0 clients and REST (kind-3 bytes are the hot
     // path), so measuring their size for the log's byte bound by stringifying is affordable.
     const bytes = JSON.stringify(payload).length
-    const position = this.log.append({ kind: 'broadcast-json', topicKey, topic, payload, senderSession: sender?.session ?? null }, bytes)
+    const entry = { kind: 'broadcast-json', topicKey, topic, payload, senderSession: sender?.session ?? null } as const
+    const position = this.log.append(entry, bytes)
+    this.tracing.current?.broadcast(position, entry, this.topics.subscribers(topicKey), sender?.exclude)
     this.topics.broadcastJson(topicKey, topic, payload, { position, point: this.log.headPoint }, sender?.exclude)
   }
 
   #deliverUser(topicKey: string, topic: string, broadcast: UserBroadcast, sender?: BroadcastSender): void {
-    const position = this.log.append({ kind: 'broadcast-user', topicKey, topic, broadcast, senderSession: sender?.session ?? null }, broadcast.payload.length + 128)
+    const entry = { kind: 'broadcast-user', topicKey, topic, broadcast, senderSession: sender?.session ?? null } as const
+    const position = this.log.append(entry, broadcast.payload.length + 128)
+    this.tracing.current?.broadcast(position, entry, this.topics.subscribers(topicKey), sender?.exclude)
     this.topics.broadcastUser(topicKey, topic, broadcast, { position, point: this.log.headPoint }, sender?.exclude)
   }
 
@@ -241,6 +248,7 @@ export class TenantHub implements ChangeLogPort {
     this.#persistedBy.delete(message.id)
     const { topicKey, topic, broadcast } = databaseBroadcastEntry(message)
     const mark = { position: message.position.seq, point: formatStreamPoint(message.position.lsn, message.position.index) }
+    this.tracing.current?.broadcast(mark.position, { kind: 'broadcast-user', topicKey, topic, broadcast, senderSession: null }, this.topics.subscribers(topicKey), sender?.exclude)
     this.topics.broadcastUser(topicKey, topic, broadcast, mark, sender?.exclude)
     // Other nodes read the same stream: nothing to publish.
   }

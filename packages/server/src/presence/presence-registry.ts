@@ -21,6 +21,18 @@ export class PresenceRegistry<Owner> {
     return diff
   }
 
+  /** Presences tracked on this node, over all topics (the inspector's overview; O(topics)). */
+  get size(): number {
+    let n = 0
+    for (const topic of this.#topics.values()) n += topic.size
+    return n
+  }
+
+  /** Presences tracked on one topic. */
+  sizeOf(key: string): number {
+    return this.#topics.get(key)?.size ?? 0
+  }
+
   state(key: string): PresenceGroup {
     return this.#topics.get(key)?.state() ?? Object.create(null)
   }

@@ -26,6 +26,7 @@ import { OutboundQueue, type FlushScheduler, type OutFrame } from './outbound-qu
 
 /** WebSocket close codes used by the server. */
 export const CloseCode = {
+  normal: 1000,
   goingAway: 1001,
   tryAgainLater: 1013,
   serviceRestart: 1012,
@@ -33,13 +34,26 @@ export const CloseCode = {
 
 let nextConnectionId = 1
 
+/** What the upgrade request said about the client (shown by the inspector; never the apikey). */
+export interface ClientInfo {
+  vsn: string
+  /** `x-client-info` or `user-agent`, cut to 120 characters. */
+  agent: string | null
+  remoteAddress: string | null
+}
+
 export class Connection implements ChannelHost {
   readonly id = nextConnectionId++
   readonly serializer: Serializer
   readonly tenant: Tenant
   readonly connectToken: string
+  readonly client: ClientInfo
+  readonly connectedAt: number
   /** Last time a frame arrived (ms), read by the server's idle sweeper. */
   lastFrameAt: number
+  /** `performance.now()` when the outbound queue overflowed (slow consumer), or when the socket closed: the inspector's verdicts. */
+  slowConsumerAt: number | null = null
+  closedAt: number | null = null
   readonly #ws: WebSocket
   readonly #queue: OutboundQueue
   readonly #channels = new Map<string, Channel>()
@@ -47,15 +61,17 @@ export class Connection implements ChannelHost {
   readonly #events: RateWindow
   #closed = false
 
-  constructor(ws: WebSocket, rawSocket: Duplex, tenant: Tenant, serializer: Serializer, connectToken: string, scheduler: FlushScheduler) {
+  constructor(ws: WebSocket, rawSocket: Duplex, tenant: Tenant, serializer: Serializer, connectToken: string, scheduler: FlushScheduler, client: ClientInfo = { vsn: serializer.vsn, agent: null, remoteAddress: null }) {
     this.#ws = ws
     this.tenant = tenant
     this.serializer = serializer
     this.connectToken = connectToken
-    this.lastFrameAt = tenant.clock.now()
+    this.client = client
+    this.lastFrameAt = this.connectedAt = tenant.clock.now()
     this.#joins = new RateWindow(tenant.limits.maxJoinsPerSecond, 1_000, tenant.clock)
     this.#events = new RateWindow(tenant.limits.maxEventsPerSecond, 1_000, tenant.clock)
     this.#queue = new OutboundQueue(ws, rawSocket, scheduler, tenant.limits.maxBufferedBytesPerSocket, () => {
+      this.slowConsumerAt = performance.now()
       tenant.metrics.countError(ErrorCode.SlowConsumer)
       tenant.logger.warn({ connection: this.id }, 'slow consumer disconnected')
       this.close(CloseCode.tryAgainLater, 'slow consumer')
@@ -73,6 +89,16 @@ export class Connection implements ChannelHost {
     return this.#channels.size
   }
 
+  /** The joined (and joining) channels, by topic. */
+  get channels(): ReadonlyMap<string, Channel> {
+    return this.#channels
+  }
+
+  /** Bytes queued for this socket and not yet written (the slow-consumer bound applies to it). */
+  get queuedBytes(): number {
+    return this.#queue.queuedBytes
+  }
+
   send(frame: OutFrame): void {
     this.#queue.push(frame)
   }
@@ -88,6 +114,7 @@ export class Connection implements ChannelHost {
   /** Closes the socket (channels are disposed when the close completes). */
   close(code: number, reason: string): void {
     if (this.#closed) return
+    this.closedAt ??= performance.now()
     // Frames queued this turn (e.g. the join error that explains a 1001) go out before the
     // close frame; once ws is closing, the queue's flush would drop them.
     this.#queue.flush()
@@ -98,12 +125,17 @@ export class Connection implements ChannelHost {
 
   /** Graceful drain (shutdown): tell every channel, then close with 1012 so clients reconnect. */
   drain(): void {
+    this.disconnect('Server requested disconnect', CloseCode.serviceRestart, 'server shutting down')
+  }
+
+  /** Tells every channel `message` (a `system` push), then closes the socket with `code` (the inspector's disconnect, shutdown). */
+  disconnect(message: string, code: number, reason: string): void {
     for (const channel of this.#channels.values()) {
-      channel.push('system', { extension: 'system', status: 'ok', message: 'Server requested disconnect', channel: channel.subTopic })
+      channel.push('system', { extension: 'system', status: 'ok', message, channel: channel.subTopic })
     }
     for (const channel of [...this.#channels.values()]) channel.dispose()
     this.#queue.flush()
-    this.close(CloseCode.serviceRestart, 'server shutting down')
+    this.close(code, reason)
   }
 
   #onFrame(data: RawData, isBinary: boolean): void {
@@ -182,6 +214,7 @@ export class Connection implements ChannelHost {
   #onClosed(): void {
     if (this.#closed) return
     this.#closed = true
+    this.closedAt = performance.now()
     this.#queue.close()
     for (const channel of [...this.#channels.values()]) channel.dispose()
     this.#channels.clear()

@@ -74,6 +74,8 @@ export class FlushScheduler {
   /** Frames written by the last flushes, read and reset by the metrics collector. */
   framesWritten = 0
   bytesWritten = 0
+  /** Called after each flush of all dirty sockets while the inspector traces (it times deliveries); null otherwise. */
+  afterFlush: (() => void) | null = null
 
   readonly #flushAll = (): void => {
     this.#scheduled = false
@@ -85,6 +87,7 @@ export class FlushScheduler {
       this.framesWritten += frames
       this.bytesWritten += bytes
     }
+    this.afterFlush?.()
   }
 }
 
@@ -111,6 +114,11 @@ export class OutboundQueue {
     }
     this.#frames.push(frame)
     if (this.#frames.length === 1) this.scheduler.markDirty(this)
+  }
+
+  /** Bytes waiting here and in ws's own buffer. */
+  get queuedBytes(): number {
+    return this.#bytes + this.ws.bufferedAmount
   }
 
   /** Writes the queued frames; `shared` lets consecutive sockets with the same frames share one Buffer. */

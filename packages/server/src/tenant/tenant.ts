@@ -57,30 +57,18 @@ export interface TenantServices {
   readonly metrics: ServerMetrics
 }
 
-export class Tenant implements TenantServices {
-  readonly id: string
-  readonly verifier: JwtVerifier
-  readonly authorizer: ChannelAuthorization
-  readonly postgresChanges: PostgresChangesEngine | null
-  readonly messages: BroadcastStore
-  readonly limits: Limits
-  readonly clock: Clock
-  readonly logger: Logger
-  readonly metrics: ServerMetrics
+/** A tenant: its services (read-only, copied in as they are) and its hub. */
+// The interface merges the services' fields into the class, so they are declared once.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface Tenant extends TenantServices {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class Tenant {
   readonly hub: TenantHub
   /** Set during graceful shutdown: new joins are refused with `RealtimeRestarting`. */
   shuttingDown = false
 
   constructor(services: TenantServices, hub: TenantHub) {
-    this.id = services.id
-    this.verifier = services.verifier
-    this.authorizer = services.authorizer
-    this.postgresChanges = services.postgresChanges
-    this.messages = services.messages
-    this.limits = services.limits
-    this.clock = services.clock
-    this.logger = services.logger
-    this.metrics = services.metrics
+    Object.assign(this, services)
     this.hub = hub
   }
 }

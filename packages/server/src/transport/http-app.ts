@@ -4,8 +4,11 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Sql } from 'postgres'
+import type { Inspector } from '../inspect/inspector.js'
 import type { ServerMetrics } from '../metrics.js'
 import type { Tenant } from '../tenant/tenant.js'
+import { registerInspectApi } from './inspect-api.js'
+import { registerInspectorPage } from './inspector-page.js'
 import { registerRestBroadcast } from './rest-broadcast.js'
 import type { UpgradeHandler } from './websocket-upgrade.js'
 
@@ -16,6 +19,8 @@ export interface HttpAppOptions {
   upgrade: UpgradeHandler
   /** Brings counters kept outside prom-client up to date before a scrape. */
   beforeMetrics?: () => void
+  /** The inspector (API and page at /inspector), with the admin key and the page's folder. */
+  inspector?: { inspector: Inspector; adminKey: string | null; pageDir: string | null }
   /** Extra routes (the demo app, dev endpoints) registered by the embedding program. */
   extend?: (app: FastifyInstance) => void | Promise<void>
 }
@@ -52,6 +57,10 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   })
 
   registerRestBroadcast(app, tenant)
+  if (options.inspector) {
+    registerInspectApi(app, options.inspector)
+    registerInspectorPage(app, options.inspector.pageDir)
+  }
   await options.extend?.(app)
 
   app.server.on('upgrade', (request, socket, head) => upgrade.handleUpgrade(request, socket, head))

@@ -61,7 +61,9 @@ export function createUpgradeHandler(tenant: Tenant, scheduler: FlushScheduler):
     }
     if (socket.destroyed) return
     wss.handleUpgrade(request, socket, head, (ws) => {
-      const connection = new Connection(ws, socket, tenant, serializer, apiKey, scheduler)
+      const agent = request.headers['x-client-info'] ?? request.headers['user-agent']
+      const client = { vsn: serializer.vsn, agent: typeof agent === 'string' ? agent.slice(0, 120) : null, remoteAddress: request.socket.remoteAddress ?? null }
+      const connection = new Connection(ws, socket, tenant, serializer, apiKey, scheduler, client)
       connections.add(connection)
       ws.once('close', () => connections.delete(connection))
     })
