@@ -15,7 +15,7 @@ import { rolldown } from 'rolldown'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { launchChromium } from '../../../test-support/chromium.js'
-import { createHarness, sleep, type Harness } from './helpers.js'
+import { createHarness, publishTable, sleep, type Harness } from './helpers.js'
 
 const src = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url))
 
@@ -47,9 +47,7 @@ async function bundlePage(): Promise<string> {
 beforeAll(async () => {
   h = await createHarness()
   sql = postgres(h.db.url, { max: 2, onnotice: () => {} })
-  await sql`create table items (id int primary key, title text)`
-  await sql`alter table items replica identity full`
-  await sql`alter publication supabase_realtime add table items`
+  await publishTable(sql, 'items', 'id int primary key, title text')
   const script = await bundlePage()
   http = createServer((req, res) => {
     if (req.url?.startsWith('/app.js')) {
@@ -143,6 +141,28 @@ async function leaderOf(tabs: Tab[]): Promise<Tab[]> {
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 const sorted = (ids: number[]) => [...ids].sort((a, b) => a - b)
 
+/** Waits for one leader among `tabs` and every tab live: how long after `since` the lead was taken, and all were live (as polled). */
+async function handedOver(tabs: Tab[], since: number, label: string): Promise<{ takeover: number; live: number }> {
+  await until(async () => (await leaderOf(tabs)).length === 1 && (await Promise.all(tabs.map((t) => api(t.page).live()))).every(Boolean), 5000, label).catch(dump(tabs))
+  const live = Date.now() - since
+  return { takeover: (await leaderSince(tabs)) - since, live }
+}
+
+/** Waits until every tab received at least `count` inserts. */
+const untilAll = (tabs: Tab[], count: number, label: string) =>
+  until(async () => (await Promise.all(tabs.map((t) => api(t.page).ids()))).every((ids) => ids.length >= count), 10_000, label)
+
+/** A fresh browser context with `n` tabs, which all received the inserts 1…`rows`. */
+async function tabsWithRows(n: number, rows: number): Promise<{ context: BrowserContext; tabs: Tab[] }> {
+  await until(async () => (await connections()) === 0, 10_000, 'no sockets')
+  const context = await browser.newContext()
+  onTestFinished(() => context.close())
+  const tabs = await openTabs(context, n)
+  await insertSlowly(1, rows)
+  await untilAll(tabs, rows, 'first inserts')
+  return { context, tabs }
+}
+
 async function insertSlowly(from: number, to: number) {
   for (let id = from; id <= to; id++) {
     await sql`insert into items values (${id}, 't')`
@@ -152,16 +172,10 @@ async function insertSlowly(from: number, to: number) {
 
 describe('one socket per browser, in Chromium', { timeout: 120_000 }, () => {
   it('three tabs open one WebSocket; closing the leader moves it within 2 s; inserts made meanwhile reach every tab exactly once', async () => {
-    await until(async () => (await connections()) === 0, 10_000, 'no sockets')
-    const context = await browser.newContext()
-    onTestFinished(() => context.close())
-    const tabs = await openTabs(context, 3)
+    const { tabs } = await tabsWithRows(3, 20)
     expect(await leaderOf(tabs)).toHaveLength(1)
     expect(await connections()).toBe(1)
     expect(tabs.reduce((n, t) => n + t.sockets, 0)).toBe(1)
-
-    await insertSlowly(1, 20)
-    await until(async () => (await Promise.all(tabs.map((t) => api(t.page).ids()))).every((ids) => ids.length >= 20), 10_000, 'first inserts')
 
     const [leader] = await leaderOf(tabs)
     const rest = tabs.filter((t) => t !== leader)
@@ -169,11 +183,9 @@ describe('one socket per browser, in Chromium', { timeout: 120_000 }, () => {
     await sleep(100)
     const closedAt = Date.now()
     await leader!.page.close()
-    await until(async () => (await leaderOf(rest)).length === 1 && (await Promise.all(rest.map((t) => api(t.page).live()))).every(Boolean), 5000, 'a new leader and every tab live')
-    const live = Date.now() - closedAt
-    const takeover = (await leaderSince(rest)) - closedAt
+    const { takeover, live } = await handedOver(rest, closedAt, 'a new leader and every tab live')
     await writing
-    await until(async () => (await Promise.all(rest.map((t) => api(t.page).ids()))).every((ids) => ids.length >= 80), 10_000, 'every insert in every tab')
+    await untilAll(rest, 80, 'every insert in every tab')
     await sleep(300)
     for (const tab of rest) expect(sorted(await api(tab.page).ids())).toEqual(range(1, 80))
     for (const tab of rest) expect(await api(tab.page).stats()).toMatchObject({ gaps: 0, recoveries: 1, connection: 'connected' })
@@ -186,12 +198,7 @@ describe('one socket per browser, in Chromium', { timeout: 120_000 }, () => {
   })
 
   it('ten tabs: one WebSocket per browser', async () => {
-    await until(async () => (await connections()) === 0, 10_000, 'no sockets')
-    const context = await browser.newContext()
-    onTestFinished(() => context.close())
-    const tabs = await openTabs(context, 10)
-    await insertSlowly(1, 5)
-    await until(async () => (await Promise.all(tabs.map((t) => api(t.page).ids()))).every((ids) => ids.length >= 5), 10_000, 'inserts in ten tabs')
+    const { tabs } = await tabsWithRows(10, 5)
     const sockets = tabs.reduce((n, t) => n + t.sockets, 0)
     const server = await connections()
     console.info(`[tabs] ten tabs: ${sockets} WebSocket opened by the pages, ${server} on the server`)
@@ -206,12 +213,7 @@ describe('one socket per browser, in Chromium', { timeout: 120_000 }, () => {
   // `frozen` state set through CDP did not stop timers or BroadcastChannel delivery in this
   // headless Chromium). Its socket stays open and its Web Lock held: a follower must steal it.
   it('a sleeping leader (JavaScript paused) is replaced within 2 s; nothing is lost; woken, it gives its socket up', async () => {
-    await until(async () => (await connections()) === 0, 10_000, 'no sockets')
-    const context = await browser.newContext()
-    onTestFinished(() => context.close())
-    const tabs = await openTabs(context, 3)
-    await insertSlowly(1, 10)
-    await until(async () => (await Promise.all(tabs.map((t) => api(t.page).ids()))).every((ids) => ids.length >= 10), 10_000, 'first inserts')
+    const { context, tabs } = await tabsWithRows(3, 10)
     const [leader] = await leaderOf(tabs)
     const rest = tabs.filter((t) => t !== leader)
     const cdp = await context.newCDPSession(leader!.page)
@@ -219,14 +221,9 @@ describe('one socket per browser, in Chromium', { timeout: 120_000 }, () => {
     const frozenAt = Date.now()
     await cdp.send('Debugger.enable')
     await cdp.send('Debugger.pause')
-    await until(async () => (await leaderOf(rest)).length === 1 && (await Promise.all(rest.map((t) => api(t.page).live()))).every(Boolean), 5000, 'a follower leads and every other tab is live').catch(async (error: unknown) => {
-      for (const tab of rest) console.error(JSON.stringify(await tab.page.evaluate(() => (globalThis as unknown as { sb: { state(): unknown } }).sb.state())))
-      throw error
-    })
-    const live = Date.now() - frozenAt
-    const takeover = (await leaderSince(rest)) - frozenAt
+    const { takeover, live } = await handedOver(rest, frozenAt, 'a follower leads and every other tab is live')
     await writing
-    await until(async () => (await Promise.all(rest.map((t) => api(t.page).ids()))).every((ids) => ids.length >= 60), 10_000, 'every insert in the live tabs')
+    await untilAll(rest, 60, 'every insert in the live tabs')
     await sleep(300)
     for (const tab of rest) expect(sorted(await api(tab.page).ids())).toEqual(range(1, 60))
     for (const tab of rest) expect((await api(tab.page).stats()).gaps).toBe(0)
@@ -245,12 +242,7 @@ describe('one socket per browser, in Chromium', { timeout: 120_000 }, () => {
   })
 
   it('a follower that sleeps through messages of the leader notices the gap and catches up, once', async () => {
-    await until(async () => (await connections()) === 0, 10_000, 'no sockets')
-    const context = await browser.newContext()
-    onTestFinished(() => context.close())
-    const tabs = await openTabs(context, 3)
-    await insertSlowly(1, 10)
-    await until(async () => (await Promise.all(tabs.map((t) => api(t.page).ids()))).every((ids) => ids.length >= 10), 10_000, 'first inserts')
+    const { context, tabs } = await tabsWithRows(3, 10)
     const flags = await Promise.all(tabs.map((t) => api(t.page).leader()))
     const follower = tabs[flags.indexOf(false)]!
     const cdp = await context.newCDPSession(follower.page)

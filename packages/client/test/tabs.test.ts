@@ -10,16 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BroadcastMessage, ChannelManager, PresenceUser } from '@switchboard/client'
 import { createSharedManager, tabSharingState } from '@switchboard/client/tabs'
 import { MemoryLocks } from '../../../test-support/web-locks.js'
-import { createHarness, sleep, waitFor, type Harness } from './helpers.js'
+import { createHarness, publishTable, sleep, waitFor, type Harness } from './helpers.js'
 
 let h: Harness
 let sql: postgres.Sql
 beforeAll(async () => {
   h = await createHarness()
   sql = postgres(h.db.url, { max: 2, onnotice: () => {} })
-  await sql`create table items (id int primary key, title text)`
-  await sql`alter table items replica identity full`
-  await sql`alter publication supabase_realtime add table items`
+  await publishTable(sql, 'items', 'id int primary key, title text')
 })
 afterAll(async () => {
   await sql?.end()
