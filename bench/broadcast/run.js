@@ -20,10 +20,11 @@
  *                      tracing off and once on, switched through the inspector API between the
  *                      two (order alternating), so both halves of a pair share the machine's state.
  *                      Reports the median on/off ratio of delivered/s over the saturated pairs and
- *                      of deliveries per server CPU-second over all pairs. No baseline.
+ *                      of deliveries per server CPU-second over all pairs. No baseline. With --prof,
+ *                      also the share of the server's sampled CPU time in the inspector's code.
  * Writes bench/results/broadcast-<date>.json.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +32,7 @@ import { canPin, spawnNode } from '../lib/child.js'
 import { argv, flag, option, helpFromHeader } from '../lib/cli.js'
 import { BENCH_ADMIN_KEY, setTracing } from '../lib/inspector.js'
 import { startPostgres } from '../lib/postgres.js'
+import { profileShares } from '../lib/profile-share.js'
 import { median } from '../lib/stats.js'
 
 await helpFromHeader(import.meta.url)
@@ -240,7 +242,8 @@ const TRACING_STEPS = 7
 
 async function runTracingPairs(databaseUrl, rep) {
   const quiet = await waitForQuiet()
-  const { ctx } = await startFleet(['switchboard'], { BENCH_DATABASE_URL: databaseUrl, BENCH_ADMIN_KEY })
+  const execArgv = flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=tracing-${rep}.cpuprofile`] : []
+  const { ctx } = await startFleet(['switchboard'], { BENCH_DATABASE_URL: databaseUrl, BENCH_ADMIN_KEY }, execArgv)
   const { port } = ctx
   try {
     const pairs = []
@@ -285,6 +288,19 @@ function summarizeTracing(runs) {
   }
 }
 
+/**
+ * `--tracing --prof`: the share of the server's running time in the inspector's code
+ * (packages/server/dist/inspect/), over whole repetitions with tracing on half the time.
+ */
+function profileSummary() {
+  const shares = []
+  for (let rep = 1; rep <= REPS; rep++) {
+    const file = join(resultsDir, 'prof', `tracing-${rep}.cpuprofile`)
+    if (existsSync(file)) shares.push(profileShares(file, { inspector: /\/inspect\// }))
+  }
+  return { inspectorShare: round(median(shares.map((s) => s.inspector)), 4), gcShare: round(median(shares.map((s) => s.gc)), 4), perRep: shares.map((s) => round(s.inspector, 4)) }
+}
+
 function printTracing(t) {
   const pct = (ratio) => `${((1 - ratio) * 100).toFixed(1)} %`
   log('')
@@ -294,6 +310,10 @@ function printTracing(t) {
   log(`  deliveries per server CPU-second, all pairs: ${t.perServerCpuSecRatio}× → cost ${pct(t.perServerCpuSecRatio)}`)
   log(`  at ${fmtRate(FIXED_BROADCASTS * PER_ROOM)}/s: server CPU ${t.fixed.serverCpu.off} → ${t.fixed.serverCpu.on}, per CPU-second ${t.fixed.perServerCpuSecRatio}×, p50 ${fmtMs(t.fixed.p50Ms.off)} → ${fmtMs(t.fixed.p50Ms.on)} ms, p99 ${fmtMs(t.fixed.p99Ms.off)} → ${fmtMs(t.fixed.p99Ms.on)} ms`)
   log(`Target: cost ≤ 5 % → ${t.saturatedDeliveredRatio >= 0.95 ? 'met' : 'NOT met'} (throughput at saturation), ${t.perServerCpuSecRatio >= 0.95 ? 'met' : 'NOT met'} (per CPU-second)`)
+  if (t.profile) {
+    log(`  profile: the inspector's code is ${(t.profile.inspectorShare * 100).toFixed(2)} % of the server's running time over whole repetitions, tracing on half of it ` +
+      `(≈ ${(t.profile.inspectorShare * 200).toFixed(2)} % while on; per repetition ${t.profile.perRep.map((x) => (x * 100).toFixed(2)).join(', ')} %); GC ${(t.profile.gcShare * 100).toFixed(1)} %`)
+  }
   if (t.lostDeliveries || t.closedSockets) log(`WARNING: ${t.lostDeliveries} deliveries missing, ${t.closedSockets} sockets closed`)
 }
 
@@ -385,6 +405,7 @@ async function main() {
       await pg.stop()
     }
     const tracing = summarizeTracing(runs)
+    if (flag('prof')) tracing.profile = profileSummary()
     printTracing(tracing)
     mkdirSync(resultsDir, { recursive: true })
     const file = join(resultsDir, `broadcast-tracing-${started.toISOString().replace(/[:.]/g, '-')}.json`)

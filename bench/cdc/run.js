@@ -53,7 +53,7 @@
  *        BENCH_TRACE=1 prints per-stage server timestamps (trace.js).
  * Writes bench/results/cdc-<date>.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -62,6 +62,7 @@ import { canPin, spawnNode } from '../lib/child.js'
 import { flag, option, helpFromHeader } from '../lib/cli.js'
 import { BENCH_ADMIN_KEY, setTracing } from '../lib/inspector.js'
 import { startPostgres } from '../lib/postgres.js'
+import { profileShares } from '../lib/profile-share.js'
 import { median } from '../lib/stats.js'
 
 await helpFromHeader(import.meta.url)
@@ -431,13 +432,27 @@ try {
     await writer.stop()
     mkdirSync(resultsDir, { recursive: true })
     const file = join(resultsDir, `cdc-tracing-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+    await server.call('stop').catch(() => server.kill())
+    if (PROFILE_DIR) {
+      // The server writes its profile as it exits: the share of its running time in the inspector's code.
+      let newest = null
+      for (let waited = 0; waited < 10_000 && !newest; waited += 200) {
+        await sleep(200)
+        newest = readdirSync(PROFILE_DIR).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(PROFILE_DIR, f))
+          .filter((f) => statSync(f).mtimeMs > started).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0] ?? null
+      }
+      if (newest) {
+        const shares = profileShares(newest, { inspector: /\/inspect\// })
+        result.profile = { file: newest, inspectorShare: shares.inspector, gcShare: shares.gc }
+        console.log(`  profile: the inspector's code is ${(shares.inspector * 100).toFixed(2)} % of the server's running time over the run, tracing on half of it; GC ${(shares.gc * 100).toFixed(1)} %`)
+      }
+    }
     writeFileSync(file, JSON.stringify({
       machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin },
       options: { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, FIXED_INSERTS, FIXED_MS, POLICY_NAMES },
       ...result,
     }, null, 2))
     console.log(`  took ${Math.round((Date.now() - started) / 1000)} s; wrote ${file}`)
-    await server.call('stop').catch(() => server.kill())
     await sql.end({ timeout: 2 })
     await pg.stop()
     process.exit(0)

@@ -78,9 +78,15 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
   const [route, navigate] = useRoute()
   const [tenant, setTenant] = useState(session.tenants[0] ?? 'default')
   const [search, setSearch] = useState('')
+  // The search reopens the stream with its new `q`: once typing pauses, not per keystroke.
+  const [q, setQ] = useState('')
+  useEffect(() => {
+    const timer = setTimeout(() => setQ(search), 250)
+    return () => clearTimeout(timer)
+  }, [search])
   const stream = useInspectStream(
     tenant,
-    { ...(route.page === 'channels' ? { q: search } : {}), ...(route.page === 'channel' ? { channel: route.key } : {}), ...(route.page === 'trace' ? { recent: true } : {}) },
+    { ...(route.page === 'channels' ? { q } : {}), ...(route.page === 'channel' ? { channel: route.key } : {}), ...(route.page === 'trace' ? { recent: true } : {}) },
     onSignOut,
   )
   const tracing = stream.overview?.tracing

@@ -111,7 +111,7 @@ export class TraceRecorder implements DeliveryTracer {
 
   changeRouted(change: Change, matches: ReadonlyMap<SubscriberEntry, readonly { id: number }[]> | null): void {
     const position = change.position.seq
-    const retried = this.ring.atPosition(position)
+    const retried = this.ring.indexedAt(position)
     if (retried?.kind === 'change' && retried.change === change) {
       // A failed batch is dispatched again: the retry's outcome replaces the first attempt's.
       retried.matches = matches
@@ -134,12 +134,12 @@ export class TraceRecorder implements DeliveryTracer {
       later: null,
       weight: 1 + (matches?.size ?? 0),
     }
-    this.#add(message)
+    this.#add(message, true)
     if (matches !== null && matches.size > 0) this.#routed.push(message)
   }
 
   changeException(change: Change, entry: SubscriberEntry, exception: ChangeException): void {
-    const message = this.ring.atPosition(change.position.seq)
+    const message = this.ring.indexedAt(change.position.seq)
     if (message?.kind !== 'change') return // evicted by a batch larger than the ring
     ;(message.exceptions ??= new Map()).set(entry, exception)
   }
@@ -150,9 +150,11 @@ export class TraceRecorder implements DeliveryTracer {
   }
 
   caughtUp(channel: object, catchUp: CatchUp): void {
-    for (const position of catchUp.replayed) {
-      const message = this.ring.atPosition(position)
-      if (message) this.#addLater(message, { kind: 'replayed', channel, code: catchUp.code })
+    if (catchUp.replayed.length > 0) {
+      const wanted = new Set(catchUp.replayed)
+      for (const message of this.ring.newestFirst()) {
+        if (message.position !== null && wanted.has(message.position)) this.#addLater(message, { kind: 'replayed', channel, code: catchUp.code })
+      }
     }
     if (catchUp.code !== ResumeCode.gap) return
     // Every traced message of the channel's topic (or tables) in the range it could not replay.
@@ -207,8 +209,8 @@ export class TraceRecorder implements DeliveryTracer {
 
   // ─── internals ──────────────────────────────────────────────────────────────────────────
 
-  #add(message: TracedMessage): void {
-    this.ring.push(message)
+  #add(message: TracedMessage, indexed = false): void {
+    this.ring.push(message, indexed)
     const key = watchKeyOf(message)
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
     if (this.#watchers.size !== 0) for (const watcher of this.#watchers.get(key) ?? []) watcher(message)

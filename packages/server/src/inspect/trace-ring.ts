@@ -2,7 +2,9 @@
  * The trace's bounded store: the last `maxItems` traced messages of a tenant, and at most
  * `maxWeight` subscriber references over all of them (a message to 10,000 subscribers weighs
  * 10,001), oldest evicted first. Looked up by trace id (consecutive, so by arithmetic) and by
- * log position.
+ * log position: through an index for the items pushed `indexed` (changes, which the dispatcher
+ * reports on by position while they are delivered), by a scan of at most `maxItems` for the
+ * others (broadcasts, looked up only when someone asks).
  *
  *   push ──▶ [ id 41 │ id 42 │ … │ id 540 ] ──▶ evict (count / weight)
  *              ▲ oldest               ▲ newest
@@ -36,10 +38,10 @@ export class TraceRing<T extends RingItem> {
   }
 
   /** Adds the newest item (its id one above the newest held) and evicts what is over the bounds. */
-  push(item: T): void {
+  push(item: T, indexed = false): void {
     this.#items.push(item)
     this.#weight += item.weight
-    if (item.position !== null) this.#byPosition.set(item.position, item)
+    if (indexed && item.position !== null) this.#byPosition.set(item.position, item)
     this.#evict(item)
   }
 
@@ -57,6 +59,14 @@ export class TraceRing<T extends RingItem> {
   }
 
   atPosition(position: number): T | undefined {
+    const indexed = this.#byPosition.get(position)
+    if (indexed) return indexed
+    for (const item of this.newestFirst()) if (item.position === position) return item
+    return undefined
+  }
+
+  /** The item of an indexed position (the hot path's lookup: no scan). */
+  indexedAt(position: number): T | undefined {
     return this.#byPosition.get(position)
   }
 

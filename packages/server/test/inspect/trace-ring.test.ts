@@ -37,6 +37,18 @@ describe('TraceRing', () => {
     expect(ring.weight).toBe(8)
   })
 
+  test('indexed items are found by position without a scan; the index forgets what leaves', () => {
+    const ring = new TraceRing<RingItem>(2, 1_000)
+    ring.push(item(1), true)
+    ring.push(item(2))
+    expect(ring.indexedAt(10)?.id).toBe(1)
+    expect(ring.indexedAt(20)).toBeUndefined()
+    expect(ring.atPosition(20)?.id).toBe(2)
+    ring.push(item(3), true)
+    expect(ring.indexedAt(10)).toBeUndefined()
+    expect(ring.indexedAt(30)?.id).toBe(3)
+  })
+
   test('stays correct over many pushes (compaction)', () => {
     const ring = new TraceRing<RingItem>(500, 1e9)
     for (let id = 1; id <= 10_000; id++) ring.push(item(id))
