@@ -23,7 +23,7 @@ import type { PresenceMetadata } from './presence.js'
 
 export { ChannelManager, realtimeEndpoint } from './manager.js'
 export type { RealtimeConfig, SubscribeToEntityOptions, JoinPresenceOptions, BroadcastOptions, ChannelStats, ManagerStats } from './manager.js'
-export type { ReconnectOptions, LifecycleHandlers, GapEvent, ChangeHandlers, BroadcastMessage, PresenceHandlers, ChannelInfo } from './types.js'
+export type { ReconnectOptions, LifecycleHandlers, GapEvent, ChangeHandlers, PositionedChange, BroadcastMessage, PresenceHandlers, ChannelInfo } from './types.js'
 export { EntityChannel, PresenceLease } from './leases.js'
 export type { ConnectionSnapshot, AccessTokenFn } from './connection.js'
 export { Status, transition, isGap } from './status.js'
@@ -45,7 +45,8 @@ export type { PresenceUser, PresenceUserInput, PresenceMetadata } from './presen
 export { browserSignals, manualSignals } from './signals.js'
 export type { Signal, SignalSource } from './signals.js'
 export type { ReadableStore, Listener } from './store.js'
-export type { LostKind, GapReason, ResumeCode } from '@switchboard/protocol'
+export type { LostKind, GapReason, ResumeCode, MessageMark, StreamPoint } from '@switchboard/protocol'
+export { parsePgLsn, parseStreamPoint } from '@switchboard/protocol'
 
 let current: ChannelManager | undefined
 
@@ -59,9 +60,18 @@ let current: ChannelManager | undefined
  * ```
  */
 export function configureRealtime(config: RealtimeConfig): ChannelManager {
+  return setChannelManager(new ChannelManager(config))
+}
+
+/**
+ * Makes `manager` the shared one that the module-level helpers use (replacing, and cleaning up,
+ * a previous one) and returns it: for managers created with `new ChannelManager()` or by
+ * `@switchboard/client/tabs`.
+ */
+export function setChannelManager(manager: ChannelManager): ChannelManager {
   const previous = current
-  current = new ChannelManager(config)
-  if (previous) void previous.destroy()
+  current = manager
+  if (previous && previous !== manager) void previous.destroy()
   return current
 }
 

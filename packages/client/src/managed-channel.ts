@@ -25,8 +25,8 @@
  *
  * Returning to `connected` after having been connected raises one gap or recovery on every lease.
  */
-import type { RealtimeChannel, RealtimeClient, RealtimePostgresChangesPayload } from '@supabase/realtime-js'
-import { RESUME_KEY, ResumeCode, type ResumeRequest, type ResumeStatus } from '@switchboard/protocol'
+import type { RealtimeChannel, RealtimeClient } from '@supabase/realtime-js'
+import { RESUME_KEY, ResumeCode, type MessageMark, type ResumePoint, type ResumeRequest, type ResumeStatus } from '@switchboard/protocol'
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
 import { Timer, type Clock } from './clock.js'
 import type { Connection, ConnectionEvent } from './connection.js'
@@ -41,7 +41,7 @@ import { onRawMessage } from './raw-messages.js'
 import { isGap, isLive, isTerminal, transition, type Status, type StatusEvent } from './status.js'
 import { Store } from './store.js'
 import { StreamPosition, type RawPayload } from './stream-position.js'
-import type { BroadcastMessage, ChannelInfo, GapEvent } from './types.js'
+import type { BroadcastMessage, ChannelInfo, GapEvent, PositionedChange } from './types.js'
 
 /** How a channel retries after breaking. */
 export interface ChannelPolicy extends BackoffPolicy {
@@ -70,6 +70,8 @@ export interface ChannelContext {
   maxPayloadBytes: number
   broadcastRate: RateLimit
   positions: boolean
+  /** The `session` of every channel's resume requests (default: a random one per channel). */
+  session: string | undefined
   counters: { messagesIn: number; messagesOut: number; gaps: number; recoveries: number }
   usersStore(name: string): Store<PresenceUser[]>
   /** Statuses or leases changed (stats). */
@@ -111,8 +113,10 @@ export class ManagedChannel {
   #connectionGaveUp = false
   #systemMessage: string | undefined
   // Positions (issue 6): the stream's session and where it stands; see #inspect.
-  readonly #session = newSession()
+  readonly #session: string
   readonly #stream = new StreamPosition()
+  /** The mark of the change being dispatched (handed to handlers as `switchboard`). */
+  #mark: Partial<MessageMark> | undefined
   /** The join reply carried `switchboard`: the server speaks positions and will say Fresh/Resumed/Gap. */
   #speaks = false
   /** This instance's join was acknowledged (`SUBSCRIBED`). */
@@ -138,6 +142,7 @@ export class ManagedChannel {
     this.#ctx = ctx
     this.topic = `realtime:${name}`
     this.createdAt = ctx.clock.now()
+    this.#session = ctx.session ?? newSession()
     this.status = new Store<Status>('disconnected')
     this.users = ctx.usersStore(name)
     this.#retry = new Timer(ctx.clock)
@@ -184,6 +189,29 @@ export class ManagedChannel {
     if (this.leases.size === 0) this.#grace.start(() => this.#ctx.idle(this), this.#ctx.graceMs)
     else if (lease.presence) void this.retrack()
     this.#ctx.changed()
+  }
+
+  /** Where the stream stands (`null` before any position), and the live status of the current instance. @internal */
+  get point(): ResumePoint | null {
+    return this.#stream.resumePoint()
+  }
+
+  /** @internal */
+  get liveStatus(): ResumeStatus | undefined {
+    return this.#liveStatus
+  }
+
+  /**
+   * Resumes from `point` when it is older than where the stream stands (tab sharing: a tab
+   * joins a channel another tab's lease keeps). A joined instance rejoins from there; `true` when the point moved back. @internal
+   */
+  rewind(point: ResumePoint): boolean {
+    if (!this.#stream.rewind(point)) return false
+    if (this.#raw) {
+      if (this.#status === 'connected') this.#markBroken('rewind')
+      void this.#discard().then(() => this.#joinWhenReady())
+    }
+    return true
   }
 
   /** Retries a channel that gave up or was left disconnected by `autoReconnect: false`. */
@@ -264,7 +292,7 @@ export class ManagedChannel {
       this.#speaks = this.#subscribed = this.#drop = false
       const live = () => raw === this.#raw && !this.#drop
       for (const [key, spec] of this.specs) {
-        raw.on('postgres_changes', { ...spec }, (payload: RealtimePostgresChangesPayload<Record<string, unknown>>) => {
+        raw.on('postgres_changes', { ...spec }, (payload: PositionedChange) => {
           if (live()) this.#onChange(key, payload)
         })
       }
@@ -430,6 +458,7 @@ export class ManagedChannel {
       if (this.#subscribed) this.#live()
     } else {
       this.#drop = this.#stream.duplicate(event, p)
+      this.#mark = p?.switchboard
     }
   }
 
@@ -440,8 +469,10 @@ export class ManagedChannel {
     this.#ctx.counters.messagesIn++
   }
 
-  #onChange(key: string, payload: RealtimePostgresChangesPayload<Record<string, unknown>>): void {
+  #onChange(key: string, payload: PositionedChange): void {
     this.#touch()
+    const mark = this.#mark
+    if (typeof mark?.position === 'number') payload.switchboard = mark as MessageMark
     const specific = payload.eventType === 'INSERT' ? 'onInsert' : payload.eventType === 'UPDATE' ? 'onUpdate' : 'onDelete'
     for (const lease of this.leases) {
       if (lease.specKey !== key) continue

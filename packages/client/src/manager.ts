@@ -92,6 +92,8 @@ export interface RealtimeConfig {
    * every message, resumes from it on every rejoin and drops duplicates. See the README.
    */
   positions?: boolean
+  /** @internal The resume `session` of every channel (tab sharing keeps one per browser across leader changes). */
+  session?: string
 }
 
 /** Options of `subscribeToEntity`. */
@@ -121,6 +123,8 @@ export interface SubscribeToEntityOptions<Row extends Record<string, unknown> = 
   broadcastSelf?: boolean
   /** Resolve as soon as the lease exists instead of after the first join (default false). */
   waitForJoin?: boolean
+  /** The channel to hold (default `subscription`); `presence` with `changes: false` holds an entity's presence channel without tracking. */
+  kind?: ChannelKind
 }
 
 /** Options of `joinPresence`. */
@@ -251,6 +255,7 @@ export class ChannelManager {
       maxPayloadBytes: config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
       broadcastRate: config.broadcastRateLimit ?? DEFAULT_BROADCAST_RATE,
       positions: config.positions ?? true,
+      session: config.session,
       counters,
       usersStore: (name) => this.#usersStore(name),
       changed: () => this.#changed(),
@@ -277,7 +282,7 @@ export class ChannelManager {
    */
   acquireEntity<Row extends Record<string, unknown> = Record<string, unknown>>(options: SubscribeToEntityOptions<Row>): EntityChannel {
     const spec = options.changes === false ? undefined : postgresSpecFor(options)
-    const channel = this.#channel('subscription', options, { private: !!options.private, self: options.broadcastSelf, presenceKey: undefined })
+    const channel = this.#channel(options.kind ?? 'subscription', options, { private: !!options.private, self: options.broadcastSelf, presenceKey: undefined })
     const lease = new EntityChannel(channel, options as LeaseOptions, spec && postgresSpecKey(spec))
     this.#add(channel, lease, spec)
     return lease
@@ -429,6 +434,11 @@ export class ChannelManager {
     if (!channel) return Promise.resolve()
     for (const lease of [...channel.leases]) lease.release()
     return this.#close(channel)
+  }
+
+  /** Opens the socket now if nothing holds it open (idempotent); channels open it by themselves. */
+  connect(): void {
+    this.#connection.ensureConnected()
   }
 
   /** Retries now: the connection (fresh attempt budget) and every channel in `error`. */

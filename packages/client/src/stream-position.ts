@@ -48,6 +48,22 @@ export class StreamPosition {
     return point ? (this.lsn ? { ...point, lsn: this.lsn } : { ...point }) : null
   }
 
+  /**
+   * Moves back to `point` when it is older than where the stream stands (or nothing was received
+   * yet), so the next join resumes from there; `true` when it moved. Within an epoch positions
+   * compare; across epochs, stream points.
+   */
+  rewind(point: ResumePoint): boolean {
+    const current = this.#point
+    if (current && (point.epoch === current.epoch ? point.position >= current.position : (point.lsn ?? '') >= (this.lsn ?? ''))) return false
+    this.epoch = point.epoch
+    this.position = point.position
+    this.lsn = point.lsn
+    this.#ids.clear()
+    this.#point = { epoch: point.epoch, position: point.position }
+    return true
+  }
+
   /** A `phx_reply`: `true` when it is a join reply of a server that speaks positions. */
   reply(p: RawPayload): boolean {
     const key = p?.response?.[RESUME_KEY] as { epoch?: unknown } | undefined

@@ -3,7 +3,7 @@
  * Type-only: nothing here ships in a bundle.
  */
 import type { RealtimePostgresChangesPayload } from '@supabase/realtime-js'
-import type { GapReason, LostKind, ResumeCode } from '@switchboard/protocol'
+import type { GapReason, LostKind, MessageMark, ResumeCode } from '@switchboard/protocol'
 import type { ChannelKind } from './naming.js'
 import type { PresenceMetadata, PresenceUser } from './presence.js'
 import type { Status } from './status.js'
@@ -38,13 +38,23 @@ export interface GapEvent {
   lost?: LostKind[] | undefined
 }
 
+/**
+ * A change as handlers receive it: realtime-js's payload and, from a server that speaks
+ * positions, its mark `switchboard: { position, lsn }`. `lsn` is the change's stream point: its
+ * first 16 hex digits are the commit LSN (`parseStreamPoint` of `@switchboard/protocol`), which
+ * is what a loader's `pg_current_wal_lsn()` compares with (see `@switchboard/react`'s load then live).
+ */
+export type PositionedChange<Row extends Record<string, unknown> = Record<string, unknown>> = RealtimePostgresChangesPayload<Row> & {
+  switchboard?: MessageMark | undefined
+}
+
 /** Handlers of a postgres_changes lease. */
 export interface ChangeHandlers<Row extends Record<string, unknown> = Record<string, unknown>> {
-  onInsert?: ((payload: RealtimePostgresChangesPayload<Row>) => void) | undefined
-  onUpdate?: ((payload: RealtimePostgresChangesPayload<Row>) => void) | undefined
-  onDelete?: ((payload: RealtimePostgresChangesPayload<Row>) => void) | undefined
+  onInsert?: ((payload: PositionedChange<Row>) => void) | undefined
+  onUpdate?: ((payload: PositionedChange<Row>) => void) | undefined
+  onDelete?: ((payload: PositionedChange<Row>) => void) | undefined
   /** Fires for every event, besides the specific callback. */
-  onChange?: ((payload: RealtimePostgresChangesPayload<Row>) => void) | undefined
+  onChange?: ((payload: PositionedChange<Row>) => void) | undefined
 }
 
 /** The broadcast message handed to `on('broadcast')` handlers. */

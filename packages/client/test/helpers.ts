@@ -4,6 +4,7 @@
  */
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { SignJWT } from 'jose'
+import type postgres from 'postgres'
 import WebSocket from 'ws'
 import { startSwitchboard } from '@switchboard/server'
 import { ChannelManager, type RealtimeConfig } from '@switchboard/client'
@@ -128,6 +129,13 @@ export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, labe
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** `create table <name> (<columns>)` with full old rows, in the server's publication. */
+export async function publishTable(sql: postgres.Sql, name: string, columns: string): Promise<void> {
+  await sql.unsafe(`create table ${name} (${columns})`)
+  await sql.unsafe(`alter table ${name} replica identity full`)
+  await sql.unsafe(`alter publication supabase_realtime add table ${name}`)
+}
 
 /** Parsed `phx_join` frames (vsn 2.0.0 arrays) sent for `topic`. */
 export function joinFrames(sent: string[], topic: string): Array<Record<string, unknown>> {

@@ -4,7 +4,7 @@
  */
 import { describe, expectTypeOf, it } from 'vitest'
 import type { RealtimePostgresChangesPayload } from '@supabase/realtime-js'
-import type { ChannelInfo, ChannelKind, ChannelManager, JoinPresenceOptions, LostKind, PresenceMetadata } from '@switchboard/client'
+import type { ChannelInfo, ChannelKind, ChannelManager, JoinPresenceOptions, LostKind, PositionedChange, PresenceMetadata } from '@switchboard/client'
 import {
   configureRealtime,
   subscribeToEntity,
@@ -43,7 +43,10 @@ describe('public types', () => {
         entityType: 'contact',
         entityId: '1',
         onUpdate: (payload) => {
-          expectTypeOf(payload).toEqualTypeOf<RealtimePostgresChangesPayload<Contact>>()
+          // realtime-js's payload, plus the position mark of a server that speaks positions.
+          expectTypeOf(payload).toEqualTypeOf<PositionedChange<Contact>>()
+          expectTypeOf(payload).toExtend<RealtimePostgresChangesPayload<Contact>>()
+          expectTypeOf(payload.switchboard).toEqualTypeOf<{ position: number; lsn?: string } | undefined>()
         },
       }))
     // @ts-expect-error entityId is required

@@ -28,6 +28,12 @@ export interface RealtimeSyncOptions {
   enabled?: boolean
   /** `patch`: new rows go first (lists and the first page of infinite queries), as a chat needs. */
   newestFirst?: boolean
+  /**
+   * Refetch once when the subscription is first live (default false): for loaders that cannot
+   * return the position they read at, so a change committed between their read and the
+   * subscription going live is not missed (see `useLiveQuery` for the exact alternative).
+   */
+  refetchOnSubscribe?: boolean
 }
 
 /**
@@ -40,7 +46,7 @@ export interface RealtimeSyncOptions {
  * ```
  */
 export function useRealtimeSync(queryKey: QueryKey, binding: PostgresBinding, options: RealtimeSyncOptions = {}): SubscriptionResult {
-  const { mode = 'invalidate', primaryKey = 'id', batchMs = 50, enabled = true, newestFirst = false } = options
+  const { mode = 'invalidate', primaryKey = 'id', batchMs = 50, enabled = true, newestFirst = false, refetchOnSubscribe = false } = options
   const client = useQueryClient()
   const target = useLatest({ client, queryKey, mode, primaryKey, batchMs, newestFirst })
   const [batcher] = useState(() => new SyncBatcher(() => target.current))
@@ -53,6 +59,12 @@ export function useRealtimeSync(queryKey: QueryKey, binding: PostgresBinding, op
   })
   const status = useEntityLease(bindingToEntity(binding), listeners, enabled)
   useEffect(() => () => batcher.dispose(), [batcher])
+  const [subscribed] = useState(() => ({ done: false }))
+  useEffect(() => {
+    if (!refetchOnSubscribe || status !== 'connected' || subscribed.done) return
+    subscribed.done = true
+    batcher.gap()
+  }, [refetchOnSubscribe, status, subscribed, batcher])
   return { status }
 }
 
@@ -79,13 +91,14 @@ export type RealtimeQueryOptions<TQueryFnData, TError, TData, TQueryKey extends 
 export function useRealtimeQuery<TQueryFnData = unknown, TError = DefaultError, TData = TQueryFnData, TQueryKey extends QueryKey = QueryKey>(
   options: RealtimeQueryOptions<TQueryFnData, TError, TData, TQueryKey>,
 ): UseQueryResult<TData, TError> {
-  const { realtime, mode, primaryKey, batchMs, newestFirst, ...queryOptions } = options
+  const { realtime, mode, primaryKey, batchMs, newestFirst, refetchOnSubscribe, ...queryOptions } = options
   const result = useQuery(queryOptions as UseQueryOptions<TQueryFnData, TError, TData, TQueryKey>)
   useRealtimeSync(options.queryKey, realtime, {
     mode,
     primaryKey,
     batchMs,
     newestFirst,
+    refetchOnSubscribe,
     enabled: queryOptions.enabled !== false,
   })
   return result
