@@ -54,7 +54,6 @@ export class ChannelFeed implements OrderedSubscriber {
   #catchingUp: boolean
   /** Also orders broadcasts behind changes in flight (positions asked and bindings registered). */
   #ordersChanges = false
-  #live = false
   /** More frames arrived while catching up than may be held: the replay ends in a Gap. */
   #overflowed = false
 
@@ -64,10 +63,6 @@ export class ChannelFeed implements OrderedSubscriber {
     // Positioned frames that arrive before the replay are held from the join reply on.
     this.#catchingUp = start.kind !== 'none'
     if (this.#catchingUp) this.#held = []
-  }
-
-  get live(): boolean {
-    return this.#live
   }
 
   /** Whether the start point is from an earlier epoch (the caller waits for the rebuilt log). */
@@ -118,10 +113,7 @@ export class ChannelFeed implements OrderedSubscriber {
     const cursor = log.lastSeq
     register(cursor)
     this.#ordersChanges = hasBindings && this.#start.kind !== 'none'
-    if (this.#start.kind === 'none') {
-      this.#live = true
-      return
-    }
+    if (this.#start.kind === 'none') return
     const snapshot = this.#read()
     let code: ResumeCodeType = this.#start.kind === 'join' ? ResumeCode.fresh : ResumeCode.resumed
     let reason: GapReason | undefined
@@ -150,7 +142,6 @@ export class ChannelFeed implements OrderedSubscriber {
     this.#pushStatus(code, cursor, snapshot.ok ? snapshot.point : log.headPoint, { replayed: code === ResumeCode.gap ? undefined : frames.length, reason, lost })
     hub.tracing.current?.caughtUp(this.#port, { code, from: this.#startPosition(), cursor, replayed: frames.map((f) => f.position), ...(reason ? { reason } : {}) })
     this.#catchingUp = false
-    this.#live = true
     // Held frames at or before the cursor were replayed (or precede the start): drop them.
     if (this.#held) this.#held = this.#held.filter((h) => h.position > cursor)
     this.releaseHeld()

@@ -91,6 +91,8 @@ export class TenantHub implements ChangeLogPort {
   readonly #holding = new Set<OrderedSubscriber>()
   /** Persisted broadcasts in flight, by message id: their sender is excluded when they come back. */
   readonly #persistedBy = new Map<string, BroadcastSender>()
+  /** Database broadcasts appended and not yet delivered, with their entry (weak: gone with the batch). */
+  readonly #databaseBroadcasts = new WeakMap<DatabaseBroadcast, ReturnType<typeof databaseBroadcastEntry>>()
   #rebuilt = false
   #rebuiltWaiters: (() => void)[] = []
   readonly marks: TopicMarks
@@ -218,7 +220,10 @@ export class TenantHub implements ChangeLogPort {
         if (!historical && item.position.seq < this.#pendingFrom) this.#pendingFrom = item.position.seq
       } else {
         const sender = this.#persistedBy.get(item.id)
-        const { topicKey, topic, broadcast } = databaseBroadcastEntry(item)
+        const entry = databaseBroadcastEntry(item)
+        const { topicKey, topic, broadcast } = entry
+        // Built once: `deliverDatabaseBroadcast` sends the same entry when the run reaches it.
+        if (!historical) this.#databaseBroadcasts.set(item, entry)
         item.position.seq = this.log.append({ kind: 'broadcast-user', topicKey, topic, broadcast, senderSession: sender?.session ?? null }, broadcast.payload.length + 128, point, historical)
         if (historical) this.#persistedBy.delete(item.id)
       }
@@ -246,7 +251,7 @@ export class TenantHub implements ChangeLogPort {
   deliverDatabaseBroadcast(message: DatabaseBroadcast): void {
     const sender = this.#persistedBy.get(message.id)
     this.#persistedBy.delete(message.id)
-    const { topicKey, topic, broadcast } = databaseBroadcastEntry(message)
+    const { topicKey, topic, broadcast } = this.#databaseBroadcasts.get(message) ?? databaseBroadcastEntry(message)
     const mark = { position: message.position.seq, point: formatStreamPoint(message.position.lsn, message.position.index) }
     this.tracing.current?.broadcast(mark.position, { kind: 'broadcast-user', topicKey, topic, broadcast, senderSession: null }, this.topics.subscribers(topicKey), sender?.exclude)
     this.topics.broadcastUser(topicKey, topic, broadcast, mark, sender?.exclude)
