@@ -84,6 +84,13 @@ export interface SwitchboardOptions {
   /** The `default` tenant's cluster adapter. */
   cluster?: ClusterAdapter
   /**
+   * Redis of the cluster (`--redis-url`, `REDIS_URL`): processes that share a database and a
+   * Redis serve one set of channels (docs/cluster.md). Without it the server is one node.
+   */
+  redisUrl?: string
+  /** This node's name in the cluster (default: host name, pid and a random suffix). */
+  nodeId?: string
+  /**
    * Postgres Changes from logical replication (default on). `slotName` overrides the
    * permanent slot's name (default `switchboard_<database>`; slots are cluster-wide).
    * With `false`, joins with postgres_changes bindings get a `system` error.
