@@ -15,7 +15,7 @@ export { DEFAULT_LOG_LIMITS, DEFAULT_LOG_LIMITS as DEFAULT_REPLAY_LIMITS, type L
 export { createLogger, silentLogger, type Logger } from './logger.js'
 export { signToken, createDevKeys, DEV_JWT_SECRET } from './auth/dev-keys.js'
 export type { Clock } from './clock.js'
-export type { ClusterAdapter, ClusterMessage } from './cluster/cluster-adapter.js'
+export type { ClusterAdapter, ClusterSink } from './cluster/cluster-adapter.js'
 export type * from './inspect/api-types.js'
 export { START_OPTIONS, START_OPTIONS_HELP, LOG_LEVELS, UsageError, resolveStartFlags, redactPassword, type StartFlags, type LogLevel } from './start-options.js'
 export { TENANT_OPTIONS, TENANT_OPTIONS_HELP, resolveTenantFlags, type TenantFlags } from './start-options.js'

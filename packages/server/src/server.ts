@@ -24,6 +24,10 @@ import { createDevKeys, DEV_JWT_SECRET } from './auth/dev-keys.js'
 import { JwtVerifier, type Jwks } from './auth/jwt-verifier.js'
 import { systemClock, type Clock } from './clock.js'
 import { LocalClusterAdapter, type ClusterAdapter } from './cluster/cluster-adapter.js'
+import { RedisNode } from './cluster/redis-node.js'
+import { RedisTenantLog } from './cluster/redis-tenant-log.js'
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
 import type { TraceMode } from './inspect/api-types.js'
 import { Inspector } from './inspect/inspector.js'
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
@@ -172,6 +176,18 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       databaseUrl = embedded.url
     }
 
+    // A cluster node: one Redis session for every tenant this process serves (docs/cluster.md).
+    let redisNode: RedisNode | null = null
+    if (options.redisUrl) {
+      const nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
+      const node = new RedisNode({ url: options.redisUrl, nodeId, logger, clock })
+      cleanups.push(() => node.stop())
+      await node.start()
+      redisNode = node
+    }
+    const clusterFor = (tenantId: string): ClusterAdapter =>
+      redisNode ? new RedisTenantLog({ node: redisNode, tenantId, logger, maxEntries: replay.maxMessages }) : new LocalClusterAdapter()
+
     // The `default` tenant: the flags' database and secret, started now and never idle-stopped.
     const defaultTenant = await startTenant(
       {
@@ -181,7 +197,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
         limits,
         postgresChanges: options.postgresChanges ?? true,
       },
-      { logger, clock, metrics, replay, cluster: options.cluster ?? new LocalClusterAdapter() },
+      { logger, clock, metrics, replay, cluster: options.cluster ?? clusterFor(DEFAULT_TENANT_ID) },
     )
     cleanups.push(() => defaultTenant.stop()) // idempotent: the registry stops it first
     const tenant = defaultTenant.tenant
@@ -233,7 +249,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       clock,
       metrics,
       replay,
-      ...(options.tenants?.clusterFor ? { clusterFor: options.tenants.clusterFor } : {}),
+      clusterFor: options.tenants?.clusterFor ?? clusterFor,
       ...(options.tenants?.idleStopMs !== undefined ? { idleStopMs: options.tenants.idleStopMs } : {}),
       ...(options.tenants?.maxCachedTenants !== undefined ? { maxCachedTenants: options.tenants.maxCachedTenants } : {}),
       ...(options.tenants?.poolSize !== undefined ? { tenantPoolSize: options.tenants.poolSize } : {}),

@@ -21,6 +21,8 @@ export interface FanoutSubscriber {
   readonly receivesPresence: boolean
   /** A fan-out frame with its mark in the tenant's log (null for unpositioned pushes such as presence). */
   enqueue(frame: OutFrame, mark: Mark | null): void
+  /** The log's positions were reset: the subscriber must rejoin (its client resumes with a gap). */
+  restart(reason: string): void
 }
 
 type Encode = (serializer: Serializer, withPosition: boolean) => string | Uint8Array | null

@@ -114,7 +114,7 @@ export class ChannelFeed implements OrderedSubscriber {
     register(cursor)
     this.#ordersChanges = hasBindings && this.#start.kind !== 'none'
     if (this.#start.kind === 'none') return
-    const snapshot = this.#read()
+    const snapshot = await this.#read()
     let code: ResumeCodeType = this.#start.kind === 'join' ? ResumeCode.fresh : ResumeCode.resumed
     let reason: GapReason | undefined
     let frames: HeldFrame[] = []
@@ -183,12 +183,14 @@ export class ChannelFeed implements OrderedSubscriber {
     return null
   }
 
-  #read(): SinceResult<LogMessage> {
+  /** Reads what is owed: the local part synchronously (with the registration), the shared log's after. */
+  #read(): SinceResult<LogMessage> | Promise<SinceResult<LogMessage>> {
     const start = this.#start
-    const log = this.#port.tenant.hub.log
-    if (start.kind === 'join') return log.since(log.epoch, start.position)
+    const { hub } = this.#port.tenant
+    const log = hub.log
+    if (start.kind === 'join') return hub.readSince(log.epoch, start.position, this.#port.topicKey)
     if (start.kind === 'resume') {
-      if (start.point.epoch === log.epoch) return log.since(start.point.epoch, start.point.position)
+      if (start.point.epoch === log.epoch) return hub.readSince(start.point.epoch, start.point.position, this.#port.topicKey)
       if (start.point.lsn !== undefined) return log.sinceStreamPoint(start.point.lsn)
       return { ok: false, reason: 'epoch' }
     }

@@ -171,6 +171,9 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
       this.#auth = auth
       this.#token = token
       if (this.#changes.wanted && this.config.postgresChangesOptions.wait) await this.#changes.prepareBeforeReply()
+      // In a cluster the node must receive the topic before the channel takes its start position.
+      const hosting = tenant.hub.hostTopic(this.topicKey)
+      if (hosting) await hosting
       if (isClosed(this.#state)) return
     } catch (error) {
       this.#failJoin(error)
@@ -191,7 +194,7 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
     if (this.wantsPositions) response.switchboard = { epoch: tenant.hub.log.epoch, resuming: this.#resumeFrom !== null }
     this.reply(this.joinRef, 'ok', response)
     if (this.config.presence.enabled && this.#read.presence) {
-      this.push('presence_state', tenant.hub.presence.state(this.topicKey))
+      this.push('presence_state', tenant.hub.presenceState(this.topicKey))
     }
     announceReplicationReady(this)
     void replayStoredBroadcasts(this)
@@ -362,6 +365,11 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
   }
 
   /** Server-side end (§2.5): a `system` error with the reason, then `phx_close`. */
+  /** The tenant's log was reset (a cluster's Redis lost it): the client rejoins and resumes. */
+  restart(reason: string): void {
+    this.shutdown(reason)
+  }
+
   shutdown(message: string): void {
     if (isClosed(this.#state)) return
     this.push('system', { extension: 'system', status: 'error', message, channel: this.subTopic })
@@ -399,6 +407,7 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
       tenant.hub.topics.remove(this.topicKey, this)
       tenant.metrics.channels.dec()
       this.#presence.leave()
+      tenant.hub.topicLeft(this.topicKey)
     }
     this.#changes.close()
     this.host.channelClosed(this.topic, this)

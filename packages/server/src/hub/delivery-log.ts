@@ -16,8 +16,10 @@
  *   append ──▶ [ seq 41 │ seq 42 │ … │ seq 97 ] ──▶ evict (count / bytes / age)
  *                 ▲ firstSeq                ▲ lastSeq
  *
- * This is the in-memory implementation of the log; the cluster's Redis Stream implements the
- * same reads (`since`, `sinceStreamPoint`) over a shared stream.
+ * In a cluster the positions come from the shared log in Redis (cluster/redis-tenant-log.ts)
+ * and this log is the node's copy of the part it receives: entries are appended at the
+ * position they were given (`appendAt`), so positions may skip, and `advanceTo` moves the
+ * last position past messages this node does not host.
  */
 import { randomBytes } from 'node:crypto'
 import { STREAM_START, type GapReason } from '@switchboard/protocol'
@@ -70,6 +72,8 @@ export class DeliveryLog<T> {
   #evictedLive = false
   /** Changes before this point are gone from the slot (set when the log is rebuilt from it). */
   #floorPoint: string | null = null
+  /** Positions skip (a cluster node's copy): entries are found by search, not arithmetic. */
+  #sparse = false
 
   constructor(
     private readonly limits: LogLimits,
@@ -130,6 +134,31 @@ export class DeliveryLog<T> {
     return seq
   }
 
+  /**
+   * Appends a message positioned elsewhere (the cluster's shared log) at `seq`, which must be
+   * after every position this log has seen. Positions may skip: the node holds only the
+   * topics it hosts.
+   */
+  appendAt(seq: number, value: T, bytes: number, point?: string): void {
+    if (seq <= this.#lastSeq) throw new RangeError(`position ${seq} is not after ${this.#lastSeq}`)
+    const now = this.clock.now()
+    this.#evict(now, bytes, 1)
+    if (this.#size === this.#ring.length) this.#grow()
+    if (point !== undefined && point > this.#headPoint) this.#headPoint = point
+    this.#sparse ||= seq !== this.#lastSeq + 1
+    this.#lastSeq = seq
+    this.#ring[(this.#head + this.#size) % this.#ring.length] = { seq, at: now, bytes, point: point ?? this.#headPoint, historical: false, value }
+    this.#size += 1
+    this.#bytes += bytes
+  }
+
+  /** Everything up to `seq` has been seen (the cluster's log reached it): later entries come after. */
+  advanceTo(seq: number): void {
+    if (seq <= this.#lastSeq) return
+    this.#sparse = true
+    this.#lastSeq = seq
+  }
+
   /** Drops what is over the age bound without appending (called periodically when idle). */
   evictExpired(): void {
     this.#evict(this.clock.now(), 0, 0)
@@ -145,8 +174,8 @@ export class DeliveryLog<T> {
     this.#evict(this.clock.now(), 0, 0)
     if (position < this.#evictedThrough) return { ok: false, reason: 'evicted' }
     const entries: LogEntry<T>[] = []
-    // Positions are consecutive, so the first wanted entry is found by arithmetic, not search.
-    const first = this.#size === 0 ? 0 : position + 1 - this.#entryAt(0)!.seq
+    // Positions are consecutive on one node, so the first wanted entry is found by arithmetic.
+    const first = this.#size === 0 ? 0 : this.#sparse ? this.#firstAfter(position) : position + 1 - this.#entryAt(0)!.seq
     for (let i = Math.max(0, first); i < this.#size; i++) entries.push(this.#entryAt(i)!)
     return { ok: true, entries, lastSeq: this.#lastSeq, point: this.#headPoint }
   }
@@ -167,6 +196,18 @@ export class DeliveryLog<T> {
       if (!entry.historical || entry.point > point) entries.push(entry)
     }
     return { ok: true, entries, lastSeq: this.#lastSeq, point: this.#headPoint }
+  }
+
+  /** Offset of the first entry after `position` (binary search; positions only grow). */
+  #firstAfter(position: number): number {
+    let low = 0
+    let high = this.#size
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (this.#entryAt(middle)!.seq <= position) low = middle + 1
+      else high = middle
+    }
+    return low
   }
 
   #entryAt(offset: number): LogEntry<T> | undefined {

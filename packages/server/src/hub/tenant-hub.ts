@@ -21,13 +21,14 @@ import { formatStreamPoint, type UserBroadcast } from '@switchboard/protocol'
 import type { Change } from '../cdc/change.js'
 import type { DatabaseBroadcast } from '../cdc/database-broadcast.js'
 import type { Clock } from '../clock.js'
-import type { ClusterAdapter, ClusterMessage } from '../cluster/cluster-adapter.js'
+import type { ClusterAdapter, ClusterSink, RemotePresences, SharedRead } from '../cluster/cluster-adapter.js'
+import type { SharedMessage } from '../cluster/shared-message.js'
 import type { TraceSlot } from '../inspect/delivery-tracer.js'
 import type { Logger } from '../logger.js'
 import { TopicRegistry, type FanoutSubscriber } from '../broadcast/topic-registry.js'
 import { PresenceRegistry } from '../presence/presence-registry.js'
-import type { PresenceDiff } from '../presence/presence-topic.js'
-import { DeliveryLog, type LogLimits } from './delivery-log.js'
+import type { PresenceDiff, PresenceGroup } from '../presence/presence-topic.js'
+import { DeliveryLog, type LogEntry, type LogLimits, type SinceResult } from './delivery-log.js'
 import type { LogMessage } from './log-entry.js'
 import { NO_TOPIC_MARKS, type TopicMarks } from './topic-marks.js'
 
@@ -35,6 +36,10 @@ import { NO_TOPIC_MARKS, type TopicMarks } from './topic-marks.js'
 const MARK_WAIT_MS = 1_000
 /** Topics remembered as marked; past it the memory is cleared (a re-mark is one idempotent insert). */
 const MAX_MARKED_TOPICS = 100_000
+/** A cluster node keeps receiving a topic this long after its last channel left (quick rejoins stay cheap). */
+const RELEASE_AFTER_MS = 10_000
+/** Own broadcasts awaiting their return from the shared log (for `self: false`); past it the oldest are forgotten. */
+const MAX_SENT_IN_FLIGHT = 100_000
 
 /**
  * Who sent a broadcast whose sender must not receive it (`self: false`): its channel, skipped
@@ -81,11 +86,29 @@ export interface ChangeLogPort {
   startAt(point: string): void
 }
 
-export class TenantHub implements ChangeLogPort {
+/** In a cluster, where this node's copy of the log is whole for a topic. */
+interface HostedTopic {
+  /** Resolves once the node receives the topic (null: done). */
+  ready: Promise<void> | null
+  /** Every message of the topic after this position is in the local log. */
+  coveredAfter: number
+  presences: RemotePresences
+  releaseTimer: ReturnType<Clock['setTimeout']> | null
+}
+
+export class TenantHub implements ChangeLogPort, ClusterSink {
   readonly topics = new TopicRegistry()
   readonly presence = new PresenceRegistry<FanoutSubscriber>()
-  readonly log: DeliveryLog<LogMessage>
+  #log: DeliveryLog<LogMessage>
+  readonly #limits: LogLimits
   readonly #cluster: ClusterAdapter
+  /** Positions come from the cluster's shared log (cluster/cluster-adapter.ts). */
+  readonly shared: boolean
+  readonly #hosted = new Map<string, HostedTopic>()
+  /** Own broadcasts sent to the shared log, by origin id: the channel to skip when they return. */
+  readonly #sentBy = new Map<string, FanoutSubscriber>()
+  readonly #originPrefix = `${Math.random().toString(36).slice(2, 10)}:`
+  #originCounter = 0
   readonly #logger: Logger
   #pendingFrom = Infinity
   readonly #holding = new Set<OrderedSubscriber>()
@@ -103,15 +126,23 @@ export class TenantHub implements ChangeLogPort {
   readonly tracing: TraceSlot = { current: null }
 
   constructor(options: TenantHubOptions) {
-    this.log = new DeliveryLog<LogMessage>(options.limits, options.clock)
+    this.#limits = options.limits
+    this.#log = new DeliveryLog<LogMessage>(options.limits, options.clock)
     this.#cluster = options.cluster
+    this.shared = options.cluster.shared
     this.#logger = options.logger
     this.#clock = options.clock
     this.marks = options.marks ?? NO_TOPIC_MARKS
   }
 
+  /** The tenant's log (on a cluster node: its copy of the topics it hosts, positioned by the shared log). */
+  get log(): DeliveryLog<LogMessage> {
+    return this.#log
+  }
+
   async start(): Promise<void> {
-    await this.#cluster.start((message) => this.#fromCluster(message))
+    const epoch = await this.#cluster.start(this)
+    if (epoch !== null) this.#log = new DeliveryLog<LogMessage>(this.#limits, this.#clock, epoch)
   }
 
   async stop(): Promise<void> {
@@ -131,14 +162,24 @@ export class TenantHub implements ChangeLogPort {
 
   /** A JSON-object broadcast to a topic: logged, delivered here and on other nodes. */
   publishJson(topicKey: string, topic: string, payload: Record<string, unknown>, sender?: BroadcastSender): void {
+    if (this.shared) return this.#cluster.append({ kind: 'broadcast-json', origin: this.#origin(sender), topicKey, payload, senderSession: sender?.session ?? null })
     this.#whenMarked(topicKey, () => this.#deliverJson(topicKey, topic, payload, sender))
-    this.#cluster.publish({ type: 'broadcast-json', topicKey, payload })
   }
 
   /** A user (bytes) broadcast to a topic: logged, delivered here and on other nodes. */
   publishUser(topicKey: string, topic: string, broadcast: UserBroadcast, sender?: BroadcastSender): void {
+    if (this.shared) return this.#cluster.append({ kind: 'broadcast-user', origin: this.#origin(sender), topicKey, broadcast, senderSession: sender?.session ?? null })
     this.#whenMarked(topicKey, () => this.#deliverUser(topicKey, topic, broadcast, sender))
-    this.#cluster.publish({ type: 'broadcast-user', topicKey, broadcast })
+  }
+
+  /** The id of an own broadcast in the shared log; the sending channel is skipped when it returns. */
+  #origin(sender: BroadcastSender | undefined): string {
+    const origin = this.#originPrefix + (++this.#originCounter).toString(36)
+    if (sender) {
+      if (this.#sentBy.size >= MAX_SENT_IN_FLIGHT) this.#sentBy.delete(this.#sentBy.keys().next().value!)
+      this.#sentBy.set(origin, sender.exclude)
+    }
+    return origin
   }
 
   /**
@@ -181,7 +222,19 @@ export class TenantHub implements ChangeLogPort {
 
   publishPresenceDiff(topicKey: string, topic: string, diff: PresenceDiff): void {
     this.topics.presenceDiff(topicKey, topic, diff)
-    this.#cluster.publish({ type: 'presence-diff', topicKey, diff })
+    if (this.shared) this.#cluster.publishPresence(topicKey, diff)
+  }
+
+  /** `presence_state` of a topic: this node's presences and, in a cluster, the other nodes'. */
+  presenceState(topicKey: string): PresenceGroup {
+    const state = this.presence.state(topicKey)
+    const remote = this.#hosted.get(topicKey)?.presences
+    if (remote) {
+      for (const refs of remote.values()) {
+        for (const { key, meta } of refs.values()) (state[key] ??= { metas: [] }).metas.push(meta)
+      }
+    }
+    return state
   }
 
   /** A broadcast about to be persisted: when it comes back from the stream, skip its sender. */
@@ -193,19 +246,21 @@ export class TenantHub implements ChangeLogPort {
     this.#persistedBy.delete(id)
   }
 
-  #deliverJson(topicKey: string, topic: string, payload: Record<string, unknown>, sender?: BroadcastSender): void {
+  /** Appends to the log (at `at` when the shared log positioned it) and delivers to this node's subscribers. */
+  #deliverJson(topicKey: string, topic: string, payload: Record<string, unknown>, sender: BroadcastSender | undefined, senderSession = sender?.session ?? null, at?: number): void {
     // JSON-object broadcasts come from vsn 1.0.0 clients and REST (kind-3 bytes are the hot
     // path), so measuring their size for the log's byte bound by stringifying is affordable.
     const bytes = JSON.stringify(payload).length
-    const entry = { kind: 'broadcast-json', topicKey, topic, payload, senderSession: sender?.session ?? null } as const
-    const position = this.log.append(entry, bytes)
+    const entry = { kind: 'broadcast-json', topicKey, topic, payload, senderSession } as const
+    const position = at === undefined ? this.log.append(entry, bytes) : (this.log.appendAt(at, entry, bytes), at)
     this.tracing.current?.broadcast(position, entry, this.topics.subscribers(topicKey), sender?.exclude)
     this.topics.broadcastJson(topicKey, topic, payload, { position, point: this.log.headPoint }, sender?.exclude)
   }
 
-  #deliverUser(topicKey: string, topic: string, broadcast: UserBroadcast, sender?: BroadcastSender): void {
-    const entry = { kind: 'broadcast-user', topicKey, topic, broadcast, senderSession: sender?.session ?? null } as const
-    const position = this.log.append(entry, broadcast.payload.length + 128)
+  #deliverUser(topicKey: string, topic: string, broadcast: UserBroadcast, sender: BroadcastSender | undefined, senderSession = sender?.session ?? null, at?: number): void {
+    const entry = { kind: 'broadcast-user', topicKey, topic, broadcast, senderSession } as const
+    const bytes = broadcast.payload.length + 128
+    const position = at === undefined ? this.log.append(entry, bytes) : (this.log.appendAt(at, entry, bytes), at)
     this.tracing.current?.broadcast(position, entry, this.topics.subscribers(topicKey), sender?.exclude)
     this.topics.broadcastUser(topicKey, topic, broadcast, { position, point: this.log.headPoint }, sender?.exclude)
   }
@@ -284,19 +339,132 @@ export class TenantHub implements ChangeLogPort {
     return this.#rebuilt
   }
 
-  #fromCluster(message: ClusterMessage): void {
-    const topic = `realtime:${message.topicKey.slice(message.topicKey.indexOf(':') + 1)}`
-    switch (message.type) {
-      case 'broadcast-json':
-        this.#deliverJson(message.topicKey, topic, message.payload)
-        break
-      case 'broadcast-user':
-        this.#deliverUser(message.topicKey, topic, message.broadcast)
-        break
-      case 'presence-diff':
-        this.topics.presenceDiff(message.topicKey, topic, message.diff)
-        break
+  // ─── the cluster (ClusterSink; cluster/cluster-adapter.ts) ─────────────────────────────────
+
+  /**
+   * Makes sure this node receives `topicKey` before a channel registers on it: null when it
+   * already does (or runs alone), else a promise that resolves once every later message of the
+   * topic reaches this node and the earlier ones are in the shared log.
+   */
+  hostTopic(topicKey: string): Promise<void> | null {
+    if (!this.shared) return null
+    const hosted = this.#hosted.get(topicKey)
+    if (hosted) {
+      if (hosted.releaseTimer) {
+        this.#clock.clearTimeout(hosted.releaseTimer)
+        hosted.releaseTimer = null
+      }
+      return hosted.ready
     }
+    const entry: HostedTopic = { ready: null, coveredAfter: Infinity, presences: new Map(), releaseTimer: null }
+    entry.ready = this.#cluster.host(topicKey).then(
+      ({ position, presences }) => {
+        this.#log.advanceTo(position)
+        entry.coveredAfter = position
+        entry.presences = presences
+        entry.ready = null
+      },
+      (error: unknown) => {
+        this.#hosted.delete(topicKey)
+        throw error
+      },
+    )
+    this.#hosted.set(topicKey, entry)
+    return entry.ready
+  }
+
+  /** A channel left `topicKey`: with no channel left, the node stops receiving it after a while. */
+  topicLeft(topicKey: string): void {
+    const hosted = this.#hosted.get(topicKey)
+    if (!hosted || hosted.releaseTimer || this.topics.subscriberCount(topicKey) > 0) return
+    hosted.releaseTimer = this.#clock.setTimeout(() => {
+      hosted.releaseTimer = null
+      if (this.topics.subscriberCount(topicKey) > 0 || this.#hosted.get(topicKey) !== hosted) return
+      this.#hosted.delete(topicKey)
+      this.#cluster.release(topicKey)
+    }, RELEASE_AFTER_MS)
+  }
+
+  /**
+   * What a channel on `topicKey` replays after `position` up to the log's last position: the
+   * local log where it is whole for the topic, the shared log before that (a cluster node that
+   * started receiving the topic later than the channel's position).
+   */
+  async readSince(epoch: string, position: number, topicKey: string): Promise<SinceResult<LogMessage>> {
+    const log = this.#log
+    const hosted = this.#hosted.get(topicKey)
+    if (!this.shared || !hosted || epoch !== log.epoch) return log.since(epoch, position)
+    if (position > log.lastSeq) return { ok: false, reason: 'future' }
+    const localFrom = Math.max(position, Math.min(hosted.coveredAfter, log.lastSeq), log.evictedThrough)
+    const local = log.since(epoch, localFrom)
+    if (!local.ok || localFrom === position) return local
+    const remote = await this.#cluster.read(position, localFrom)
+    if (!remote.ok) return { ok: false, reason: remote.reason === 'epoch' ? 'epoch' : 'evicted' }
+    return { ...local, entries: [...this.#sharedEntries(remote), ...local.entries] }
+  }
+
+  /** Shared-log entries as local log entries (broadcasts; changes when the engine decodes them). */
+  #sharedEntries(read: Extract<SharedRead, { ok: true }>): LogEntry<LogMessage>[] {
+    const now = this.#clock.now()
+    const point = this.#log.headPoint
+    const out: LogEntry<LogMessage>[] = []
+    for (const { seq, message } of read.entries) {
+      if (message.kind === 'changes') {
+        for (const change of this.sharedChanges?.(message) ?? []) out.push({ seq: change.position.seq, at: now, bytes: 0, point, historical: false, value: { kind: 'change', change } })
+        continue
+      }
+      const topic = `realtime:${message.topicKey.slice(message.topicKey.indexOf(':') + 1)}`
+      const value: LogMessage = message.kind === 'broadcast-json'
+        ? { kind: 'broadcast-json', topicKey: message.topicKey, topic, payload: message.payload, senderSession: message.senderSession }
+        : { kind: 'broadcast-user', topicKey: message.topicKey, topic, broadcast: message.broadcast, senderSession: message.senderSession }
+      out.push({ seq, at: now, bytes: 0, point, historical: false, value })
+    }
+    return out
+  }
+
+  /** Decodes a run of changes read back from the shared log (set by the Postgres Changes engine in a cluster). */
+  sharedChanges: ((message: Extract<SharedMessage, { kind: 'changes' }>) => Change[]) | null = null
+  /** Receives runs of changes from the shared log (set by the Postgres Changes engine in a cluster). */
+  onSharedChanges: ((seq: number, message: Extract<SharedMessage, { kind: 'changes' }>) => void) | null = null
+
+  logged(seq: number, message: SharedMessage): void {
+    if (seq <= this.#log.lastSeq) return // before this node's start on the topic: replayed from the shared log
+    if (message.kind === 'changes') {
+      this.onSharedChanges?.(seq, message)
+      return
+    }
+    const exclude = this.#sentBy.get(message.origin)
+    if (exclude) this.#sentBy.delete(message.origin)
+    const sender = exclude ? { exclude, session: message.senderSession } : undefined
+    const topic = `realtime:${message.topicKey.slice(message.topicKey.indexOf(':') + 1)}`
+    if (message.kind === 'broadcast-json') this.#deliverJson(message.topicKey, topic, message.payload, sender, message.senderSession, seq)
+    else this.#deliverUser(message.topicKey, topic, message.broadcast, sender, message.senderSession, seq)
+  }
+
+  remotePresence(topicKey: string, _node: string, diff: PresenceDiff): void {
+    const topic = `realtime:${topicKey.slice(topicKey.indexOf(':') + 1)}`
+    this.topics.presenceDiff(topicKey, topic, diff)
+  }
+
+  nodeGone(node: string): void {
+    for (const [topicKey, hosted] of this.#hosted) {
+      const refs = hosted.presences.get(node)
+      if (!refs || refs.size === 0) continue
+      const diff: PresenceDiff = { joins: Object.create(null) as PresenceGroup, leaves: Object.create(null) as PresenceGroup }
+      for (const { key, meta } of refs.values()) (diff.leaves[key] ??= { metas: [] }).metas.push(meta)
+      hosted.presences.delete(node)
+      this.remotePresence(topicKey, node, diff)
+    }
+  }
+
+  reset(epoch: string): void {
+    this.#log = new DeliveryLog<LogMessage>(this.#limits, this.#clock, epoch)
+    for (const hosted of this.#hosted.values()) if (hosted.releaseTimer) this.#clock.clearTimeout(hosted.releaseTimer)
+    this.#hosted.clear()
+    this.#sentBy.clear()
+    // Positions of the lost log mean nothing now: every channel rejoins and resumes, and its
+    // resume from the old epoch is an explicit gap.
+    for (const [, subscribers] of this.topics.entries()) for (const subscriber of [...subscribers]) subscriber.restart('The cluster log was reset; rejoin to resume')
   }
 }
 

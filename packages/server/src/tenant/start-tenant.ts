@@ -84,7 +84,8 @@ export async function startTenant(parameters: TenantParameters, dependencies: Te
     // The hub first: the Postgres Changes engine writes into its log, the channels read it.
     const marks = new PostgresTopicMarks(sql)
     const hub = new TenantHub({ limits: dependencies.replay, clock, logger, cluster: dependencies.cluster, marks })
-    const changesOption = parameters.postgresChanges ?? true
+    // TODO(cluster): Postgres Changes in a cluster need the elected slot reader (issue 11).
+    const changesOption = hub.shared ? false : (parameters.postgresChanges ?? true)
     const engine = changesOption
       ? new PostgresChangesService({
           databaseUrl,

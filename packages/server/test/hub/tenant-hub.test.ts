@@ -53,6 +53,10 @@ class Recorder implements FanoutSubscriber, OrderedSubscriber {
   releaseHeld(): void {
     this.releases++
   }
+  restarts: string[] = []
+  restart(reason: string): void {
+    this.restarts.push(reason)
+  }
 }
 
 const instantMarks: TopicMarks = { mark: async () => {}, marked: async () => false }

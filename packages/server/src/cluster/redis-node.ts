@@ -1,0 +1,184 @@
+/**
+ * This node's session with the cluster's Redis, shared by every tenant it serves: one
+ * connection for commands and scripts, one for sharded pub/sub, and the node's heartbeat.
+ *
+ *   connecting ──ready──▶ connected ──connection lost──▶ down ──ready again──▶ connected
+ *
+ * Liveness: every node refreshes `sb:node:<id>` (expiring after `nodeTtlMs`) every
+ * `heartbeatMs` and lists itself in `sb:nodes`; on the same tick it checks the others, and a
+ * node whose key expired is gone: its presences leave everywhere (`onNodeGone`). A SIGKILLed
+ * node is therefore noticed within nodeTtlMs + heartbeatMs (4 s by default).
+ *
+ * Sharded pub/sub (SSUBSCRIBE) routes a topic's messages only to the nodes that subscribed to
+ * it; `barrier()` is a PING on the subscriber connection, whose reply comes after every message
+ * published before it: the way a node knows it has received everything up to a position.
+ */
+import { Redis } from 'ioredis'
+import type { Clock } from '../clock.js'
+import type { Logger } from '../logger.js'
+
+export type RedisNodeState = 'connecting' | 'connected' | 'down'
+
+export interface RedisNodeOptions {
+  url: string
+  nodeId: string
+  logger: Logger
+  clock: Clock
+  /** How often the node proves it is alive and checks the others. Default 1 s. */
+  heartbeatMs?: number
+  /** A node silent this long is gone. Default 3 s. */
+  nodeTtlMs?: number
+}
+
+const NODES_KEY = 'sb:nodes'
+const MAX_GONE = 1_000
+const nodeKey = (id: string) => `sb:node:${id}`
+
+export class RedisNode {
+  readonly id: string
+  readonly command: Redis
+  readonly subscriber: Redis
+  readonly #logger: Logger
+  readonly #clock: Clock
+  readonly #heartbeatMs: number
+  readonly #nodeTtlMs: number
+  readonly #handlers = new Map<string, (message: Buffer) => void>()
+  readonly #goneListeners = new Set<(node: string) => void>()
+  readonly #readyListeners = new Set<() => void>()
+  #live = new Set<string>()
+  /** Nodes seen gone (the newest MAX_GONE): their presences left in Redis are ignored until reaped. */
+  readonly #gone = new Set<string>()
+  #state: RedisNodeState = 'connecting'
+  #timer: ReturnType<Clock['setTimeout']> | null = null
+  #stopped = false
+  /** Commands sent to Redis (the `/metrics` round-trip counter). */
+  roundTrips = 0
+
+  constructor(options: RedisNodeOptions) {
+    this.id = options.nodeId
+    this.#logger = options.logger
+    this.#clock = options.clock
+    this.#heartbeatMs = options.heartbeatMs ?? 1_000
+    this.#nodeTtlMs = options.nodeTtlMs ?? 3_000
+    // Commands wait in the client's queue while Redis is away (bounded by the retry strategy's
+    // reconnects); a publish made then is sent when it is back or fails with the connection.
+    const common = { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (attempt: number) => Math.min(50 * attempt, 1_000) }
+    this.command = new Redis(options.url, { ...common, connectionName: `switchboard:${this.id}` })
+    this.subscriber = new Redis(options.url, { ...common, connectionName: `switchboard:${this.id}:sub` })
+    this.subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => {
+      this.#handlers.get(channel.toString())?.(message)
+    })
+    for (const connection of [this.command, this.subscriber]) {
+      connection.on('error', (error: unknown) => this.#logger.debug({ err: error }, 'redis: connection error'))
+      connection.on('close', () => this.#setState('down'))
+      connection.on('ready', () => {
+        if (this.command.status === 'ready' && this.subscriber.status === 'ready') this.#setState('connected')
+      })
+    }
+  }
+
+  get state(): RedisNodeState {
+    return this.#state
+  }
+
+  /** Nodes alive at the last check (this one included). */
+  get liveNodes(): ReadonlySet<string> {
+    return this.#live
+  }
+
+  /**
+   * Whether `node` is known to be gone. A node that started after the last check is not known
+   * yet, and is taken as alive: its presences must not wait for the next heartbeat.
+   */
+  isGone(node: string): boolean {
+    return this.#gone.has(node)
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.command.connect(), this.subscriber.connect()])
+    this.#setState('connected')
+    await this.#beat()
+  }
+
+  /** Receives the sharded channel's messages; resolves once Redis confirmed the subscription. */
+  async subscribe(channel: string, handler: (message: Buffer) => void): Promise<void> {
+    this.#handlers.set(channel, handler)
+    this.roundTrips++
+    await this.subscriber.ssubscribe(channel)
+  }
+
+  unsubscribe(channel: string): void {
+    if (!this.#handlers.delete(channel)) return
+    this.roundTrips++
+    this.subscriber.sunsubscribe(channel).catch((error: unknown) => this.#logger.debug({ err: error, channel }, 'redis: unsubscribe failed'))
+  }
+
+  /** Resolves once every message published before the call has been received. */
+  async barrier(): Promise<void> {
+    this.roundTrips++
+    await this.subscriber.ping()
+  }
+
+  onNodeGone(listener: (node: string) => void): () => void {
+    this.#goneListeners.add(listener)
+    return () => this.#goneListeners.delete(listener)
+  }
+
+  /** Called each time both connections are ready again after a loss. */
+  onReconnected(listener: () => void): () => void {
+    this.#readyListeners.add(listener)
+    return () => this.#readyListeners.delete(listener)
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    if (this.#timer) this.#clock.clearTimeout(this.#timer)
+    try {
+      if (this.command.status === 'ready') await this.command.multi().del(nodeKey(this.id)).srem(NODES_KEY, this.id).exec()
+    } catch {
+      // Redis is away: the key expires by itself.
+    }
+    this.subscriber.disconnect()
+    this.command.disconnect()
+  }
+
+  #setState(state: RedisNodeState): void {
+    if (this.#stopped || state === this.#state) return
+    const was = this.#state
+    this.#state = state
+    this.#logger.info({ node: this.id, state }, `redis: ${state}`)
+    if (state === 'connected' && was === 'down') {
+      for (const listener of this.#readyListeners) listener()
+    }
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#stopped) return
+    try {
+      this.roundTrips += 2
+      const members = await this.command.multi().set(nodeKey(this.id), '1', 'PX', this.#nodeTtlMs).sadd(NODES_KEY, this.id).smembers(NODES_KEY).exec()
+      const nodes = (members?.[2]?.[1] as string[] | undefined) ?? []
+      const others = nodes.filter((node) => node !== this.id)
+      const alive = others.length === 0 ? [] : await this.command.mget(others.map(nodeKey))
+      const live = new Set([this.id])
+      const gone: string[] = []
+      others.forEach((node, i) => (alive[i] === null ? gone.push(node) : live.add(node)))
+      if (gone.length > 0) await this.command.srem(NODES_KEY, ...gone)
+      const previous = this.#live
+      this.#live = live
+      for (const node of gone) this.#announceGone(node)
+      // A node we saw alive that vanished from the list (another node removed it first).
+      for (const node of previous) if (!live.has(node) && !gone.includes(node)) this.#announceGone(node)
+    } catch (error) {
+      this.#logger.debug({ err: error }, 'redis: heartbeat failed')
+    }
+    this.#timer = this.#clock.setTimeout(() => void this.#beat(), this.#heartbeatMs)
+  }
+
+  #announceGone(node: string): void {
+    this.#gone.add(node)
+    if (this.#gone.size > MAX_GONE) this.#gone.delete(this.#gone.values().next().value!)
+    this.#logger.info({ node }, 'redis: node gone')
+    for (const listener of this.#goneListeners) listener(node)
+  }
+}

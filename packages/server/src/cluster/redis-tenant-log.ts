@@ -1,0 +1,346 @@
+/**
+ * One tenant's shared log and presence in Redis: the cluster implementation of ClusterAdapter.
+ *
+ * Keys (the `{tenant}` hash tag keeps a tenant's keys and channels on one Redis Cluster shard,
+ * which its scripts need):
+ *   sb:{t}:epoch      the log's epoch; a new one when Redis lost the log
+ *   sb:{t}:seq        the last position given
+ *   sb:{t}:log        the stream: one entry per position (a change run spans `count`), id `<seq>-0`,
+ *                     trimmed to the replay window's message count
+ *   sb:{t}:t:<topic>  sharded channel of a topic: its logged messages and presence diffs
+ *   sb:{t}:changes    sharded channel of Postgres Changes runs (every node that serves them)
+ *   sb:{t}:p:<topic>  hash of the topic's presences, field `<node>|<ref>`, with sb:{t}:pv:<topic>,
+ *                     its version, and sb:{t}:nt:<node>, the topics a node has presences on
+ *
+ * Appending is one script: check the epoch, take the next position, add the stream entry and
+ * publish it on the topic's channel. Redis runs scripts one at a time, so the order of
+ * positions is the order of publication, and a node subscribed to several topics receives
+ * their messages in position order on its one subscriber connection.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Logger } from '../logger.js'
+import type { PresenceDiff, PresenceMeta } from '../presence/presence-topic.js'
+import type { ClusterAdapter, ClusterSink, RemotePresences, SharedRead } from './cluster-adapter.js'
+import type { RedisNode } from './redis-node.js'
+import { decodeSharedMessage, encodeSharedMessage, sharedTopic, type SharedMessage } from './shared-message.js'
+
+/** Lua: the epoch, or a new one (ARGV[candidate]) with the position and stream cleared: Redis lost the log. */
+const ensureEpoch = (candidate: number) => `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[${candidate}]
+  redis.call('SET', KEYS[1], epoch)
+  redis.call('DEL', KEYS[2], KEYS[3])
+end`
+
+/** KEYS: epoch, seq, log. ARGV: expected epoch, new-epoch candidate, max entries, channel, body, positions spanned. */
+const APPEND = `${ensureEpoch(2)}
+if epoch ~= ARGV[1] then return {0, epoch} end
+local count = tonumber(ARGV[6])
+local last = redis.call('INCRBY', KEYS[2], count)
+local first = last - count + 1
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], first .. '-0', 'm', ARGV[5])
+redis.call('SPUBLISH', ARGV[4], 'L' .. epoch .. '\\n' .. first .. '\\n' .. ARGV[5])
+return {1, first}
+`
+
+/** KEYS: epoch, seq, log. ARGV: new-epoch candidate. Returns the epoch (created when missing). */
+const EPOCH = `${ensureEpoch(1)}
+return epoch
+`
+
+/** KEYS: epoch, seq, presence hash, presence version. Returns epoch, last position, presence version, presences. */
+const SNAPSHOT = `
+return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0', redis.call('GET', KEYS[4]) or '0', redis.call('HGETALL', KEYS[3])}
+`
+
+/** KEYS: presence hash, version, node's topics. ARGV: node, topic key, channel, diff JSON, #removed, removed fields…, then field/value pairs. */
+const PRESENCE = `
+local removed = tonumber(ARGV[5])
+for i = 6, 5 + removed do redis.call('HDEL', KEYS[1], ARGV[i]) end
+for i = 6 + removed, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('SADD', KEYS[3], ARGV[2])
+local version = redis.call('INCR', KEYS[2])
+redis.call('SPUBLISH', ARGV[3], 'P' .. version .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[4])
+return version
+`
+
+/** KEYS: node's topics. ARGV: key prefix, node. Removes a gone node's presences. */
+const REAP = `
+local topics = redis.call('SMEMBERS', KEYS[1])
+local prefix = ARGV[2] .. '|'
+for _, topic in ipairs(topics) do
+  local hash = ARGV[1] .. 'p:' .. topic
+  for _, field in ipairs(redis.call('HKEYS', hash)) do
+    if string.sub(field, 1, #prefix) == prefix then redis.call('HDEL', hash, field) end
+  end
+end
+redis.call('DEL', KEYS[1])
+return #topics
+`
+
+export interface RedisTenantLogOptions {
+  node: RedisNode
+  tenantId: string
+  logger: Logger
+  /** Entries kept in the stream (the replay window's message bound). */
+  maxEntries: number
+}
+
+interface HostedTopic {
+  /** Presence diffs that arrived while the topic's snapshot was read (applied after it). */
+  buffered: { version: number; node: string; diff: PresenceDiff }[] | null
+  version: number
+  presences: RemotePresences
+}
+
+export class RedisTenantLog implements ClusterAdapter {
+  readonly shared = true
+  readonly #node: RedisNode
+  readonly #logger: Logger
+  readonly #prefix: string
+  readonly #maxEntries: number
+  readonly #hosted = new Map<string, HostedTopic>()
+  #sink: ClusterSink | null = null
+  #epoch = ''
+  #offNodeGone: (() => void) | null = null
+  #offReconnected: (() => void) | null = null
+  #changesHosted = false
+  /** Messages that could not be appended (Redis away): the hub reports them as refused. */
+  failedAppends = 0
+
+  constructor(options: RedisTenantLogOptions) {
+    this.#node = options.node
+    this.#logger = options.logger
+    this.#prefix = `sb:{${options.tenantId}}:`
+    this.#maxEntries = options.maxEntries
+  }
+
+  get epoch(): string {
+    return this.#epoch
+  }
+
+  async start(sink: ClusterSink): Promise<string> {
+    this.#sink = sink
+    this.#epoch = (await this.#node.command.eval(EPOCH, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), newEpoch())) as string
+    this.#offNodeGone = this.#node.onNodeGone((gone) => this.#nodeGone(gone))
+    this.#offReconnected = this.#node.onReconnected(() => void this.#checkEpoch())
+    return this.#epoch
+  }
+
+  append(message: SharedMessage): void {
+    const topic = sharedTopic(message)
+    const channel = topic === null ? this.#key('changes') : this.#topicChannel(topic)
+    const count = message.kind === 'changes' ? message.count : 1
+    this.#node.roundTrips++
+    this.#node.command
+      .eval(APPEND, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), this.#epoch, newEpoch(), this.#maxEntries, channel, encodeSharedMessage(message), count)
+      .then((result) => {
+        const [ok, value] = result as [number, string]
+        if (ok === 0) this.#reset(value)
+      })
+      .catch((error: unknown) => {
+        this.failedAppends++
+        this.#logger.warn({ err: error }, 'cluster: a message could not be appended to the shared log')
+      })
+  }
+
+  /**
+   * Appends a run of changes and resolves with its first position once Redis has it (the CDC
+   * leader acknowledges the replication slot only after this).
+   */
+  async appendChanges(message: Extract<SharedMessage, { kind: 'changes' }>): Promise<number> {
+    this.#node.roundTrips++
+    const [ok, value] = (await this.#node.command.eval(
+      APPEND, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), this.#epoch, newEpoch(), this.#maxEntries, this.#key('changes'), encodeSharedMessage(message), message.count,
+    )) as [number, string | number]
+    if (ok === 0) {
+      this.#reset(String(value))
+      throw new Error('the shared log was reset')
+    }
+    return Number(value)
+  }
+
+  /** Starts receiving Postgres Changes runs; resolves with a position after which all arrive. */
+  async hostChanges(): Promise<number> {
+    if (!this.#changesHosted) {
+      this.#changesHosted = true
+      await this.#node.subscribe(this.#key('changes'), (message) => this.#onMessage(message))
+    }
+    const last = Number(await this.#node.command.get(this.#key('seq'))) || 0
+    await this.#node.barrier()
+    return last
+  }
+
+  async host(topicKey: string): Promise<{ position: number; presences: RemotePresences }> {
+    let hosted = this.#hosted.get(topicKey)
+    if (!hosted) {
+      hosted = { buffered: [], version: 0, presences: new Map() }
+      this.#hosted.set(topicKey, hosted)
+      await this.#node.subscribe(this.#topicChannel(topicKey), (message) => this.#onMessage(message, topicKey))
+    }
+    this.#node.roundTrips++
+    const [epoch, last, version, fields] = (await this.#node.command.eval(
+      SNAPSHOT, 4, this.#key('epoch'), this.#key('seq'), this.#key(`p:${topicKey}`), this.#key(`pv:${topicKey}`),
+    )) as [string, string, string, string[]]
+    await this.#node.barrier()
+    if (epoch !== this.#epoch) {
+      this.#reset(epoch)
+      throw new Error('the shared log was reset')
+    }
+    const presences: RemotePresences = new Map()
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const field = fields[i]!
+      const bar = field.indexOf('|')
+      const node = field.slice(0, bar)
+      if (node === this.#node.id || this.#node.isGone(node)) continue
+      const { key, meta } = JSON.parse(fields[i + 1]!) as { key: string; meta: PresenceMeta }
+      let refs = presences.get(node)
+      if (!refs) presences.set(node, (refs = new Map()))
+      refs.set(field.slice(bar + 1), { key, meta })
+    }
+    hosted.version = Number(version)
+    hosted.presences = presences
+    const buffered = hosted.buffered ?? []
+    hosted.buffered = null
+    for (const item of buffered) if (item.version > hosted.version) applyDiff(presences, item.node, item.diff)
+    return { position: Number(last), presences }
+  }
+
+  release(topicKey: string): void {
+    if (!this.#hosted.delete(topicKey)) return
+    this.#node.unsubscribe(this.#topicChannel(topicKey))
+  }
+
+  async read(after: number, through: number): Promise<SharedRead> {
+    if (through <= after) return { ok: true, entries: [] }
+    try {
+      this.#node.roundTrips += 2
+      // The entry holding position after+1 may start before it (a run of changes).
+      const before = (await this.#node.command.xrevrangeBuffer(this.#key('log'), `${after + 1}-0`, '-', 'COUNT', 1)) as [Buffer, Buffer[]][]
+      let from = after + 1
+      if (before.length > 0) from = Number(before[0]![0].toString().split('-')[0])
+      const raw = (await this.#node.command.xrangeBuffer(this.#key('log'), `${from}-0`, `${through}-0`)) as [Buffer, Buffer[]][]
+      const entries: { seq: number; message: SharedMessage }[] = []
+      let expected = from
+      for (const [id, fields] of raw) {
+        const seq = Number(id.toString().split('-')[0])
+        if (seq !== expected) return { ok: false, reason: 'evicted' } // trimmed (or a hole): never pretend
+        const message = decodeSharedMessage(fields[1]!)
+        expected = seq + (message.kind === 'changes' ? message.count : 1)
+        if (expected > after + 1) entries.push({ seq, message })
+      }
+      // Positions are consecutive in the stream: anything short of `through` was trimmed.
+      if (expected <= through) return { ok: false, reason: 'evicted' }
+      return { ok: true, entries }
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'cluster: reading the shared log failed')
+      return { ok: false, reason: 'error' }
+    }
+  }
+
+  publishPresence(topicKey: string, diff: PresenceDiff): void {
+    const removed: string[] = []
+    const added: string[] = []
+    for (const { metas } of Object.values(diff.leaves)) for (const meta of metas) removed.push(`${this.#node.id}|${meta.phx_ref}`)
+    for (const [key, { metas }] of Object.entries(diff.joins)) {
+      for (const meta of metas) added.push(`${this.#node.id}|${meta.phx_ref}`, JSON.stringify({ key, meta }))
+    }
+    this.#node.roundTrips++
+    this.#node.command
+      .eval(PRESENCE, 3, this.#key(`p:${topicKey}`), this.#key(`pv:${topicKey}`), this.#key(`nt:${this.#node.id}`),
+        this.#node.id, topicKey, this.#topicChannel(topicKey), JSON.stringify(diff), removed.length, ...removed, ...added)
+      .catch((error: unknown) => this.#logger.warn({ err: error, topic: topicKey }, 'cluster: a presence change could not be shared'))
+  }
+
+  async stop(): Promise<void> {
+    this.#offNodeGone?.()
+    this.#offReconnected?.()
+    for (const topicKey of [...this.#hosted.keys()]) this.release(topicKey)
+    if (this.#changesHosted) this.#node.unsubscribe(this.#key('changes'))
+    try {
+      if (this.#node.command.status === 'ready') await this.#node.command.eval(REAP, 1, this.#key(`nt:${this.#node.id}`), this.#prefix, this.#node.id)
+    } catch {
+      // Redis away: the others reap this node's presences when its heartbeat expires.
+    }
+  }
+
+  #key(name: string): string {
+    return `${this.#prefix}${name}`
+  }
+
+  #topicChannel(topicKey: string): string {
+    return this.#key(`t:${topicKey}`)
+  }
+
+  #onMessage(message: Buffer, topicKey?: string): void {
+    const sink = this.#sink
+    if (!sink) return
+    try {
+      if (message[0] === 0x4c /* L */) {
+        const firstBreak = message.indexOf(10, 1)
+        const secondBreak = message.indexOf(10, firstBreak + 1)
+        const epoch = message.toString('latin1', 1, firstBreak)
+        if (epoch !== this.#epoch) return void this.#reset(epoch)
+        const seq = Number(message.toString('latin1', firstBreak + 1, secondBreak))
+        sink.logged(seq, decodeSharedMessage(message.subarray(secondBreak + 1)))
+        return
+      }
+      if (message[0] === 0x50 /* P */ && topicKey !== undefined) {
+        const firstBreak = message.indexOf(10, 1)
+        const secondBreak = message.indexOf(10, firstBreak + 1)
+        const version = Number(message.toString('latin1', 1, firstBreak))
+        const node = message.toString('utf8', firstBreak + 1, secondBreak)
+        if (node === this.#node.id) return
+        const diff = JSON.parse(message.toString('utf8', secondBreak + 1)) as PresenceDiff
+        const hosted = this.#hosted.get(topicKey)
+        if (!hosted) return
+        if (hosted.buffered) {
+          hosted.buffered.push({ version, node, diff })
+          return
+        }
+        applyDiff(hosted.presences, node, diff)
+        sink.remotePresence(topicKey, node, diff)
+      }
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'cluster: dropped a malformed message')
+    }
+  }
+
+  #nodeGone(node: string): void {
+    this.#sink?.nodeGone(node) // first: the hub tells its channels who left
+    for (const hosted of this.#hosted.values()) hosted.presences.delete(node)
+    this.#node.command
+      .eval(REAP, 1, this.#key(`nt:${node}`), this.#prefix, node)
+      .catch((error: unknown) => this.#logger.debug({ err: error, node }, 'cluster: reaping a gone node failed'))
+  }
+
+  async #checkEpoch(): Promise<void> {
+    try {
+      const epoch = (await this.#node.command.eval(EPOCH, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), newEpoch())) as string
+      if (epoch !== this.#epoch) this.#reset(epoch)
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'cluster: checking the shared log epoch failed')
+    }
+  }
+
+  #reset(epoch: string): void {
+    if (epoch === this.#epoch || epoch === '') return
+    this.#logger.warn({ from: this.#epoch, to: epoch }, 'cluster: the shared log was lost; positions start again')
+    this.#epoch = epoch
+    for (const hosted of this.#hosted.values()) hosted.presences.clear()
+    this.#sink?.reset(epoch)
+  }
+}
+
+function applyDiff(presences: RemotePresences, node: string, diff: PresenceDiff): void {
+  let refs = presences.get(node)
+  if (!refs) presences.set(node, (refs = new Map()))
+  for (const { metas } of Object.values(diff.leaves)) for (const meta of metas) refs.delete(meta.phx_ref)
+  for (const [key, { metas }] of Object.entries(diff.joins)) for (const meta of metas) refs.set(meta.phx_ref, { key, meta })
+  if (refs.size === 0) presences.delete(node)
+}
+
+function newEpoch(): string {
+  return randomBytes(6).toString('base64url')
+}
