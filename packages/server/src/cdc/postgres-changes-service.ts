@@ -44,6 +44,7 @@ import { formatStreamPoint, STREAM_START } from '@switchboard/protocol'
 import type { PostgresChangesEngine } from '../tenant/tenant.js'
 import type { CompiledBinding } from './binding-validator.js'
 import { omittedChanges } from './transaction-overflow.js'
+import { decodeChangeBatch, encodeChangeBatch } from './change-codec.js'
 
 export type { ChangePosition, Change } from './change.js'
 export type { DatabaseBroadcast } from './database-broadcast.js'
@@ -85,6 +86,27 @@ export interface PostgresChangesOptions {
   maxBatchTransactions?: number
   /** Delays between retries of a failed batch, ms (the last repeats). */
   retryBackoffMs?: readonly number[]
+  /** In a cluster: the elected slot reader and the shared log runs of changes travel through. */
+  shared?: SharedChanges
+}
+
+/**
+ * Postgres Changes in a cluster (docs/cluster.md): one node at a time (the elected reader)
+ * reads the slot and appends each batch to the shared log as one run; every node receives the
+ * runs, authorizes and delivers to its own subscribers. The reader acknowledges the slot once
+ * the run is in Redis, so a new reader continues from the slot's confirmed position, skipping
+ * what its predecessor appended (the run's change points) and never appending after its term
+ * ended (the term is checked in the append script).
+ */
+export interface SharedChanges {
+  /** Calls `onTerm(term)` when this node becomes the slot reader, `onTerm(null)` when it stops being it. */
+  elect(onTerm: (term: number | null) => void): Promise<void>
+  appendChanges(run: { kind: 'changes'; origin: string; count: number; batch: Uint8Array }, term: number, firstPoint: string, lastPoint: string): Promise<'appended' | 'duplicate'>
+  /** The newest change point in the shared log. */
+  newestChangePoint(): Promise<string | null>
+  /** Starts receiving runs (through the log's `receiveRuns`); resolves with the position after which every run arrives. */
+  hostChanges(): Promise<number>
+  stop(): Promise<void>
 }
 
 /** Bindings validated against the catalog, ready to register (see `prepare`). */
@@ -119,6 +141,8 @@ class CountingLog implements ChangeLogPort {
     for (const item of items) item.position.seq = ++this.lastSeq
   }
   setPendingChangesFrom(): void {}
+  appendSharedChanges(): void {}
+  receiveRuns(): void {}
   startAt(): void {}
   deliverDatabaseBroadcast(message: DatabaseBroadcast): void { this.onBroadcast(message) }
   markRebuilt(): void {}
@@ -141,7 +165,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
   readonly #authorizer: RlsAuthorizer
   readonly #index = new SubscriptionIndex<SubscriberEntry>()
   readonly #dispatcher: ChangeDispatcher
-  readonly #stream: ReplicationStream
+  #stream: ReplicationStream
   readonly #metrics: CdcMetrics
   readonly #slot: string
   readonly #label: string
@@ -171,6 +195,13 @@ export class PostgresChangesService implements PostgresChangesEngine {
   #floorPoint: string | null = null
   #stopped = false
   #streamingWaiters: (() => void)[] = []
+  readonly #shared: SharedChanges | null
+  /** The reader term this node holds (null: another node reads the slot). */
+  #term: number | null = null
+  /** Runs received from the shared log, dispatched one after the other. */
+  readonly #runs: DecodedBatch[] = []
+  #dispatchingRuns: Promise<void> | null = null
+  #receivingRuns = false
 
   constructor(options: PostgresChangesOptions) {
     this.#options = options
@@ -190,7 +221,14 @@ export class PostgresChangesService implements PostgresChangesEngine {
     this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes, options.tracing ?? null)
     this.#metrics = cdcMetrics(options.registry)
     this.#log = options.log ?? new CountingLog((message) => options.onDatabaseBroadcast?.(message))
-    this.#stream = new ReplicationStream({
+    this.#shared = options.shared ?? null
+    this.#stream = this.#createStream()
+  }
+
+  /** The replication connection (one per reader term in a cluster: a stopped stream does not restart). */
+  #createStream(): ReplicationStream {
+    const options = this.#options
+    return new ReplicationStream({
       databaseUrl: options.databaseUrl,
       slotName: this.#slot,
       logger: options.logger,
@@ -198,7 +236,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
       publications: () => this.#streamedPublications(),
       onTransaction: (txn) => this.#enqueue(txn),
       // Keepalive positions may be acknowledged only when nothing read is still retained.
-      isIdle: () => this.#queue.length === 0 && this.#processing === null && this.#retained.length === 0 && this.#rebuilt,
+      isIdle: () => this.#queue.length === 0 && this.#processing === null && this.#retained.length === 0 && (this.#rebuilt || this.#shared !== null),
       onStateChange: (state) => {
         if (state !== 'streaming') return
         const waiters = this.#streamingWaiters
@@ -236,6 +274,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
    * everything read before it comes back is the slot's backlog, logged as history.
    */
   async start(): Promise<void> {
+    if (this.#shared) return this.#startShared(this.#shared)
     // One round trip before the replication connection (a tenant's first join waits for all of
     // this): whether the slot exists, and the point recorded for it.
     const [before] = await this.#sql<{ existed: boolean; point: string | null }[]>`
@@ -281,9 +320,9 @@ export class PostgresChangesService implements PostgresChangesEngine {
     return commit === undefined || commit === null ? null : pgTimeToUnixMs(commit)
   }
 
-  /** Whether the replication connection is up now. */
+  /** Whether the replication connection is up now (in a cluster: whether this node receives the runs). */
   get streaming(): boolean {
-    return this.#stream.state === 'streaming'
+    return this.#shared ? this.#receivingRuns : this.#stream.state === 'streaming'
   }
 
   /** Resolves when the replication connection is (or next becomes) up. */
@@ -300,6 +339,8 @@ export class PostgresChangesService implements PostgresChangesEngine {
     while (this.#processing) await this.#processing
     await this.#stream.stop()
     await this.#processing
+    await this.#shared?.stop()
+    while (this.#dispatchingRuns) await this.#dispatchingRuns
     await this.#sql.end({ timeout: 2 })
   }
 
@@ -418,6 +459,10 @@ export class PostgresChangesService implements PostgresChangesEngine {
         else if (markerAt > 0) take = Math.min(take, markerAt)
       }
       const batch = this.#queue.splice(0, take)
+      if (this.#shared) {
+        await this.#relay(batch)
+        continue
+      }
       this.#inFlightCommit = batch[0]!.commitTime
       if (this.#queue.length < QUEUE_HIGH_WATER / 2) this.#stream.resume()
       const started = performance.now()
@@ -501,9 +546,28 @@ export class PostgresChangesService implements PostgresChangesEngine {
    * positions), before anything is routed. Throws without appending anything on failure.
    */
   async #decode(batch: readonly RawTransaction[]): Promise<DecodedBatch> {
+    const historical = !this.#rebuilt
+    const { items, runs } = await this.#decodeTransactions(batch)
+    this.#log.appendChanges(items, historical)
+    for (const item of items) {
+      if (!('relation' in item)) continue
+      this.#countEvent()
+      this.#metrics.changes.inc({ slot: this.#label, type: item.type.toLowerCase() })
+    }
+    const newest = items.at(-1)
+    const decoded: DecodedBatch = { runs, next: 0, historical, lastPoint: newest ? formatStreamPoint(newest.position.lsn, newest.position.index) : null }
+    if (!historical) this.#log.setPendingChangesFrom(firstPendingChange(decoded))
+    return decoded
+  }
+
+  /**
+   * Decodes transactions into changes and database broadcasts (not positioned yet), in runs
+   * split at each broadcast. Throws without effect on failure; on success the relations read
+   * and the newest commit are kept (a transaction at or before it is a duplicate, skipped).
+   */
+  async #decodeTransactions(batch: readonly RawTransaction[]): Promise<{ items: (Change | DatabaseBroadcast)[]; runs: DecodedBatch['runs'] }> {
     const runs: DecodedBatch['runs'] = [{ changes: [], broadcast: null }]
     const items: (Change | DatabaseBroadcast)[] = []
-    const historical = !this.#rebuilt
     let lastCommitLsn = this.#lastCommitLsn
     const relations = new Map<number, RelationInfo>()
     const relationOf = (id: number) => relations.get(id) ?? this.#relations.get(id)
@@ -555,19 +619,10 @@ export class PostgresChangesService implements PostgresChangesEngine {
       }
       if (!duplicate) lastCommitLsn = txn.commitLsn
     }
-    // Decoding went through: commit its effects (relations, positions) at once.
+    // Decoding went through: commit its effects (relations, newest commit) at once.
     for (const [id, relation] of relations) this.#relations.set(id, relation)
     this.#lastCommitLsn = lastCommitLsn
-    this.#log.appendChanges(items, historical)
-    for (const item of items) {
-      if (!('relation' in item)) continue
-      this.#countEvent()
-      this.#metrics.changes.inc({ slot: this.#label, type: item.type.toLowerCase() })
-    }
-    const newest = items.at(-1)
-    const decoded: DecodedBatch = { runs, next: 0, historical, lastPoint: newest ? formatStreamPoint(newest.position.lsn, newest.position.index) : null }
-    if (!historical) this.#log.setPendingChangesFrom(firstPendingChange(decoded))
-    return decoded
+    return { items, runs }
   }
 
   /** Whether `txn` carries this process's startup marker. */
@@ -586,7 +641,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
       const run = decoded.runs[decoded.next]!
       if (run.changes.length > 0) await this.#dispatch(run.changes)
       // Positions before the next run are delivered: channels holding later broadcasts release them.
-      this.#log.setPendingChangesFrom(firstPendingChange(decoded, decoded.next + 1))
+      this.#log.setPendingChangesFrom(this.#pendingAfter(decoded, decoded.next + 1))
       if (run.broadcast) {
         try {
           this.#log.deliverDatabaseBroadcast(run.broadcast)
@@ -625,6 +680,149 @@ export class PostgresChangesService implements PostgresChangesEngine {
     if (stats.authQueries > 0) this.#metrics.authQueries.inc({ slot: this.#label }, stats.authQueries)
   }
 
+  // ─── in a cluster (SharedChanges) ───────────────────────────────────────────────────────
+
+  async #startShared(shared: SharedChanges): Promise<void> {
+    this.#log.receiveRuns((seq, batch) => this.#receiveRun(seq, batch), (batch, seq) => positioned(decodeChangeBatch(Buffer.from(batch)), seq))
+    await shared.hostChanges()
+    this.#receivingRuns = true
+    const waiters = this.#streamingWaiters
+    this.#streamingWaiters = []
+    for (const wake of waiters) wake()
+    // The shared log survives this process: nothing to rebuild, and a resume from another
+    // epoch (Redis lost the log) is a gap.
+    this.#markRebuilt()
+    await shared.elect((term) => void this.#onTerm(term))
+  }
+
+  /** This node became the slot reader (term) or stopped being it (null). */
+  async #onTerm(term: number | null): Promise<void> {
+    if (this.#stopped) return
+    if (term === null) {
+      if (this.#term === null) return
+      this.#term = null
+      this.#options.logger.info({ slot: this.#slot }, 'cdc: no longer the slot reader')
+      const stream = this.#stream
+      this.#queue = [] // the next reader re-reads what was not acknowledged
+      await stream.stop()
+      return
+    }
+    this.#term = term
+    this.#options.logger.info({ slot: this.#slot, term }, 'cdc: this node reads the slot')
+    try {
+      const newest = await this.#shared!.newestChangePoint()
+      // Transactions up to the newest one logged were appended by the previous reader.
+      this.#lastCommitLsn = newest ? BigInt(`0x${newest.slice(0, 16)}`) : 0n
+      this.#stream = this.#createStream()
+      if (this.#term !== term) return
+      await this.#stream.start()
+    } catch (error) {
+      this.#options.logger.error({ err: error }, 'cdc: could not start reading the slot')
+    }
+  }
+
+  /**
+   * The reader's step: decode a batch and append it to the shared log as one run, retried
+   * with backoff while this node holds its term; the slot is acknowledged once Redis has it.
+   */
+  async #relay(batch: readonly RawTransaction[]): Promise<void> {
+    const term = this.#term
+    if (term === null) return
+    let decoded: { items: (Change | DatabaseBroadcast)[] } | null = null
+    for (let attempt = 0; ; attempt++) {
+      if (this.#stopped || this.#term !== term) return // the next reader re-reads it
+      try {
+        decoded ??= await this.#decodeTransactions(batch)
+        const { items } = decoded
+        if (items.length > 0) {
+          const first = items[0]!.position
+          const last = items[items.length - 1]!.position
+          const run = { kind: 'changes' as const, origin: '', count: items.length, batch: encodeChangeBatch(items) }
+          await this.#shared!.appendChanges(run, term, formatStreamPoint(first.lsn, first.index), formatStreamPoint(last.lsn, last.index))
+          for (const item of items) if ('relation' in item) this.#countEvent()
+        }
+        break
+      } catch (error) {
+        this.#metrics.batchFailures.inc({ slot: this.#label })
+        const delays = this.#options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS
+        const delay = delays[Math.min(attempt, delays.length - 1)]!
+        this.#options.logger.error({ err: error, attempt: attempt + 1, retryInMs: delay }, 'cdc: appending a batch to the shared log failed; retrying')
+        await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, delay))
+      }
+    }
+    this.#stream.acknowledge(batch[batch.length - 1]!.endLsn)
+  }
+
+  /** A run from the shared log (every node): logged at its positions, then dispatched in order. */
+  #receiveRun(seq: number, batch: Uint8Array): void {
+    let items: (Change | DatabaseBroadcast)[]
+    try {
+      items = positioned(decodeChangeBatch(Buffer.from(batch)), seq)
+    } catch (error) {
+      this.#options.logger.error({ err: error, position: seq }, 'cdc: dropped a run that could not be decoded')
+      return
+    }
+    this.#log.appendSharedChanges(items)
+    const runs: DecodedBatch['runs'] = [{ changes: [], broadcast: null }]
+    for (const item of items) {
+      if ('relation' in item) {
+        runs[runs.length - 1]!.changes.push(item)
+        this.#metrics.changes.inc({ slot: this.#label, type: item.type.toLowerCase() })
+      } else {
+        runs[runs.length - 1]!.broadcast = item
+        runs.push({ changes: [], broadcast: null })
+      }
+    }
+    const newest = items.at(-1)
+    this.#runs.push({ runs, next: 0, historical: false, lastPoint: newest ? formatStreamPoint(newest.position.lsn, newest.position.index) : null })
+    this.#log.setPendingChangesFrom(this.#firstPendingRun())
+    if (!this.#dispatchingRuns) this.#dispatchingRuns = this.#dispatchReceivedRuns().finally(() => { this.#dispatchingRuns = null })
+  }
+
+  async #dispatchReceivedRuns(): Promise<void> {
+    while (this.#runs.length > 0) {
+      const decoded = this.#runs[0]!
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.#dispatchRuns(decoded)
+          break
+        } catch (error) {
+          this.#metrics.batchFailures.inc({ slot: this.#label })
+          const delays = this.#options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS
+          const delay = delays[Math.min(attempt, delays.length - 1)]!
+          this.#options.logger.error({ err: error, attempt: attempt + 1, retryInMs: delay }, 'cdc: run failed; retrying')
+          if (this.#stopped) return
+          await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, delay))
+          if (this.#stopped) return
+        }
+      }
+      this.#runs.shift()
+      // Runs behind this one are positioned already: broadcasts after them keep waiting.
+      this.#log.setPendingChangesFrom(this.#firstPendingRun())
+    }
+  }
+
+  /** The first change not delivered after run `from` of `decoded` (and, in a cluster, of the runs received after it). */
+  #pendingAfter(decoded: DecodedBatch, from: number): number {
+    const first = firstPendingChange(decoded, from)
+    if (first !== Infinity || !this.#shared) return first
+    const at = this.#runs.indexOf(decoded)
+    for (let i = at + 1; at >= 0 && i < this.#runs.length; i++) {
+      const next = firstPendingChange(this.#runs[i]!)
+      if (next !== Infinity) return next
+    }
+    return Infinity
+  }
+
+  /** The first change not delivered yet over every received run (Infinity: none). */
+  #firstPendingRun(): number {
+    for (const decoded of this.#runs) {
+      const first = firstPendingChange(decoded)
+      if (first !== Infinity) return first
+    }
+    return Infinity
+  }
+
   /** Events/s against limits.maxDbEventsPerSecond: counted in metrics, never dropped. */
   #countEvent(): void {
     const now = this.#options.clock.now()
@@ -640,6 +838,12 @@ function firstPendingChange(decoded: DecodedBatch, from = decoded.next): number 
     if (first) return first.position.seq
   }
   return Infinity
+}
+
+/** Items of a run given positions from `first` on, in order. */
+function positioned<T extends { position: { seq: number } }>(items: T[], first: number): T[] {
+  items.forEach((item, i) => (item.position.seq = first + i))
+  return items
 }
 
 /** `pg_lsn` text (`16/B374D848`) as a bigint. */

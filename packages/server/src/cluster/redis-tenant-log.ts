@@ -44,6 +44,28 @@ redis.call('SPUBLISH', ARGV[4], 'L' .. epoch .. '\\n' .. first .. '\\n' .. ARGV[
 return {1, first}
 `
 
+/**
+ * A run of changes from the slot reader. KEYS: epoch, seq, log, the reader lease's term counter,
+ * the newest change point logged. ARGV: expected epoch, new-epoch candidate, max entries,
+ * channel, body, positions spanned, the reader's term, the run's first and last change points.
+ * Refused ({3}) when a newer term exists (a reader that lost its lease must not append), and
+ * skipped ({2}) when the run is not after the newest point logged (a new reader re-reads what
+ * its predecessor appended but did not acknowledge).
+ */
+const APPEND_CHANGES = `${ensureEpoch(2)}
+if epoch ~= ARGV[1] then return {0, epoch} end
+if redis.call('GET', KEYS[4]) ~= ARGV[7] then return {3, 0} end
+local newest = redis.call('GET', KEYS[5])
+if newest and ARGV[8] <= newest then return {2, 0} end
+redis.call('SET', KEYS[5], ARGV[9])
+local count = tonumber(ARGV[6])
+local last = redis.call('INCRBY', KEYS[2], count)
+local first = last - count + 1
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], first .. '-0', 'm', ARGV[5])
+redis.call('SPUBLISH', ARGV[4], 'L' .. epoch .. '\\n' .. first .. '\\n' .. ARGV[5])
+return {1, first}
+`
+
 /** KEYS: epoch, seq, log. ARGV: new-epoch candidate. Returns the epoch (created when missing). */
 const EPOCH = `${ensureEpoch(1)}
 return epoch
@@ -145,20 +167,34 @@ export class RedisTenantLog implements ClusterAdapter {
       })
   }
 
+  /** The slot reader's lease key (its term counter is `<key>:token`). */
+  get readerLeaseKey(): string {
+    return this.#key('cdc-reader')
+  }
+
   /**
-   * Appends a run of changes and resolves with its first position once Redis has it (the CDC
-   * leader acknowledges the replication slot only after this).
+   * Appends a run of changes read from the slot in reader term `term`; resolves once Redis has
+   * it (the reader acknowledges the slot only then): 'appended', or 'duplicate' when the run
+   * was logged already (by the previous reader). Rejects when the term is over or Redis away.
    */
-  async appendChanges(message: Extract<SharedMessage, { kind: 'changes' }>): Promise<number> {
+  async appendChanges(message: Extract<SharedMessage, { kind: 'changes' }>, term: number, firstPoint: string, lastPoint: string): Promise<'appended' | 'duplicate'> {
     this.#node.roundTrips++
     const [ok, value] = (await this.#node.command.eval(
-      APPEND, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), this.#epoch, newEpoch(), this.#maxEntries, this.#key('changes'), encodeSharedMessage(message), message.count,
+      APPEND_CHANGES, 5, this.#key('epoch'), this.#key('seq'), this.#key('log'), `${this.readerLeaseKey}:token`, this.#key('changes-point'),
+      this.#epoch, newEpoch(), this.#maxEntries, this.#key('changes'), encodeSharedMessage(message), message.count, term, firstPoint, lastPoint,
     )) as [number, string | number]
     if (ok === 0) {
       this.#reset(String(value))
       throw new Error('the shared log was reset')
     }
-    return Number(value)
+    if (ok === 3) throw new Error('a newer slot reader exists')
+    return ok === 2 ? 'duplicate' : 'appended'
+  }
+
+  /** The newest change point in the shared log (a new reader skips transactions up to it). */
+  async newestChangePoint(): Promise<string | null> {
+    this.#node.roundTrips++
+    return this.#node.command.get(this.#key('changes-point'))
   }
 
   /** Starts receiving Postgres Changes runs; resolves with a position after which all arrive. */

@@ -84,6 +84,13 @@ export interface ChangeLogPort {
   markRebuilt(floorPoint: string | null): void
   /** The change stream starts at `point`: messages before any change are positioned there. */
   startAt(point: string): void
+  /** In a cluster: items of a run from the shared log, positioned there (`position.seq` set). */
+  appendSharedChanges(items: readonly (Change | DatabaseBroadcast)[]): void
+  /**
+   * In a cluster: runs of changes from the shared log go to `onRun`; `decode` turns a run read
+   * back from the shared log (a resume) into its positioned items.
+   */
+  receiveRuns(onRun: (seq: number, batch: Uint8Array) => void, decode: (batch: Uint8Array, seq: number) => (Change | DatabaseBroadcast)[]): void
 }
 
 /** In a cluster, where this node's copy of the log is whole for a topic. */
@@ -285,6 +292,28 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
     }
   }
 
+  appendSharedChanges(items: readonly (Change | DatabaseBroadcast)[]): void {
+    for (const item of items) {
+      const seq = item.position.seq
+      if (seq <= this.#log.lastSeq) continue // before this node received changes: in the shared log
+      const point = formatStreamPoint(item.position.lsn, item.position.index)
+      if ('relation' in item) {
+        this.#log.appendAt(seq, { kind: 'change', change: item }, item.byteSize + 128, point)
+        if (seq < this.#pendingFrom) this.#pendingFrom = seq
+      } else {
+        const sender = this.#persistedBy.get(item.id)
+        const entry = databaseBroadcastEntry(item)
+        this.#databaseBroadcasts.set(item, entry)
+        this.#log.appendAt(seq, { kind: 'broadcast-user', topicKey: entry.topicKey, topic: entry.topic, broadcast: entry.broadcast, senderSession: sender?.session ?? null }, entry.broadcast.payload.length + 128, point)
+      }
+    }
+  }
+
+  receiveRuns(onRun: (seq: number, batch: Uint8Array) => void, decode: (batch: Uint8Array, seq: number) => (Change | DatabaseBroadcast)[]): void {
+    this.onSharedChanges = (seq, message) => onRun(seq, message.batch)
+    this.#decodeRun = decode
+  }
+
   setPendingChangesFrom(position: number): void {
     this.#pendingFrom = position
     if (this.#holding.size === 0) return
@@ -410,7 +439,15 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
     const out: LogEntry<LogMessage>[] = []
     for (const { seq, message } of read.entries) {
       if (message.kind === 'changes') {
-        for (const change of this.sharedChanges?.(message) ?? []) out.push({ seq: change.position.seq, at: now, bytes: 0, point, historical: false, value: { kind: 'change', change } })
+        for (const item of this.#decodeRun?.(message.batch, seq) ?? []) {
+          const at = formatStreamPoint(item.position.lsn, item.position.index)
+          if ('relation' in item) {
+            out.push({ seq: item.position.seq, at: now, bytes: 0, point: at, historical: false, value: { kind: 'change', change: item } })
+          } else {
+            const { topicKey, topic, broadcast } = databaseBroadcastEntry(item)
+            out.push({ seq: item.position.seq, at: now, bytes: 0, point: at, historical: false, value: { kind: 'broadcast-user', topicKey, topic, broadcast, senderSession: null } })
+          }
+        }
         continue
       }
       const topic = `realtime:${message.topicKey.slice(message.topicKey.indexOf(':') + 1)}`
@@ -422,10 +459,10 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
     return out
   }
 
-  /** Decodes a run of changes read back from the shared log (set by the Postgres Changes engine in a cluster). */
-  sharedChanges: ((message: Extract<SharedMessage, { kind: 'changes' }>) => Change[]) | null = null
-  /** Receives runs of changes from the shared log (set by the Postgres Changes engine in a cluster). */
-  onSharedChanges: ((seq: number, message: Extract<SharedMessage, { kind: 'changes' }>) => void) | null = null
+  /** Decodes a run read back from the shared log (set by the Postgres Changes engine: `receiveRuns`). */
+  #decodeRun: ((batch: Uint8Array, seq: number) => (Change | DatabaseBroadcast)[]) | null = null
+  /** Receives runs of changes from the shared log (set by the Postgres Changes engine: `receiveRuns`). */
+  private onSharedChanges: ((seq: number, message: Extract<SharedMessage, { kind: 'changes' }>) => void) | null = null
 
   logged(seq: number, message: SharedMessage): void {
     if (seq <= this.#log.lastSeq) return // before this node's start on the topic: replayed from the shared log
