@@ -10,7 +10,7 @@
  * used, and later items refer to it by index; the transaction's fields (LSN, commit timestamp,
  * xid) are written once per run of changes that share them.
  *
- *   batch   := 'S' 'B' version:u8 count:uvarint item*           (nothing may follow)
+ *   batch   := 'S' 'B' version:u8 count:u32le item*             (nothing may follow)
  *   item    := head:u8 …                 head = kind | type<<2 | sameTxn<<4 | tuples<<5
  *     change   : txn? relRef index seq byteSize tuple{new, old, key as flagged}
  *     omitted  : txn? relRef index seq count
@@ -284,23 +284,65 @@ function isDatabaseBroadcast(item: unknown): item is DatabaseBroadcast {
   return typeof item === 'object' && item !== null && typeof (item as DatabaseBroadcast).topic === 'string' && 'position' in item
 }
 
+const HEADER_BYTES = 7
+
+function startBatch(sizeHint: number): BatchEncoder {
+  const encoder = new BatchEncoder(Math.max(256, sizeHint))
+  const w = encoder.w
+  w.u8(MAGIC_0)
+  w.u8(MAGIC_1)
+  w.u8(CHANGE_CODEC_VERSION)
+  w.ensure(4)
+  w.offset += 4 // the item count, written by finishBatch
+  return encoder
+}
+
+function finishBatch(encoder: BatchEncoder, count: number): Buffer {
+  const w = encoder.w
+  w.buf.writeUInt32LE(count, HEADER_BYTES - 4)
+  // A copy of the used part: the working buffer may be up to twice as large.
+  return Buffer.from(w.buf.subarray(0, w.offset))
+}
+
 /**
- * Encodes a batch of decoded items (in order) into one Buffer.
+ * Encodes decoded items (in order) into one Buffer.
  *
  * @example
  * const bytes = encodeChangeBatch(items)          // on the leader, after decoding
  * const same = decodeChangeBatch(bytes)           // on every node: Change instances again
  */
 export function encodeChangeBatch(items: readonly ChangeBatchItem[]): Buffer {
-  const encoder = new BatchEncoder(Math.max(256, items.length * 64))
-  const w = encoder.w
-  w.u8(MAGIC_0)
-  w.u8(MAGIC_1)
-  w.u8(CHANGE_CODEC_VERSION)
-  w.uvarint(items.length)
+  const encoder = startBatch(items.length * 64)
   for (const item of items) encoder.item(item)
-  // A copy of the used part: the working buffer may be several times larger.
-  return Buffer.from(w.buf.subarray(0, w.offset))
+  return finishBatch(encoder, items.length)
+}
+
+/** Default `maxBytes` of encodeChangeBatches: well under Redis's 512 MB bulk-string ceiling, small enough not to stall a connection. */
+export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+/**
+ * Encodes items into as many batches as it takes to keep each near `maxBytes` (cut between
+ * items, so one item bigger than that makes a batch of its own). Each batch decodes on its own
+ * (its relations are defined in it); decoding them in order gives the items in order.
+ * A transaction's changes may be cut across batches: the receiver sees them in order either way.
+ */
+export function encodeChangeBatches(items: readonly ChangeBatchItem[], maxBytes = DEFAULT_MAX_BATCH_BYTES): Buffer[] {
+  if (!(maxBytes > HEADER_BYTES)) throw new RangeError(`maxBytes must exceed ${HEADER_BYTES}`)
+  const out: Buffer[] = []
+  let encoder: BatchEncoder | null = null
+  let count = 0
+  for (const item of items) {
+    encoder ??= startBatch(Math.min(maxBytes, items.length * 64))
+    encoder.item(item)
+    count++
+    if (encoder.w.offset >= maxBytes) {
+      out.push(finishBatch(encoder, count))
+      encoder = null
+      count = 0
+    }
+  }
+  if (encoder) out.push(finishBatch(encoder, count))
+  return out
 }
 
 // ─── decoding ──────────────────────────────────────────────────────────────────────────────
@@ -345,6 +387,13 @@ class Reader {
     return n
   }
 
+  u32(what: string): number {
+    this.#need(4, what)
+    const v = this.buf.readUInt32LE(this.offset)
+    this.offset += 4
+    return v
+  }
+
   u64(what: string): bigint {
     this.#need(8, what)
     const v = this.buf.readBigUInt64LE(this.offset)
@@ -358,11 +407,8 @@ class Reader {
     if (h === TEXT_NULL) return null
     if (h === TEXT_UNDEFINED) return undefined
     let len: number
-    if (h === TEXT_LONG) {
-      this.#need(4, what)
-      len = this.buf.readUInt32LE(this.offset)
-      this.offset += 4
-    } else len = h - TEXT_INLINE
+    if (h === TEXT_LONG) len = this.u32(what)
+    else len = h - TEXT_INLINE
     this.#need(len, what)
     const start = this.offset
     this.offset += len
@@ -500,7 +546,8 @@ export function decodeChangeBatch(buf: Buffer): ChangeBatchItem[] {
     if (r.u8('magic') !== MAGIC_0 || r.u8('magic') !== MAGIC_1) throw new ChangeCodecError('not a change batch (bad magic)')
     const version = r.u8('version')
     if (version !== CHANGE_CODEC_VERSION) throw new ChangeCodecError(`unsupported version ${version} (this node reads ${CHANGE_CODEC_VERSION})`)
-    const n = r.count('item count')
+    const n = r.u32('item count')
+    if (n > r.left) throw new ChangeCodecError(`item count: ${n} exceeds the ${r.left} bytes left`)
     const decoder = new BatchDecoder(r)
     const items: ChangeBatchItem[] = new Array(n)
     for (let i = 0; i < n; i++) items[i] = decoder.item()
