@@ -10,6 +10,7 @@ import WebSocket from 'ws'
 import { startSwitchboard } from '@switchboard/server'
 import { CLUSTER_SECRET, startCluster, type ClusterHarness } from './support/cluster.js'
 import { subscribe, waitFor } from './support/harness.js'
+import { listen } from './support/pg-changes.js'
 
 let cluster: ClusterHarness
 
@@ -121,5 +122,20 @@ describe('presence across nodes', () => {
     await extra.close()
     await waitFor(() => !Object.keys(onA.presenceState()).includes('carol'), 5_000, 'carol gone from A')
     await client.realtime.disconnect()
+  })
+})
+
+describe('Postgres Changes across nodes', () => {
+  test('one node reads the slot; subscribers on every node get each change once, in order', async () => {
+    await cluster.sql`create table if not exists cluster_items (id int primary key, label text)`
+    await cluster.sql`alter publication supabase_realtime add table cluster_items`.catch(() => {})
+    const listeners = await Promise.all([0, 1, 2].map((i) => listen(cluster.client(i), [{ event: 'INSERT', table: 'cluster_items' }])))
+    for (let id = 1; id <= 100; id++) await cluster.sql`insert into cluster_items (id, label) values (${id}, ${`row ${id}`})`
+    // The first reader of a fresh Redis is elected one lease later (leader-lease.ts): allow for it.
+    await waitFor(() => listeners.every((l) => l.changes.length >= 100), 20_000, '100 changes on every node')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    for (const listener of listeners) expect(listener.changes.map((c) => c.new.id)).toEqual([...Array(100).keys()].map((i) => i + 1))
+    const readers = cluster.nodes.filter((node) => node.tenant.postgresChanges?.readsSlot)
+    expect(readers).toHaveLength(1)
   })
 })

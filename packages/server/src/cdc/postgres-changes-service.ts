@@ -325,6 +325,10 @@ export class PostgresChangesService implements PostgresChangesEngine {
     return this.#shared ? this.#receivingRuns : this.#stream.state === 'streaming'
   }
 
+  get readsSlot(): boolean {
+    return this.#shared ? this.#term !== null : true
+  }
+
   /** Resolves when the replication connection is (or next becomes) up. */
   whenStreaming(): Promise<void> {
     if (this.streaming) return Promise.resolve()
@@ -466,24 +470,14 @@ export class PostgresChangesService implements PostgresChangesEngine {
       this.#inFlightCommit = batch[0]!.commitTime
       if (this.#queue.length < QUEUE_HIGH_WATER / 2) this.#stream.resume()
       const started = performance.now()
-      let decoded: DecodedBatch | null = null
+      let decoded = null as DecodedBatch | null
       // A batch that fails is retried until it goes through: acknowledging past it would lose
       // its changes for good (live and after a restart). The log keeps the positions it got.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          decoded ??= await this.#decode(batch)
-          await this.#dispatchRuns(decoded)
-          break
-        } catch (error) {
-          this.#metrics.batchFailures.inc({ slot: this.#label })
-          const delays = this.#options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS
-          const delay = delays[Math.min(attempt, delays.length - 1)]!
-          this.#options.logger.error({ err: error, attempt: attempt + 1, retryInMs: delay }, 'cdc: batch failed; retrying')
-          if (this.#stopped) return
-          await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, delay))
-          if (this.#stopped) return
-        }
-      }
+      const done = await this.#untilDone('cdc: batch failed; retrying', () => true, async () => {
+        decoded ??= await this.#decode(batch)
+        await this.#dispatchRuns(decoded)
+      })
+      if (!done) return
       this.#inFlightCommit = null
       this.#metrics.batchSeconds.observe({ slot: this.#label }, (performance.now() - started) / 1000)
       const last = batch[batch.length - 1]!
@@ -683,6 +677,14 @@ export class PostgresChangesService implements PostgresChangesEngine {
   // ─── in a cluster (SharedChanges) ───────────────────────────────────────────────────────
 
   async #startShared(shared: SharedChanges): Promise<void> {
+    // The slot exists from the first node's start, whoever reads it and whenever: changes
+    // committed before a reader is elected wait in it.
+    try {
+      await this.#sql`select pg_create_logical_replication_slot(${this.#slot}, 'pgoutput') where not exists (select 1 from pg_replication_slots where slot_name = ${this.#slot})`
+    } catch (error) {
+      // Another node created it at the same moment.
+      if (!/already exists/.test((error as Error).message)) throw error
+    }
     this.#log.receiveRuns((seq, batch) => this.#receiveRun(seq, batch), (batch, seq) => positioned(decodeChangeBatch(Buffer.from(batch)), seq))
     await shared.hostChanges()
     this.#receivingRuns = true
@@ -729,27 +731,18 @@ export class PostgresChangesService implements PostgresChangesEngine {
     const term = this.#term
     if (term === null) return
     let decoded: { items: (Change | DatabaseBroadcast)[] } | null = null
-    for (let attempt = 0; ; attempt++) {
-      if (this.#stopped || this.#term !== term) return // the next reader re-reads it
-      try {
-        decoded ??= await this.#decodeTransactions(batch)
-        const { items } = decoded
-        if (items.length > 0) {
-          const first = items[0]!.position
-          const last = items[items.length - 1]!.position
-          const run = { kind: 'changes' as const, origin: '', count: items.length, batch: encodeChangeBatch(items) }
-          await this.#shared!.appendChanges(run, term, formatStreamPoint(first.lsn, first.index), formatStreamPoint(last.lsn, last.index))
-          for (const item of items) if ('relation' in item) this.#countEvent()
-        }
-        break
-      } catch (error) {
-        this.#metrics.batchFailures.inc({ slot: this.#label })
-        const delays = this.#options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS
-        const delay = delays[Math.min(attempt, delays.length - 1)]!
-        this.#options.logger.error({ err: error, attempt: attempt + 1, retryInMs: delay }, 'cdc: appending a batch to the shared log failed; retrying')
-        await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, delay))
-      }
-    }
+    // Retried while this node holds its term; past it, the next reader re-reads the batch.
+    const done = await this.#untilDone('cdc: appending a batch to the shared log failed; retrying', () => this.#term === term, async () => {
+      decoded ??= await this.#decodeTransactions(batch)
+      const { items } = decoded
+      if (items.length === 0) return
+      const first = items[0]!.position
+      const last = items[items.length - 1]!.position
+      const run = { kind: 'changes' as const, origin: '', count: items.length, batch: encodeChangeBatch(items) }
+      await this.#shared!.appendChanges(run, term, formatStreamPoint(first.lsn, first.index), formatStreamPoint(last.lsn, last.index))
+      for (const item of items) if ('relation' in item) this.#countEvent()
+    })
+    if (!done) return
     this.#stream.acknowledge(batch[batch.length - 1]!.endLsn)
   }
 
@@ -782,23 +775,31 @@ export class PostgresChangesService implements PostgresChangesEngine {
   async #dispatchReceivedRuns(): Promise<void> {
     while (this.#runs.length > 0) {
       const decoded = this.#runs[0]!
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await this.#dispatchRuns(decoded)
-          break
-        } catch (error) {
-          this.#metrics.batchFailures.inc({ slot: this.#label })
-          const delays = this.#options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS
-          const delay = delays[Math.min(attempt, delays.length - 1)]!
-          this.#options.logger.error({ err: error, attempt: attempt + 1, retryInMs: delay }, 'cdc: run failed; retrying')
-          if (this.#stopped) return
-          await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, delay))
-          if (this.#stopped) return
-        }
-      }
+      if (!(await this.#untilDone('cdc: run failed; retrying', () => true, () => this.#dispatchRuns(decoded)))) return
       this.#runs.shift()
       // Runs behind this one are positioned already: broadcasts after them keep waiting.
       this.#log.setPendingChangesFrom(this.#firstPendingRun())
+    }
+  }
+
+  /**
+   * Runs `step` until it goes through, with backoff between attempts; false when the service
+   * stopped or `still()` turned false first (the step is then abandoned).
+   */
+  async #untilDone(failure: string, still: () => boolean, step: () => Promise<void>): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#stopped || !still()) return false
+      try {
+        await step()
+        return true
+      } catch (error) {
+        this.#metrics.batchFailures.inc({ slot: this.#label })
+        const delays = this.#options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS
+        const delay = delays[Math.min(attempt, delays.length - 1)]!
+        this.#options.logger.error({ err: error, attempt: attempt + 1, retryInMs: delay }, failure)
+        if (this.#stopped) return false
+        await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, delay))
+      }
     }
   }
 

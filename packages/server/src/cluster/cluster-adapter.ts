@@ -17,6 +17,8 @@
  */
 import type { PresenceDiff, PresenceGroup } from '../presence/presence-topic.js'
 import type { SharedMessage } from './shared-message.js'
+import type { SharedChanges } from '../cdc/postgres-changes-service.js'
+import type { Clock } from '../clock.js'
 
 /** What the shared log and the other nodes hand to this node's hub. */
 export interface ClusterSink {
@@ -55,6 +57,10 @@ export interface ClusterAdapter {
   release(topicKey: string): void
   /** The shared log's entries in (after, through], oldest first. */
   read(after: number, through: number): Promise<SharedRead>
+  /** Starts receiving runs of Postgres changes; resolves with a position after which every run arrives. */
+  hostChanges(): Promise<number>
+  /** The elected slot reader for the tenant's Postgres Changes (null: one node reads its slot itself). */
+  slotReader(hostChanges: () => Promise<number>, clock: Clock): SharedChanges | null
   /** This node's presence diff on a topic, for the other nodes. */
   publishPresence(topicKey: string, diff: PresenceDiff): void
   stop(): Promise<void>
@@ -73,6 +79,12 @@ export class LocalClusterAdapter implements ClusterAdapter {
   release(): void {}
   async read(): Promise<SharedRead> {
     return { ok: false, reason: 'epoch' }
+  }
+  async hostChanges(): Promise<number> {
+    return 0
+  }
+  slotReader(): SharedChanges | null {
+    return null
   }
   publishPresence(): void {}
   async stop(): Promise<void> {}

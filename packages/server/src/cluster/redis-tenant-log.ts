@@ -22,6 +22,9 @@ import type { Logger } from '../logger.js'
 import type { PresenceDiff, PresenceMeta } from '../presence/presence-topic.js'
 import type { ClusterAdapter, ClusterSink, RemotePresences, SharedRead } from './cluster-adapter.js'
 import type { RedisNode } from './redis-node.js'
+import { redisSharedChanges } from './shared-changes.js'
+import type { SharedChanges } from '../cdc/postgres-changes-service.js'
+import type { Clock } from '../clock.js'
 import { decodeSharedMessage, encodeSharedMessage, sharedTopic, type SharedMessage } from './shared-message.js'
 
 /** Lua: the epoch, or a new one (ARGV[candidate]) with the position and stream cleared: Redis lost the log. */
@@ -33,9 +36,8 @@ if not epoch then
   redis.call('DEL', KEYS[2], KEYS[3])
 end`
 
-/** KEYS: epoch, seq, log. ARGV: expected epoch, new-epoch candidate, max entries, channel, body, positions spanned. */
-const APPEND = `${ensureEpoch(2)}
-if epoch ~= ARGV[1] then return {0, epoch} end
+/** Lua: take the next `ARGV[6]` positions, add the stream entry, publish it on the channel (ARGV 3, 4, 5). */
+const APPEND_TAIL = `
 local count = tonumber(ARGV[6])
 local last = redis.call('INCRBY', KEYS[2], count)
 local first = last - count + 1
@@ -43,6 +45,11 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], first .. '-0', 'm', ARGV[5])
 redis.call('SPUBLISH', ARGV[4], 'L' .. epoch .. '\\n' .. first .. '\\n' .. ARGV[5])
 return {1, first}
 `
+
+/** KEYS: epoch, seq, log. ARGV: expected epoch, new-epoch candidate, max entries, channel, body, positions spanned. */
+const APPEND = `${ensureEpoch(2)}
+if epoch ~= ARGV[1] then return {0, epoch} end
+${APPEND_TAIL}`
 
 /**
  * A run of changes from the slot reader. KEYS: epoch, seq, log, the reader lease's term counter,
@@ -58,13 +65,7 @@ if redis.call('GET', KEYS[4]) ~= ARGV[7] then return {3, 0} end
 local newest = redis.call('GET', KEYS[5])
 if newest and ARGV[8] <= newest then return {2, 0} end
 redis.call('SET', KEYS[5], ARGV[9])
-local count = tonumber(ARGV[6])
-local last = redis.call('INCRBY', KEYS[2], count)
-local first = last - count + 1
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], first .. '-0', 'm', ARGV[5])
-redis.call('SPUBLISH', ARGV[4], 'L' .. epoch .. '\\n' .. first .. '\\n' .. ARGV[5])
-return {1, first}
-`
+${APPEND_TAIL}`
 
 /** KEYS: epoch, seq, log. ARGV: new-epoch candidate. Returns the epoch (created when missing). */
 const EPOCH = `${ensureEpoch(1)}
@@ -107,6 +108,8 @@ export interface RedisTenantLogOptions {
   logger: Logger
   /** Entries kept in the stream (the replay window's message bound). */
   maxEntries: number
+  /** The slot reader lease's time to live (default 5 s). */
+  readerLeaseMs?: number
 }
 
 interface HostedTopic {
@@ -122,6 +125,7 @@ export class RedisTenantLog implements ClusterAdapter {
   readonly #logger: Logger
   readonly #prefix: string
   readonly #maxEntries: number
+  readonly #readerLeaseMs: number | undefined
   readonly #hosted = new Map<string, HostedTopic>()
   #sink: ClusterSink | null = null
   #epoch = ''
@@ -136,6 +140,7 @@ export class RedisTenantLog implements ClusterAdapter {
     this.#logger = options.logger
     this.#prefix = `sb:{${options.tenantId}}:`
     this.#maxEntries = options.maxEntries
+    this.#readerLeaseMs = options.readerLeaseMs
   }
 
   get epoch(): string {
@@ -195,6 +200,10 @@ export class RedisTenantLog implements ClusterAdapter {
   async newestChangePoint(): Promise<string | null> {
     this.#node.roundTrips++
     return this.#node.command.get(this.#key('changes-point'))
+  }
+
+  slotReader(hostChanges: () => Promise<number>, clock: Clock): SharedChanges {
+    return redisSharedChanges({ node: this.#node, log: this, hostChanges, logger: this.#logger, clock, ...(this.#readerLeaseMs ? { leaseTtlMs: this.#readerLeaseMs } : {}) })
   }
 
   /** Starts receiving Postgres Changes runs; resolves with a position after which all arrive. */

@@ -23,6 +23,7 @@ import type { DatabaseBroadcast } from '../cdc/database-broadcast.js'
 import type { Clock } from '../clock.js'
 import type { ClusterAdapter, ClusterSink, RemotePresences, SharedRead } from '../cluster/cluster-adapter.js'
 import type { SharedMessage } from '../cluster/shared-message.js'
+import type { SharedChanges } from '../cdc/postgres-changes-service.js'
 import type { TraceSlot } from '../inspect/delivery-tracer.js'
 import type { Logger } from '../logger.js'
 import { TopicRegistry, type FanoutSubscriber } from '../broadcast/topic-registry.js'
@@ -116,6 +117,8 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
   readonly #sentBy = new Map<string, FanoutSubscriber>()
   readonly #originPrefix = `${Math.random().toString(36).slice(2, 10)}:`
   #originCounter = 0
+  /** Every run of changes after this position is in the local log (a cluster node). */
+  #changesCoveredAfter = 0
   readonly #logger: Logger
   #pendingFrom = Infinity
   readonly #holding = new Set<OrderedSubscriber>()
@@ -402,6 +405,19 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
     return entry.ready
   }
 
+  /** Starts receiving runs of Postgres changes (a cluster node); resolves with the position they arrive after. */
+  async hostChanges(): Promise<number> {
+    const position = await this.#cluster.hostChanges()
+    this.#log.advanceTo(position)
+    this.#changesCoveredAfter = position
+    return position
+  }
+
+  /** The tenant's Postgres Changes slot reader in a cluster (null: this node reads the slot itself). */
+  slotReader(): SharedChanges | null {
+    return this.#cluster.slotReader(() => this.hostChanges(), this.#clock)
+  }
+
   /** A channel left `topicKey`: with no channel left, the node stops receiving it after a while. */
   topicLeft(topicKey: string): void {
     const hosted = this.#hosted.get(topicKey)
@@ -424,12 +440,14 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
     const hosted = this.#hosted.get(topicKey)
     if (!this.shared || !hosted || epoch !== log.epoch) return log.since(epoch, position)
     if (position > log.lastSeq) return { ok: false, reason: 'future' }
-    const localFrom = Math.max(position, Math.min(hosted.coveredAfter, log.lastSeq), log.evictedThrough)
+    const covered = Math.max(hosted.coveredAfter, this.#changesCoveredAfter)
+    const localFrom = Math.max(position, Math.min(covered, log.lastSeq), log.evictedThrough)
     const local = log.since(epoch, localFrom)
     if (!local.ok || localFrom === position) return local
     const remote = await this.#cluster.read(position, localFrom)
     if (!remote.ok) return { ok: false, reason: remote.reason === 'epoch' ? 'epoch' : 'evicted' }
-    return { ...local, entries: [...this.#sharedEntries(remote), ...local.entries] }
+    const older = this.#sharedEntries(remote).filter((entry) => entry.seq > position && entry.seq <= localFrom)
+    return { ...local, entries: [...older, ...local.entries] }
   }
 
   /** Shared-log entries as local log entries (broadcasts; changes when the engine decodes them). */

@@ -84,8 +84,9 @@ export async function startTenant(parameters: TenantParameters, dependencies: Te
     // The hub first: the Postgres Changes engine writes into its log, the channels read it.
     const marks = new PostgresTopicMarks(sql)
     const hub = new TenantHub({ limits: dependencies.replay, clock, logger, cluster: dependencies.cluster, marks })
-    // TODO(cluster): Postgres Changes in a cluster need the elected slot reader (issue 11).
-    const changesOption = hub.shared ? false : (parameters.postgresChanges ?? true)
+    const changesOption = parameters.postgresChanges ?? true
+    // In a cluster one elected node reads the slot and every node receives the runs.
+    const slotReader = changesOption ? hub.slotReader() : null
     const engine = changesOption
       ? new PostgresChangesService({
           databaseUrl,
@@ -97,6 +98,7 @@ export async function startTenant(parameters: TenantParameters, dependencies: Te
           registry: dependencies.metrics.registry,
           log: hub,
           tracing: hub.tracing,
+          ...(slotReader ? { shared: slotReader } : {}),
         })
       : null
     const tenant = new Tenant(

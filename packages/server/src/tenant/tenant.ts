@@ -44,6 +44,8 @@ export interface PostgresChangesEngine {
   /** Whether the replication connection is up (`replication_ready`). */
   readonly streaming: boolean
   whenStreaming(): Promise<void>
+  /** Whether this node reads the replication slot (always on one node; the elected reader in a cluster). */
+  readonly readsSlot: boolean
 }
 
 /** What a tenant's channels read and never change. */

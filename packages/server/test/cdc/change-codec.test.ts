@@ -30,6 +30,8 @@ class RecordingLog implements ChangeLogPort {
   startAt(): void {}
   deliverDatabaseBroadcast(): void {}
   markRebuilt(): void {}
+  appendSharedChanges(): void {}
+  receiveRuns(): void {}
 
   async until(n: number, ms = 10_000): Promise<ChangeBatchItem[]> {
     const deadline = Date.now() + ms
