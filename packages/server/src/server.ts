@@ -24,6 +24,7 @@ import { createDevKeys, DEV_JWT_SECRET } from './auth/dev-keys.js'
 import { JwtVerifier, type Jwks } from './auth/jwt-verifier.js'
 import { systemClock, type Clock } from './clock.js'
 import { LocalClusterAdapter, type ClusterAdapter } from './cluster/cluster-adapter.js'
+import { defaultNodeId, isValidNodeId } from './cluster/node-id.js'
 import type { TraceMode } from './inspect/api-types.js'
 import { Inspector } from './inspect/inspector.js'
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
@@ -141,6 +142,8 @@ export interface RunningSwitchboard {
   registry: TenantRegistry
   /** The control database, in multi-tenant mode (contains a password: do not log it). */
   controlDatabaseUrl: string | null
+  /** This node's name in the cluster (`options.nodeId`, or host-pid-random); `/health` shows it. */
+  nodeId: string
   /** Graceful stop: refuse new sockets and joins, drain channels (close 1012), stop the database. */
   close(): Promise<void>
 }
@@ -155,6 +158,9 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   const replay = { ...DEFAULT_LOG_LIMITS, ...options.replay }
   const metrics = createMetrics({ defaultMetrics: true, ...(options.tenants?.maxMetricLabels ? { maxTenantLabels: options.tenants.maxMetricLabels } : {}) })
   if (options.adminKey !== undefined && options.adminKey.length < 16) throw new RangeError('adminKey must be at least 16 characters')
+  if (options.nodeId !== undefined && !isValidNodeId(options.nodeId)) throw new RangeError('nodeId must be 1-64 letters, digits, ".", "_" or "-"')
+  // Resolved once: the same name in Redis keys, logs and /health for the life of the process.
+  const nodeId = options.nodeId ?? defaultNodeId()
   const multiTenant = options.multiTenant === true || options.controlDatabaseUrl !== undefined
   // Fail on a bad key before anything starts.
   const secretsKey = options.secretsKey ? parseSecretsKey(options.secretsKey) : null
@@ -267,6 +273,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       limits,
       upgrade,
       healthChecks,
+      identity: { nodeId, pid: process.pid },
       ...(store && options.adminKey ? { admin: { adminKey: options.adminKey, store, clock, logger, ...(options.tenants?.checkDatabase ? { checkDatabase: options.tenants.checkDatabase } : {}) } } : {}),
       inspector: { inspector, adminKey: options.adminKey ?? null, pageDir: inspectOptions.pageDir === false ? null : (inspectOptions.pageDir ?? defaultInspectorDir()) },
       beforeMetrics: syncDeliveryCounters,
@@ -286,7 +293,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
 
     const keys = await createDevKeys(jwtSecret)
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
-    logger.info({ port, host, embedded: embedded !== null, multiTenant }, `listening on ${url}`)
+    logger.info({ port, host, nodeId, embedded: embedded !== null, multiTenant }, `listening on ${url}`)
     let closing: Promise<void> | null = null
     return {
       url,
@@ -301,6 +308,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       sql,
       registry,
       controlDatabaseUrl,
+      nodeId,
       close: () => (closing ??= cleanup()),
     }
   } catch (error) {
