@@ -92,14 +92,14 @@ describe('on a running server', () => {
     expect(channel.state).toBe('closed')
   })
 
-  test('/health reports the database and the open connections', async () => {
+  test('/health reports the node, the database and the open connections', async () => {
     const read = async () => {
       const response = await fetch(`${h.server.url}/health`)
       expect(response.status).toBe(200)
       return (await response.json()) as { status: string; database: string; connections: number }
     }
     const before = await read()
-    expect(before).toMatchObject({ status: 'ok', database: 'ok' })
+    expect(before).toMatchObject({ status: 'ok', database: 'ok', node: h.server.nodeId, pid: process.pid })
     const socket = await RawSocket.connect(h.server.url, h.server.anonKey)
     try {
       expect((await read()).connections).toBe(before.connections + 1)

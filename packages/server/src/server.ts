@@ -26,8 +26,7 @@ import { systemClock, type Clock } from './clock.js'
 import { LocalClusterAdapter, type ClusterAdapter } from './cluster/cluster-adapter.js'
 import { RedisNode } from './cluster/redis-node.js'
 import { RedisTenantLog } from './cluster/redis-tenant-log.js'
-import { hostname } from 'node:os'
-import { randomBytes } from 'node:crypto'
+import { defaultNodeId, isValidNodeId } from './cluster/node-id.js'
 import type { TraceMode } from './inspect/api-types.js'
 import { Inspector } from './inspect/inspector.js'
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
@@ -145,6 +144,8 @@ export interface RunningSwitchboard {
   registry: TenantRegistry
   /** The control database, in multi-tenant mode (contains a password: do not log it). */
   controlDatabaseUrl: string | null
+  /** This node's name in the cluster (`options.nodeId`, or host-pid-random); `/health` shows it. */
+  nodeId: string
   /** Graceful stop: refuse new sockets and joins, drain channels (close 1012), stop the database. */
   close(): Promise<void>
 }
@@ -159,6 +160,9 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   const replay = { ...DEFAULT_LOG_LIMITS, ...options.replay }
   const metrics = createMetrics({ defaultMetrics: true, ...(options.tenants?.maxMetricLabels ? { maxTenantLabels: options.tenants.maxMetricLabels } : {}) })
   if (options.adminKey !== undefined && options.adminKey.length < 16) throw new RangeError('adminKey must be at least 16 characters')
+  if (options.nodeId !== undefined && !isValidNodeId(options.nodeId)) throw new RangeError('nodeId must be 1-64 letters, digits, ".", "_" or "-"')
+  // Resolved once: the same name in Redis keys, logs and /health for the life of the process.
+  const nodeId = options.nodeId ?? defaultNodeId()
   const multiTenant = options.multiTenant === true || options.controlDatabaseUrl !== undefined
   // Fail on a bad key before anything starts.
   const secretsKey = options.secretsKey ? parseSecretsKey(options.secretsKey) : null
@@ -179,7 +183,6 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     // A cluster node: one Redis session for every tenant this process serves (docs/cluster.md).
     let redisNode: RedisNode | null = null
     if (options.redisUrl) {
-      const nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
       const node = new RedisNode({ url: options.redisUrl, nodeId, logger, clock })
       cleanups.push(() => node.stop())
       await node.start()
@@ -283,6 +286,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       limits,
       upgrade,
       healthChecks,
+      identity: { nodeId, pid: process.pid },
       ...(store && options.adminKey ? { admin: { adminKey: options.adminKey, store, clock, logger, ...(options.tenants?.checkDatabase ? { checkDatabase: options.tenants.checkDatabase } : {}) } } : {}),
       inspector: { inspector, adminKey: options.adminKey ?? null, pageDir: inspectOptions.pageDir === false ? null : (inspectOptions.pageDir ?? defaultInspectorDir()) },
       beforeMetrics: syncDeliveryCounters,
@@ -302,7 +306,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
 
     const keys = await createDevKeys(jwtSecret)
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
-    logger.info({ port, host, embedded: embedded !== null, multiTenant }, `listening on ${url}`)
+    logger.info({ port, host, nodeId, embedded: embedded !== null, multiTenant }, `listening on ${url}`)
     let closing: Promise<void> | null = null
     return {
       url,
@@ -317,6 +321,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       sql,
       registry,
       controlDatabaseUrl,
+      nodeId,
       close: () => (closing ??= cleanup()),
     }
   } catch (error) {

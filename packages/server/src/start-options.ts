@@ -11,6 +11,7 @@
  * await startSwitchboard({ ...flags, logger: createLogger({ level: flags.logLevel }) })
  * ```
  */
+import { isValidNodeId } from './cluster/node-id.js'
 import { parseSecretsKey } from './tenant/secret-box.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -90,7 +91,7 @@ export function resolveStartFlags(values: StartValues, env: NodeJS.ProcessEnv, d
 
 /** A connection URL with its password masked, for printing. */
 export function redactPassword(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@')
+  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@') // the user may be empty: redis://:password@host
 }
 
 /**
@@ -153,4 +154,68 @@ export function resolveTenantFlags(values: TenantValues, env: NodeJS.ProcessEnv)
     throw new UsageError(`--tenant-idle-seconds must be a positive number, got '${idleText}'`)
   }
   return { multiTenant, controlDatabaseUrl, secretsKey, tenantIdleSeconds: idleText === undefined ? undefined : Number(idleText) }
+}
+
+/**
+ * The cluster options of `switchboard start` (environment REDIS_URL, NODE_ID, WORKERS): nodes
+ * that share a database and a Redis serve one set of channels; `--workers N` runs N such nodes
+ * on one port (workers-cli.ts).
+ */
+export const CLUSTER_OPTIONS = {
+  'redis-url': { type: 'string' },
+  'node-id': { type: 'string' },
+  workers: { type: 'string' },
+  'no-postgres-changes': { type: 'boolean' },
+} as const
+
+/** Workers of one `switchboard start`: far more than any machine has cores, still a bound. */
+export const MAX_WORKERS = 64
+
+export const CLUSTER_OPTIONS_HELP = `  --redis-url <url>     Redis shared by the nodes of a cluster, redis:// or rediss:// (env
+                        REDIS_URL). Without it the server is a cluster of one.
+  --node-id <id>        this node's name in the cluster: letters, digits, . _ - (env NODE_ID;
+                        default <host>-<pid>-<random>; with --workers, <id>-<worker number>)
+  --workers <n>         run n worker processes on one port, each a node (env WORKERS; default 1;
+                        n > 1 needs --redis-url). Without --database-url the embedded Postgres
+                        starts once, in the primary process.
+  --no-postgres-changes this node reads no replication stream; joins with postgres_changes
+                        bindings are refused (env POSTGRES_CHANGES=off). For broadcast- and
+                        presence-only nodes, and for --workers until one node is elected to
+                        hold the replication slot (today every node waits for it).`
+
+export interface ClusterFlags {
+  redisUrl: string | undefined
+  nodeId: string | undefined
+  /** 1 (one process) up to {@link MAX_WORKERS}. */
+  workers: number
+  /** False with `--no-postgres-changes` / `POSTGRES_CHANGES=off`. */
+  postgresChanges: boolean
+}
+
+interface ClusterValues {
+  'redis-url'?: string
+  'node-id'?: string
+  workers?: string
+  'no-postgres-changes'?: boolean
+}
+
+/** Validates the cluster options (plus environment); throws UsageError. */
+export function resolveClusterFlags(values: ClusterValues, env: NodeJS.ProcessEnv): ClusterFlags {
+  const redisUrl = values['redis-url'] ?? env.REDIS_URL
+  if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) throw new UsageError('--redis-url must start with redis:// or rediss://')
+  const workersText = values.workers ?? env.WORKERS ?? '1'
+  const workers = Number(workersText)
+  if (!/^\d+$/.test(workersText) || workers < 1 || workers > MAX_WORKERS) throw new UsageError(`--workers must be a number from 1 to ${MAX_WORKERS}, got '${workersText}'`)
+  // Why refuse rather than run: without Redis each worker is a cluster of its own, so a client
+  // would see only the messages of whichever worker its connection landed on.
+  if (workers > 1 && redisUrl === undefined) throw new UsageError(`--workers ${workers} needs --redis-url (REDIS_URL): without Redis the workers would not share channels`)
+  const nodeId = values['node-id'] ?? env.NODE_ID
+  // With workers, worker i is `<id>-<i>`: check the longest such id.
+  if (nodeId !== undefined && !isValidNodeId(workers > 1 ? `${nodeId}-${workers}` : nodeId)) {
+    throw new UsageError(`--node-id must be 1-64 letters, digits, '.', '_' or '-'${workers > 1 ? ' (with the worker number appended)' : ''}, got '${nodeId}'`)
+  }
+  const changesEnv = env.POSTGRES_CHANGES
+  if (changesEnv !== undefined && !['', 'on', 'off'].includes(changesEnv)) throw new UsageError(`POSTGRES_CHANGES must be on or off, got '${changesEnv}'`)
+  const postgresChanges = values['no-postgres-changes'] !== true && changesEnv !== 'off'
+  return { redisUrl, nodeId, workers, postgresChanges }
 }

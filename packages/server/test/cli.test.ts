@@ -33,7 +33,7 @@ describe('switchboard CLI', () => {
   test('--help explains every option', async () => {
     const { code, stdout } = await run(['--help'])
     expect(code).toBe(0)
-    for (const option of ['--port', '--host', '--database-url', '--jwt-secret', '--data-dir', '--log-level', '--admin-key', '--multi-tenant', '--control-database-url', '--secrets-key', '--tenant-idle-seconds']) expect(stdout).toContain(option)
+    for (const option of ['--port', '--host', '--database-url', '--jwt-secret', '--data-dir', '--log-level', '--admin-key', '--multi-tenant', '--control-database-url', '--secrets-key', '--tenant-idle-seconds', '--redis-url', '--node-id', '--workers', '--no-postgres-changes']) expect(stdout).toContain(option)
     expect(stdout).toContain('switchboard tenants')
   })
 

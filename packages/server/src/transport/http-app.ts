@@ -22,6 +22,11 @@ export interface HttpAppOptions {
   upgrade: UpgradeHandler
   /** Databases `/health` checks, by name (`database`: the default tenant's; `control`: the tenant store). */
   healthChecks: Record<string, () => Promise<unknown>>
+  /**
+   * Which node and process answers `/health` (`node`, `pid`): behind one address (a load
+   * balancer, `--workers N` on one port) it tells the instances apart.
+   */
+  identity?: { nodeId: string; pid: number }
   /** The tenants admin API; absent without an admin key. */
   admin?: Omit<AdminApiOptions, 'registry'>
   /** Brings counters kept outside prom-client up to date before a scrape. */
@@ -49,6 +54,10 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
 
   app.get('/health', async (_request, reply) => {
     const body: Record<string, unknown> = { status: 'ok' }
+    if (options.identity) {
+      body.node = options.identity.nodeId
+      body.pid = options.identity.pid
+    }
     let healthy = true
     for (const [name, check] of Object.entries(options.healthChecks)) {
       let state: 'ok' | 'unreachable' = 'ok'
