@@ -27,6 +27,7 @@ import { LocalClusterAdapter, type ClusterAdapter } from './cluster/cluster-adap
 import { RedisNode } from './cluster/redis-node.js'
 import { RedisTenantLog } from './cluster/redis-tenant-log.js'
 import { defaultNodeId, isValidNodeId } from './cluster/node-id.js'
+import { clusterHealth, registerClusterMetrics } from './cluster/cluster-metrics.js'
 import type { TraceMode } from './inspect/api-types.js'
 import { Inspector } from './inspect/inspector.js'
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
@@ -273,6 +274,8 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     idleSweeper.unref()
     cleanups.push(async () => clearInterval(idleSweeper))
 
+    const clusterView = redisNode ? { node: redisNode, tenants: () => registry.runningTenants() } : null
+    if (clusterView) registerClusterMetrics(metrics.registry, clusterView)
     const healthChecks: Record<string, () => Promise<unknown>> = { database: () => sql`select 1` }
     if (store) {
       const opened = store
@@ -287,6 +290,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       upgrade,
       healthChecks,
       identity: { nodeId, pid: process.pid },
+      ...(clusterView ? { cluster: () => clusterHealth(clusterView) } : {}),
       ...(store && options.adminKey ? { admin: { adminKey: options.adminKey, store, clock, logger, ...(options.tenants?.checkDatabase ? { checkDatabase: options.tenants.checkDatabase } : {}) } } : {}),
       inspector: { inspector, adminKey: options.adminKey ?? null, pageDir: inspectOptions.pageDir === false ? null : (inspectOptions.pageDir ?? defaultInspectorDir()) },
       beforeMetrics: syncDeliveryCounters,

@@ -43,6 +43,8 @@ export type RemotePresences = Map<string, Map<string, { key: string; meta: Prese
 export interface ClusterAdapter {
   /** Positions come from the cluster (true) or from this node's log (false). */
   readonly shared: boolean
+  /** Messages that could not be appended to the shared log (Redis away). */
+  readonly failedAppends: number
   /** Starts; resolves with the shared log's epoch (null: one node, the hub picks its own). */
   start(sink: ClusterSink): Promise<string | null>
   /** Appends a message to the shared log; it comes back through `sink.logged` on every node hosting its topic. */
@@ -69,6 +71,7 @@ export interface ClusterAdapter {
 /** One node: nothing to share. */
 export class LocalClusterAdapter implements ClusterAdapter {
   readonly shared = false
+  readonly failedAppends = 0
   async start(): Promise<string | null> {
     return null
   }

@@ -405,6 +405,11 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
     return entry.ready
   }
 
+  /** Messages this node could not append to the shared log (Redis away): lost, and reported as such. */
+  get failedAppends(): number {
+    return this.#cluster.failedAppends
+  }
+
   /** Starts receiving runs of Postgres changes (a cluster node); resolves with the position they arrive after. */
   async hostChanges(): Promise<number> {
     const position = await this.#cluster.hostChanges()

@@ -22,6 +22,7 @@ import type { Limits } from '../limits.js'
 import type { Logger } from '../logger.js'
 import type { ServerMetrics } from '../metrics.js'
 import { startTenant, type RunningTenant, type TenantDependencies } from './start-tenant.js'
+import type { Tenant } from './tenant.js'
 import { DEFAULT_TENANT_ID, TENANT_ID_PATTERN, needsRestart, tenantLimits, type TenantConfig } from './tenant-config.js'
 import { tenantIdOf } from './tenant-identity.js'
 import { TenantSlot, TenantState, verifierKeys, type TenantRefusal } from './tenant-slot.js'
@@ -105,6 +106,11 @@ export class TenantRegistry {
   /** Every slot in memory (the default one first). */
   get slots(): TenantSlot[] {
     return [...(this.#default ? [this.#default] : []), ...this.#slots.values()]
+  }
+
+  /** The tenants running on this node now. */
+  *runningTenants(): Iterable<Tenant> {
+    for (const slot of this.slots) if (slot.tenant) yield slot.tenant
   }
 
   /** Starts watching the store and the idle sweep. */

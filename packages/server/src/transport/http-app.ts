@@ -27,6 +27,8 @@ export interface HttpAppOptions {
    * balancer, `--workers N` on one port) it tells the instances apart.
    */
   identity?: { nodeId: string; pid: number }
+  /** This node's cluster state (Redis, live nodes, slots it reads); absent on a single node. */
+  cluster?: () => Record<string, unknown>
   /** The tenants admin API; absent without an admin key. */
   admin?: Omit<AdminApiOptions, 'registry'>
   /** Brings counters kept outside prom-client up to date before a scrape. */
@@ -70,6 +72,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       body[name] = state
     }
     body.status = healthy ? 'ok' : 'degraded'
+    if (options.cluster) body.cluster = options.cluster()
     body.connections = upgrade.connections.size
     if (registry.multiTenant) body.tenants = registry.slots.filter((slot) => slot.tenant !== null).length
     return reply.code(healthy ? 200 : 503).send(body)
