@@ -9,6 +9,12 @@
  * `npm test`), so a kill is a real SIGKILL: no drain, no close frames, no final acknowledgement.
  * With a kill, broadcasts are persisted (REST `?persist=true`): ephemeral broadcasts cannot
  * survive a process, and the resume would rightly say so.
+ *
+ * In a cluster (`cluster`), three node processes share a Redis: each client's proxy goes
+ * through a round-robin proxy in front of the nodes (a client that reconnects lands on
+ * another node), broadcasts are sent through it too, and the kill is of the node that reads
+ * the replication slot (it is not restarted). Ephemeral broadcasts survive a node's death
+ * there (they are in Redis), so none are persisted.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +23,8 @@ import WebSocket from 'ws'
 import { ChannelManager, type BroadcastMessage, type GapEvent } from '@switchboard/client'
 import { signToken } from '../../server/src/auth/dev-keys.js'
 import { startTcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy.js'
+import { NodeProcess } from '../../server/test/support/node-process.js'
+import { startRoundRobinProxy, type RoundRobinProxy } from '../../server/test/support/tcp-proxy.js'
 import { freePort } from '../../../test-support/free-port.js'
 import { sleep, waitFor } from './helpers.js'
 
@@ -34,6 +42,17 @@ export interface ChaosOptions {
   /** Random source (seeded by the caller for reproducible schedules). */
   random: () => number
   entity: string
+  /** Run against three nodes on this Redis instead of one server; `killAt` kills the slot reader. */
+  cluster?: { redisUrl: string } | undefined
+}
+
+/** What the clients and the sender talk to: one server, or a cluster behind a round-robin proxy. */
+interface ChaosTarget {
+  port: number
+  url: string
+  /** The `killAt` event: a restarted server, or a dead cluster node (its clients move on). */
+  crash(): Promise<void>
+  close(): Promise<void>
 }
 
 export interface ClientResult {
@@ -119,7 +138,7 @@ export class ServerProcess {
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
-  const server = await ServerProcess.start(o.databaseUrl) // applies the migrations (roles, auth.jwt())
+  const server = o.cluster ? await clusterTarget(o.databaseUrl, o.cluster.redisUrl) : await serverTarget(o.databaseUrl) // applies the migrations (roles, auth.jwt())
   const sql = postgres(o.databaseUrl, { max: 1, onnotice: () => {} })
   const proxies: TcpProxy[] = []
   const managers: ChannelManager[] = []
@@ -129,12 +148,44 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // Also when the run fails: a live server would hold the database's replication slot.
     await Promise.all(managers.map((m) => m.destroy().catch(() => undefined)))
     await Promise.all(proxies.map((p) => p.close().catch(() => undefined)))
-    await server.kill()
+    await server.close()
     await sql.end()
   }
 }
 
-async function chaosRun(o: ChaosOptions, server: ServerProcess, sql: postgres.Sql, proxies: TcpProxy[], managers: ChannelManager[]): Promise<ChaosResult> {
+async function serverTarget(databaseUrl: string): Promise<ChaosTarget> {
+  const server = await ServerProcess.start(databaseUrl)
+  return { port: server.port, url: server.url, crash: () => server.restart(), close: () => server.kill() }
+}
+
+async function clusterTarget(databaseUrl: string, redisUrl: string): Promise<ChaosTarget> {
+  const nodes: NodeProcess[] = []
+  nodes.push(await NodeProcess.start({ databaseUrl, redisUrl, jwtSecret: SECRET, nodeId: 'chaos-a' }))
+  nodes.push(...(await Promise.all(['chaos-b', 'chaos-c'].map((nodeId) => NodeProcess.start({ databaseUrl, redisUrl, jwtSecret: SECRET, nodeId })))))
+  const balancer: RoundRobinProxy = await startRoundRobinProxy({ backends: nodes.map((n) => n.port) })
+  const readerOf = async (): Promise<NodeProcess | undefined> => {
+    for (const node of nodes) {
+      const health = (await (await fetch(`${node.url}/health`)).json()) as { cluster?: { readsSlotFor?: string[] } }
+      if (health.cluster?.readsSlotFor?.includes('default')) return node
+    }
+    return undefined
+  }
+  return {
+    port: balancer.port,
+    url: balancer.url,
+    async crash() {
+      const victim = (await readerOf()) ?? nodes[1]!
+      await victim.kill()
+      balancer.setBackends(nodes.filter((n) => n !== victim).map((n) => n.port))
+    },
+    async close() {
+      await balancer.close()
+      await Promise.all(nodes.map((n) => n.kill()))
+    },
+  }
+}
+
+async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql, proxies: TcpProxy[], managers: ChannelManager[]): Promise<ChaosResult> {
   const table = `chaos_${o.entity}`
   await sql.unsafe(`
     create table ${table} (id bigint primary key, team text not null, sent_at double precision not null);
@@ -204,7 +255,7 @@ async function chaosRun(o: ChaosOptions, server: ServerProcess, sql: postgres.Sq
 
   const channelTopic = encodeURIComponent(`subscription:chaos:${o.entity}`)
   const sendBroadcast = async (n: number): Promise<boolean> => {
-    const persist = o.killAt !== undefined ? '?persist=true' : ''
+    const persist = o.killAt !== undefined && !o.cluster ? '?persist=true' : ''
     try {
       const response = await fetch(`${server.url}/realtime/v1/api/broadcast/${channelTopic}/events/tick${persist}`, {
         method: 'POST',
@@ -233,7 +284,7 @@ async function chaosRun(o: ChaosOptions, server: ServerProcess, sql: postgres.Sq
     if (o.killAt !== undefined && !kill && Date.now() - t0 >= o.killAt) {
       kill = { at: Date.now(), upAt: 0 }
       const k = kill
-      killing = server.restart().then(() => { k.upAt = Date.now() })
+      killing = server.crash().then(() => { k.upAt = Date.now() })
     }
     const rowsDue = Math.min(o.rows, Math.ceil(((tick + 1) * o.rows) / ticks))
     for (; nextRow < rowsDue; nextRow++) {

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/database.js'
 import { runChaos, seeded, type ChaosResult } from './chaos-scenario.js'
+import { RedisProcess } from '../../server/test/support/redis-process.js'
 
 let db: TestDatabase
 beforeAll(async () => {
@@ -45,5 +46,19 @@ describe('chaos: 20 clients, every connection dropped at once', () => {
     // broadcasts the server refused (HTTP errors while it was down) are nobody's.
     expect(result.sentBroadcasts.length).toBeGreaterThan(4_000)
     expectExactlyEverything(result, 5_000)
+  }, 240_000)
+
+  it('three nodes on Redis, the slot reader SIGKILLed mid-run (not restarted): exactly everything, zero gaps', async () => {
+    const redis = await RedisProcess.start()
+    try {
+      const result = await runChaos({ databaseUrl: db.url, clients: 20, rows: 5_000, broadcasts: 5_000, durationMs: 25_000, killAt: 10_000, random: seeded(3), entity: 'cluster', cluster: { redisUrl: redis.url } })
+      expect(result.kill?.upAt).toBeGreaterThan(0)
+      // Broadcasts live in Redis, so a node's death loses none; only requests the dying node
+      // refused (HTTP errors) are nobody's.
+      expect(result.sentBroadcasts.length).toBeGreaterThan(4_500)
+      expectExactlyEverything(result, 5_000)
+    } finally {
+      await redis.stop()
+    }
   }, 240_000)
 })

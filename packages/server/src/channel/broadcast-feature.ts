@@ -46,13 +46,20 @@ export function handleBroadcast(port: ChannelPort, message: InboundMessage, fram
       void persist(port, message, message.userBroadcast, sender)
       return
     }
-    if (message.userBroadcast) {
-      // Client metadata (e.g. `persist`) is not forwarded, as on the Supabase server.
-      tenant.hub.publishUser(port.topicKey, port.topic, { ...message.userBroadcast, metadataJson: null }, sender)
-    } else {
-      tenant.hub.publishJson(port.topicKey, port.topic, payload as Record<string, unknown>, sender)
+    // Client metadata (e.g. `persist`) is not forwarded, as on the Supabase server.
+    const appended = message.userBroadcast
+      ? tenant.hub.publishUser(port.topicKey, port.topic, { ...message.userBroadcast, metadataJson: null }, sender)
+      : tenant.hub.publishJson(port.topicKey, port.topic, payload as Record<string, unknown>, sender)
+    if (!appended) {
+      if (ack) port.reply(message.ref, 'ok', {})
+      return
     }
-    if (ack) port.reply(message.ref, 'ok', {})
+    // In a cluster the acknowledgement waits for the shared log; without ack, a failure is
+    // still counted (the cluster's failed-appends metric) and never silent to an acking sender.
+    appended.then(
+      () => ack && port.reply(message.ref, 'ok', {}),
+      () => ack && port.reply(message.ref, 'error', { reason: 'The cluster log is unavailable; the message was not sent' }),
+    )
   })
 }
 
@@ -91,7 +98,8 @@ async function persist(port: ChannelPort, message: InboundMessage, broadcast: Us
   // Without a replication stream nothing brings the row back: deliver it now.
   if (!tenant.postgresChanges) {
     tenant.hub.forgetPersisted(id)
-    tenant.hub.publishUser(port.topicKey, port.topic, { ...broadcast, metadataJson: JSON.stringify({ id }) }, sender)
+    // A failed append is counted by the cluster (failed appends); the persisted copy still arrives from the slot.
+    tenant.hub.publishUser(port.topicKey, port.topic, { ...broadcast, metadataJson: JSON.stringify({ id }) }, sender)?.catch(() => {})
   }
   if (ack && port.isJoined) port.reply(message.ref, 'ok', {})
 }

@@ -47,8 +47,12 @@ export interface ClusterAdapter {
   readonly failedAppends: number
   /** Starts; resolves with the shared log's epoch (null: one node, the hub picks its own). */
   start(sink: ClusterSink): Promise<string | null>
-  /** Appends a message to the shared log; it comes back through `sink.logged` on every node hosting its topic. */
-  append(message: SharedMessage): void
+  /**
+   * Appends a message to the shared log; it comes back through `sink.logged` on every node
+   * hosting its topic. Resolves once Redis has it (what an acknowledgement waits for); rejects
+   * when it could not be appended.
+   */
+  append(message: SharedMessage): Promise<void>
   /**
    * This node starts (or keeps) receiving `topicKey`. Resolves with a position P such that
    * every later message of the topic reaches this node through `sink.logged` and every earlier
@@ -75,7 +79,7 @@ export class LocalClusterAdapter implements ClusterAdapter {
   async start(): Promise<string | null> {
     return null
   }
-  append(): void {}
+  async append(): Promise<void> {}
   async host(): Promise<{ position: number; presences: RemotePresences }> {
     return { position: 0, presences: new Map() }
   }

@@ -155,20 +155,24 @@ export class RedisTenantLog implements ClusterAdapter {
     return this.#epoch
   }
 
-  append(message: SharedMessage): void {
+  append(message: SharedMessage): Promise<void> {
     const topic = sharedTopic(message)
     const channel = topic === null ? this.#key('changes') : this.#topicChannel(topic)
     const count = message.kind === 'changes' ? message.count : 1
     this.#node.roundTrips++
-    this.#node.command
+    return this.#node.command
       .eval(APPEND, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), this.#epoch, newEpoch(), this.#maxEntries, channel, encodeSharedMessage(message), count)
       .then((result) => {
         const [ok, value] = result as [number, string]
-        if (ok === 0) this.#reset(value)
+        if (ok === 0) {
+          this.#reset(value)
+          throw new Error('the shared log was reset')
+        }
       })
       .catch((error: unknown) => {
         this.failedAppends++
         this.#logger.warn({ err: error }, 'cluster: a message could not be appended to the shared log')
+        throw error
       })
   }
 

@@ -170,16 +170,22 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
 
   // ─── broadcasts ─────────────────────────────────────────────────────────────────────────
 
-  /** A JSON-object broadcast to a topic: logged, delivered here and on other nodes. */
-  publishJson(topicKey: string, topic: string, payload: Record<string, unknown>, sender?: BroadcastSender): void {
+  /**
+   * A JSON-object broadcast to a topic: logged, delivered here and on other nodes. In a cluster
+   * it returns the append to the shared log, which an acknowledgement (REST 202, `ack`) waits
+   * for: then a sender's next message, through whichever node, is positioned after it.
+   */
+  publishJson(topicKey: string, topic: string, payload: Record<string, unknown>, sender?: BroadcastSender): Promise<void> | null {
     if (this.shared) return this.#cluster.append({ kind: 'broadcast-json', origin: this.#origin(sender), topicKey, payload, senderSession: sender?.session ?? null })
     this.#whenMarked(topicKey, () => this.#deliverJson(topicKey, topic, payload, sender))
+    return null
   }
 
-  /** A user (bytes) broadcast to a topic: logged, delivered here and on other nodes. */
-  publishUser(topicKey: string, topic: string, broadcast: UserBroadcast, sender?: BroadcastSender): void {
+  /** A user (bytes) broadcast to a topic: logged, delivered here and on other nodes (see `publishJson`). */
+  publishUser(topicKey: string, topic: string, broadcast: UserBroadcast, sender?: BroadcastSender): Promise<void> | null {
     if (this.shared) return this.#cluster.append({ kind: 'broadcast-user', origin: this.#origin(sender), topicKey, broadcast, senderSession: sender?.session ?? null })
     this.#whenMarked(topicKey, () => this.#deliverUser(topicKey, topic, broadcast, sender))
+    return null
   }
 
   /** The id of an own broadcast in the shared log; the sending channel is skipped when it returns. */

@@ -217,7 +217,8 @@ export class TenantInspector {
   /** A test broadcast through the hub, as a REST broadcast would be. */
   broadcast(topic: string, event: string, payload: Record<string, unknown>, isPrivate: boolean): void {
     this.tenant.metrics.messagesIn.inc({ kind: 'inspector' })
-    this.tenant.hub.publishJson(makeTopicKey(topic, isPrivate), `realtime:${topic}`, { type: 'broadcast', event, payload })
+    // Fire and forget: a failed cluster append is counted there (failed appends).
+    this.tenant.hub.publishJson(makeTopicKey(topic, isPrivate), `realtime:${topic}`, { type: 'broadcast', event, payload })?.catch(() => {})
   }
 
   // ─── sources of the samples ─────────────────────────────────────────────────────────────

@@ -115,6 +115,7 @@ export function registerRestBroadcast(app: FastifyInstance, registry: TenantRegi
         if (!tenant.quota.allowEvent(JSON.stringify(message.payload).length)) return tooManyRequests(reply, tenant)
       }
       const allowed = new Map<string, Promise<boolean>>()
+      const appends: Promise<void>[] = []
       for (const message of parsed.messages) {
         const key = topicKey(message.topic, message.private)
         let check = allowed.get(key)
@@ -123,8 +124,11 @@ export function registerRestBroadcast(app: FastifyInstance, registry: TenantRegi
         const payload: Record<string, unknown> = { type: 'broadcast', event: message.event, payload: message.payload }
         if (message.id) payload.meta = { id: message.id }
         tenant.metrics.messagesIn.inc({ kind: 'rest' })
-        tenant.hub.publishJson(key, `realtime:${message.topic}`, payload)
+        const appended = tenant.hub.publishJson(key, `realtime:${message.topic}`, payload)
+        if (appended) appends.push(appended)
       }
+      // In a cluster, 202 means every message is in the shared log (positioned, in order).
+      if (appends.length > 0 && (await Promise.allSettled(appends)).some((r) => r.status === 'rejected')) return clusterUnavailable(reply)
       return reply.code(202).send()
     }))
 
@@ -166,12 +170,24 @@ export function registerRestBroadcast(app: FastifyInstance, registry: TenantRegi
             tenant.metrics.countError(ErrorCode.BroadcastPersistFailed)
             return reply.code(422).send({ error: `${ErrorCode.BroadcastPersistFailed}: ${(error as Error).message}` })
           }
-          if (!tenant.postgresChanges) tenant.hub.publishUser(topicKey(topic, isPrivate), `realtime:${topic}`, { event, encoding, payload: bytes, metadataJson: JSON.stringify({ id }) })
+          if (!tenant.postgresChanges) await tenant.hub.publishUser(topicKey(topic, isPrivate), `realtime:${topic}`, { event, encoding, payload: bytes, metadataJson: JSON.stringify({ id }) })?.catch(() => {})
           return reply.code(202).send()
         }
-        tenant.hub.publishUser(topicKey(topic, isPrivate), `realtime:${topic}`, { event, encoding, payload: bytes, metadataJson: null })
+        const appended = tenant.hub.publishUser(topicKey(topic, isPrivate), `realtime:${topic}`, { event, encoding, payload: bytes, metadataJson: null })
+        if (appended) {
+          try {
+            await appended
+          } catch {
+            return clusterUnavailable(reply)
+          }
+        }
         return reply.code(202).send()
       }),
     )
   }
+}
+
+/** The shared log could not take the message (Redis away): nothing was sent, the caller may retry. */
+function clusterUnavailable(reply: FastifyReply): FastifyReply {
+  return reply.code(503).send({ error: 'The cluster log is unavailable; the message was not sent' })
 }
