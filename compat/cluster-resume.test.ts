@@ -4,6 +4,7 @@
  * never hosted the topic), in order and none twice; Postgres changes likewise; a log trimmed
  * past the resume point and a Redis that lost the log are explicit gaps, then service goes on.
  */
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { RunningSwitchboard } from '@switchboard/server'
 import { startCluster, type ClusterHarness } from './support/cluster.js'
@@ -127,5 +128,36 @@ describe('Redis loses the log', () => {
     const ticks = [0, 1, 2].map(() => again!.socket.next((f) => f.event === 'broadcast', 10_000))
     expect((await Promise.all(ticks)).map(tickOf)).toEqual([0, 1, 2])
     again.socket.close()
+  })
+})
+
+describe('a node that loses its Redis connection', () => {
+  test('reads back what was published meanwhile: its channels miss nothing, in order, none twice', async () => {
+    const [a, b] = cluster.nodes as [RunningSwitchboard, RunningSwitchboard]
+    const listener = await RawSocket.connect(a.url, a.serviceRoleKey)
+    await listener.join('realtime:blip')
+    await sendBroadcasts(b, 'blip', 1, 0) // node A hosts the topic and has received from it
+    await listener.next((f) => f.event === 'broadcast')
+    const admin = new Redis(cluster.redis.url)
+    const sender = await RawSocket.connect(b.url, b.serviceRoleKey)
+    const { joinRef } = await sender.join('realtime:blip')
+    for (let i = 1; i <= 200; i++) {
+      sender.sendBinary(userBroadcastPush(joinRef, sender.makeRef(), 'realtime:blip', 'tick', { n: i }))
+      if (i === 50) {
+        // Cut node A off: every connection it has to Redis is closed by the server.
+        const clients = (await admin.client('LIST')) as string
+        for (const line of clients.split('\n')) {
+          if (!line.includes(`name=switchboard:${a.nodeId}`)) continue
+          await admin.client('KILL', 'ID', /id=(\d+)/.exec(line)![1]!)
+        }
+      }
+      if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    await waitFor(() => listener.all((f) => f.event === 'broadcast').length >= 201, 15_000, 'every message on node A')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(listener.all((f) => f.event === 'broadcast').map(tickOf)).toEqual([...Array(201).keys()])
+    await admin.quit()
+    sender.close()
+    listener.close()
   })
 })

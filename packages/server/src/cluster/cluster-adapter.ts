@@ -30,6 +30,12 @@ export interface ClusterSink {
   nodeGone(node: string): void
   /** The shared log was lost (Redis came back empty): positions start again in `epoch`. */
   reset(epoch: string): void
+  /** The last position this node has (where reading back after a lost connection starts). */
+  lastPosition(): number
+  /** Messages for this node may be gone (a lost connection, longer than the log keeps): every channel rejoins. */
+  lost(reason: string): void
+  /** This node's own presences on a topic (re-published after a lost connection). */
+  localPresence(topicKey: string): PresenceGroup
 }
 
 /** Entries of the shared log after a position, or why they cannot be had. */

@@ -163,6 +163,8 @@ export class RedisNode {
       const live = new Set([this.id])
       const gone: string[] = []
       others.forEach((node, i) => (alive[i] === null ? gone.push(node) : live.add(node)))
+      // A node seen gone that beats again (its Redis connection came back) is alive again.
+      for (const node of live) this.#gone.delete(node)
       if (gone.length > 0) await this.command.srem(NODES_KEY, ...gone)
       const previous = this.#live
       this.#live = live

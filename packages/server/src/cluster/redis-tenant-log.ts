@@ -77,14 +77,27 @@ const SNAPSHOT = `
 return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0', redis.call('GET', KEYS[4]) or '0', redis.call('HGETALL', KEYS[3])}
 `
 
-/** KEYS: presence hash, version, node's topics. ARGV: node, topic key, channel, diff JSON, #removed, removed fields…, then field/value pairs. */
+/**
+ * KEYS: presence hash, version, node's topics. ARGV: node, topic key, channel, diff JSON,
+ * #removed (-1: every field of the node, a re-sync after a lost connection), removed fields…,
+ * then field/value pairs. Publishes 'P' (a diff) or 'R' (the node's whole state on the topic).
+ */
 const PRESENCE = `
 local removed = tonumber(ARGV[5])
+local kind = 'P'
+if removed == -1 then
+  kind = 'R'
+  removed = 0
+  local prefix = ARGV[1] .. '|'
+  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(field, 1, #prefix) == prefix then redis.call('HDEL', KEYS[1], field) end
+  end
+end
 for i = 6, 5 + removed do redis.call('HDEL', KEYS[1], ARGV[i]) end
 for i = 6 + removed, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('SADD', KEYS[3], ARGV[2])
 local version = redis.call('INCR', KEYS[2])
-redis.call('SPUBLISH', ARGV[3], 'P' .. version .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[4])
+redis.call('SPUBLISH', ARGV[3], kind .. version .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[4])
 return version
 `
 
@@ -114,7 +127,7 @@ export interface RedisTenantLogOptions {
 
 interface HostedTopic {
   /** Presence diffs that arrived while the topic's snapshot was read (applied after it). */
-  buffered: { version: number; node: string; diff: PresenceDiff }[] | null
+  buffered: { version: number; node: string; diff: PresenceDiff; replace: boolean }[] | null
   version: number
   presences: RemotePresences
 }
@@ -131,6 +144,8 @@ export class RedisTenantLog implements ClusterAdapter {
   #epoch = ''
   #offNodeGone: (() => void) | null = null
   #offReconnected: (() => void) | null = null
+  /** Live messages that arrive while the entries missed during a lost connection are read back. */
+  #caughtUpBuffer: Buffer[] | null = null
   #changesHosted = false
   /** Messages that could not be appended (Redis away): the hub reports them as refused. */
   failedAppends = 0
@@ -151,7 +166,7 @@ export class RedisTenantLog implements ClusterAdapter {
     this.#sink = sink
     this.#epoch = (await this.#node.command.eval(EPOCH, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), newEpoch())) as string
     this.#offNodeGone = this.#node.onNodeGone((gone) => this.#nodeGone(gone))
-    this.#offReconnected = this.#node.onReconnected(() => void this.#checkEpoch())
+    this.#offReconnected = this.#node.onReconnected(() => void this.#afterReconnect())
     return this.#epoch
   }
 
@@ -228,6 +243,20 @@ export class RedisTenantLog implements ClusterAdapter {
       this.#hosted.set(topicKey, hosted)
       await this.#node.subscribe(this.#topicChannel(topicKey), (message) => this.#onMessage(message, topicKey))
     }
+    const { position, version, presences } = await this.#snapshot(topicKey)
+    hosted.version = version
+    hosted.presences = presences
+    const buffered = hosted.buffered ?? []
+    hosted.buffered = null
+    for (const item of buffered) if (item.version > hosted.version) applyPresenceMessage(presences, item.node, item.diff, item.replace)
+    return { position, presences }
+  }
+
+  /**
+   * The log's last position and the topic's presences on other nodes, read in one script
+   * after the subscription, then a barrier: every message published before the read has arrived.
+   */
+  async #snapshot(topicKey: string): Promise<{ position: number; version: number; presences: RemotePresences }> {
     this.#node.roundTrips++
     const [epoch, last, version, fields] = (await this.#node.command.eval(
       SNAPSHOT, 4, this.#key('epoch'), this.#key('seq'), this.#key(`p:${topicKey}`), this.#key(`pv:${topicKey}`),
@@ -248,12 +277,7 @@ export class RedisTenantLog implements ClusterAdapter {
       if (!refs) presences.set(node, (refs = new Map()))
       refs.set(field.slice(bar + 1), { key, meta })
     }
-    hosted.version = Number(version)
-    hosted.presences = presences
-    const buffered = hosted.buffered ?? []
-    hosted.buffered = null
-    for (const item of buffered) if (item.version > hosted.version) applyDiff(presences, item.node, item.diff)
-    return { position: Number(last), presences }
+    return { position: Number(last), version: Number(version), presences }
   }
 
   release(topicKey: string): void {
@@ -288,7 +312,7 @@ export class RedisTenantLog implements ClusterAdapter {
     }
   }
 
-  publishPresence(topicKey: string, diff: PresenceDiff): void {
+  publishPresence(topicKey: string, diff: PresenceDiff, replace = false): void {
     const removed: string[] = []
     const added: string[] = []
     for (const { metas } of Object.values(diff.leaves)) for (const meta of metas) removed.push(`${this.#node.id}|${meta.phx_ref}`)
@@ -298,7 +322,7 @@ export class RedisTenantLog implements ClusterAdapter {
     this.#node.roundTrips++
     this.#node.command
       .eval(PRESENCE, 3, this.#key(`p:${topicKey}`), this.#key(`pv:${topicKey}`), this.#key(`nt:${this.#node.id}`),
-        this.#node.id, topicKey, this.#topicChannel(topicKey), JSON.stringify(diff), removed.length, ...removed, ...added)
+        this.#node.id, topicKey, this.#topicChannel(topicKey), JSON.stringify(diff), replace ? -1 : removed.length, ...(replace ? [] : removed), ...added)
       .catch((error: unknown) => this.#logger.warn({ err: error, topic: topicKey }, 'cluster: a presence change could not be shared'))
   }
 
@@ -327,6 +351,10 @@ export class RedisTenantLog implements ClusterAdapter {
     if (!sink) return
     try {
       if (message[0] === 0x4c /* L */) {
+        if (this.#caughtUpBuffer) {
+          this.#caughtUpBuffer.push(message) // after the entries being read back
+          return
+        }
         const firstBreak = message.indexOf(10, 1)
         const secondBreak = message.indexOf(10, firstBreak + 1)
         const epoch = message.toString('latin1', 1, firstBreak)
@@ -335,7 +363,8 @@ export class RedisTenantLog implements ClusterAdapter {
         sink.logged(seq, decodeSharedMessage(message.subarray(secondBreak + 1)))
         return
       }
-      if (message[0] === 0x50 /* P */ && topicKey !== undefined) {
+      if ((message[0] === 0x50 /* P */ || message[0] === 0x52 /* R */) && topicKey !== undefined) {
+        const replace = message[0] === 0x52
         const firstBreak = message.indexOf(10, 1)
         const secondBreak = message.indexOf(10, firstBreak + 1)
         const version = Number(message.toString('latin1', 1, firstBreak))
@@ -345,11 +374,10 @@ export class RedisTenantLog implements ClusterAdapter {
         const hosted = this.#hosted.get(topicKey)
         if (!hosted) return
         if (hosted.buffered) {
-          hosted.buffered.push({ version, node, diff })
+          hosted.buffered.push({ version, node, diff, replace })
           return
         }
-        applyDiff(hosted.presences, node, diff)
-        sink.remotePresence(topicKey, node, diff)
+        sink.remotePresence(topicKey, node, applyPresenceMessage(hosted.presences, node, diff, replace))
       }
     } catch (error) {
       this.#logger.warn({ err: error }, 'cluster: dropped a malformed message')
@@ -364,12 +392,55 @@ export class RedisTenantLog implements ClusterAdapter {
       .catch((error: unknown) => this.#logger.debug({ err: error, node }, 'cluster: reaping a gone node failed'))
   }
 
-  async #checkEpoch(): Promise<void> {
+  /**
+   * Both connections are back after a loss. Messages published meanwhile never reached this
+   * node, so: the epoch is checked (Redis may have lost the log: reset), the entries after the
+   * node's last position are read back from the stream and handed over in order (live ones
+   * wait behind them), and presence is re-synchronised both ways (this node's state replaces
+   * what Redis holds of it; the other nodes' is read again and the difference told to channels).
+   */
+  async #afterReconnect(): Promise<void> {
+    const sink = this.#sink
+    if (!sink) return
+    this.#caughtUpBuffer ??= []
     try {
       const epoch = (await this.#node.command.eval(EPOCH, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), newEpoch())) as string
-      if (epoch !== this.#epoch) this.#reset(epoch)
+      if (epoch !== this.#epoch) return this.#reset(epoch)
+      await this.#node.barrier() // the re-subscriptions are in place
+      const head = Number(await this.#node.command.get(this.#key('seq'))) || 0
+      const from = sink.lastPosition()
+      if (head > from) {
+        const read = await this.read(from, head)
+        if (!read.ok) {
+          sink.lost('The cluster connection was lost for longer than the log keeps; rejoin to resume')
+        } else {
+          for (const { seq, message } of read.entries) {
+            const topic = sharedTopic(message)
+            if (topic === null ? this.#changesHosted : this.#hosted.has(topic)) sink.logged(seq, message)
+          }
+        }
+      }
     } catch (error) {
-      this.#logger.warn({ err: error }, 'cluster: checking the shared log epoch failed')
+      this.#logger.warn({ err: error }, 'cluster: catching up after a reconnect failed; channels rejoin')
+      sink.lost('The cluster connection was lost; rejoin to resume')
+    } finally {
+      const buffered = this.#caughtUpBuffer ?? []
+      this.#caughtUpBuffer = null
+      for (const message of buffered) this.#onMessage(message)
+    }
+    for (const [topicKey, hosted] of this.#hosted) {
+      if (hosted.buffered) continue // being hosted now: its snapshot is fresh
+      try {
+        this.publishPresence(topicKey, { joins: sink.localPresence(topicKey), leaves: Object.create(null) as PresenceDiff['leaves'] }, true)
+        const { version, presences } = await this.#snapshot(topicKey)
+        const diff = presenceDifference(hosted.presences, presences)
+        hosted.presences.clear()
+        for (const [node, refs] of presences) hosted.presences.set(node, refs)
+        hosted.version = version
+        if (diff) sink.remotePresence(topicKey, '*', diff)
+      } catch (error) {
+        this.#logger.warn({ err: error, topic: topicKey }, 'cluster: re-synchronising presence failed')
+      }
     }
   }
 
@@ -382,12 +453,40 @@ export class RedisTenantLog implements ClusterAdapter {
   }
 }
 
-function applyDiff(presences: RemotePresences, node: string, diff: PresenceDiff): void {
+/**
+ * Applies a node's presence message to what this node knows of it, and returns the diff to
+ * tell channels: the message itself, or for a re-sync ('R', the node's whole state) the
+ * difference from what was known.
+ */
+function applyPresenceMessage(presences: RemotePresences, node: string, diff: PresenceDiff, replace: boolean): PresenceDiff {
+  if (replace) {
+    const next: RemotePresences = new Map([[node, new Map()]])
+    for (const [key, { metas }] of Object.entries(diff.joins)) for (const meta of metas) next.get(node)!.set(meta.phx_ref, { key, meta })
+    const before: RemotePresences = new Map(presences.has(node) ? [[node, presences.get(node)!]] : [])
+    const change = presenceDifference(before, next) ?? { joins: Object.create(null) as PresenceDiff['joins'], leaves: Object.create(null) as PresenceDiff['leaves'] }
+    if (next.get(node)!.size > 0) presences.set(node, next.get(node)!)
+    else presences.delete(node)
+    return change
+  }
   let refs = presences.get(node)
   if (!refs) presences.set(node, (refs = new Map()))
   for (const { metas } of Object.values(diff.leaves)) for (const meta of metas) refs.delete(meta.phx_ref)
   for (const [key, { metas }] of Object.entries(diff.joins)) for (const meta of metas) refs.set(meta.phx_ref, { key, meta })
   if (refs.size === 0) presences.delete(node)
+  return diff
+}
+
+/** What changed from `before` to `after` (by presence ref), or null when nothing did. */
+function presenceDifference(before: RemotePresences, after: RemotePresences): PresenceDiff | null {
+  const diff: PresenceDiff = { joins: Object.create(null) as PresenceDiff['joins'], leaves: Object.create(null) as PresenceDiff['leaves'] }
+  let changed = false
+  const add = (group: PresenceDiff['joins'], key: string, meta: PresenceMeta) => {
+    ;(group[key] ??= { metas: [] }).metas.push(meta)
+    changed = true
+  }
+  for (const [node, refs] of before) for (const [ref, { key, meta }] of refs) if (!after.get(node)?.has(ref)) add(diff.leaves, key, meta)
+  for (const [node, refs] of after) for (const [ref, { key, meta }] of refs) if (!before.get(node)?.has(ref)) add(diff.joins, key, meta)
+  return changed ? diff : null
 }
 
 function newEpoch(): string {

@@ -523,6 +523,18 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
     }
   }
 
+  lastPosition(): number {
+    return this.#log.lastSeq
+  }
+
+  localPresence(topicKey: string): PresenceGroup {
+    return this.presence.state(topicKey)
+  }
+
+  lost(reason: string): void {
+    for (const [, subscribers] of this.topics.entries()) for (const subscriber of [...subscribers]) subscriber.restart(reason)
+  }
+
   reset(epoch: string): void {
     this.#log = new DeliveryLog<LogMessage>(this.#limits, this.#clock, epoch)
     for (const hosted of this.#hosted.values()) if (hosted.releaseTimer) this.#clock.clearTimeout(hosted.releaseTimer)
@@ -530,7 +542,7 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
     this.#sentBy.clear()
     // Positions of the lost log mean nothing now: every channel rejoins and resumes, and its
     // resume from the old epoch is an explicit gap.
-    for (const [, subscribers] of this.topics.entries()) for (const subscriber of [...subscribers]) subscriber.restart('The cluster log was reset; rejoin to resume')
+    this.lost('The cluster log was reset; rejoin to resume')
   }
 }
 
