@@ -14,7 +14,9 @@ import { joinPayload, RawSocket, userBroadcastPush, type Frame } from './support
 
 let h: Harness
 beforeAll(async () => {
-  h = await startHarness({ replay: { maxMessages: 10_000 } })
+  // Ten workers join and leave on one socket as fast as they can: that is not what the per-socket
+  // join rate limit is tested with (compat/bad-input.test.ts does), so it is out of the way here.
+  h = await startHarness({ replay: { maxMessages: 10_000 }, limits: { maxJoinsPerSecond: 100_000 } })
   await h.sql.unsafe(`
     create table trials (id bigint primary key, label text);
     alter publication supabase_realtime add table trials;
@@ -103,7 +105,8 @@ describe('connected means live', () => {
         const channel = client
           .channel(`official-trial-${id}`, { config: { postgres_changes_options: { wait: true } } } as never)
           .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'trials', filter: `id=eq.${id}` }, () => { got = true })
-        expect((await subscribe(channel)).status).toBe('SUBSCRIBED')
+        const joined = await subscribe(channel)
+        expect(joined.status, joined.error?.message).toBe('SUBSCRIBED')
         await h.sql`insert into trials values (${id}, 'trial')`
         await waitFor(() => got, 5_000).catch(() => lost.push(id))
         await client.removeChannel(channel)

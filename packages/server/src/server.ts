@@ -24,6 +24,7 @@ import { createDevKeys, DEV_JWT_SECRET } from './auth/dev-keys.js'
 import { JwtVerifier, type Jwks } from './auth/jwt-verifier.js'
 import { systemClock, type Clock } from './clock.js'
 import { LocalClusterAdapter, type ClusterAdapter } from './cluster/cluster-adapter.js'
+import { randomBytes } from 'node:crypto'
 import { RedisNode } from './cluster/redis-node.js'
 import { RedisTenantLog } from './cluster/redis-tenant-log.js'
 import { defaultNodeId, isValidNodeId } from './cluster/node-id.js'
@@ -184,7 +185,10 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     // A cluster node: one Redis session for every tenant this process serves (docs/cluster.md).
     let redisNode: RedisNode | null = null
     if (options.redisUrl) {
-      const node = new RedisNode({ url: options.redisUrl, nodeId, logger, clock })
+      // The cluster member is this process: the node id plus a suffix, because a node restarted
+      // under the same id (a worker, a pod) must not be taken for the one that died (its
+      // presences and slot lease are the dead process's, not the new one's).
+      const node = new RedisNode({ url: options.redisUrl, nodeId: `${nodeId}.${randomBytes(3).toString('hex')}`, logger, clock })
       cleanups.push(() => node.stop())
       await node.start()
       redisNode = node
