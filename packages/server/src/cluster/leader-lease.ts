@@ -10,8 +10,9 @@
  *   lifecycle: idle ──start()──► running ──stop()──► stopped (final)
  *
  * In Redis: `<key>` holds the leader's nodeId with a TTL (`SET NX PX`, in a script, see
- * ACQUIRE), `<key>:token` a counter INCRemented for every term. Renewal is compare-and-PEXPIRE,
- * release compare-and-DEL, so a node never extends or deletes a lease that is not its own.
+ * ACQUIRE), `<key>:token` the last term's fencing token, raised for every term (like INCR, but
+ * never below Redis's clock in µs). Renewal is compare-and-PEXPIRE, release compare-and-DEL, so
+ * a node never extends or deletes a lease that is not its own.
  *
  * ──────────────────────────────────────────────────────────────────────────────────────────
  * Why the local deadline: Redis expires the key `ttl` after it *processed* the last renewal,
@@ -28,9 +29,9 @@
  * Why the hold-off on a fresh Redis: without persistence a restarted Redis forgets the lease
  * while the old leader still holds it locally (until its deadline). The token counter being
  * gone is the sign: the first acquisition then only writes an ownerless placeholder for one
- * ttl (Redlock's "delayed restart", https://redis.io/docs/latest/develop/use/patterns/distributed-locks/),
- * and the counter restarts from Redis's clock in µs, so tokens keep growing across the loss.
- * A brand-new Redis therefore grants its first lease one ttl late.
+ * ttl (Redlock's "delayed restart", https://redis.io/docs/latest/develop/use/patterns/distributed-locks/).
+ * A brand-new Redis therefore grants its first lease one ttl late. Tokens are never below
+ * Redis's clock in µs, so they keep growing across the loss too.
  * ──────────────────────────────────────────────────────────────────────────────────────────
  *
  * Requirements: nodeIds are unique per process (a lease whose value is our nodeId is ours: it
@@ -90,23 +91,24 @@ export const LEASE_DEFAULTS = {
 
 // KEYS[1] lease, KEYS[2] token counter; ARGV[1] nodeId, ARGV[2] ttl ms.
 // Returns the new term's token, 0 (held by another), or -1 (fresh Redis: held off for one ttl).
-// SET NX PX and INCR in one script: a term never exists without its token.
+// SET NX PX and the token in one script: a term never exists without its token. The token is
+// max(last + 1, Redis's clock in µs), so it keeps growing even when Redis comes back with an
+// older snapshot or none (µs since 1970 stay below 2^53, exact in a double, until 2255).
 const ACQUIRE = `
 local owner = redis.call('GET', KEYS[1])
-if owner == false then
-  if redis.call('EXISTS', KEYS[2]) == 0 then
-    local now = redis.call('TIME')
-    redis.call('SET', KEYS[2], now[1] .. string.format('%06d', tonumber(now[2])))
-    redis.call('SET', KEYS[1], '', 'PX', ARGV[2])
-    return -1
-  end
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-elseif owner == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-else
-  return 0
+if owner ~= false and owner ~= ARGV[1] then return 0 end
+local now = redis.call('TIME')
+local us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local last = redis.call('GET', KEYS[2])
+if last == false then
+  redis.call('SET', KEYS[2], string.format('%d', us))
+  redis.call('SET', KEYS[1], '', 'PX', ARGV[2])
+  return -1
 end
-return redis.call('INCR', KEYS[2])`
+local token = math.max(tonumber(last) + 1, us)
+redis.call('SET', KEYS[2], string.format('%d', token))
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return token`
 
 // KEYS[1] lease; ARGV[1] nodeId, ARGV[2] ttl ms. 1 = renewed, 0 = not ours (any more).
 const RENEW = `
@@ -314,7 +316,7 @@ export class LeaderLease {
     try {
       result = await this.#command(() => this.#redis!.eval(ACQUIRE, 2, key, this.#tokenKey, nodeId, this.#ttl))
     } catch (error) {
-      this.#failed(error, 'acquire')
+      if (epoch === this.#epoch) this.#failed(error, 'acquire')
       return
     }
     this.#failures = 0
@@ -343,7 +345,7 @@ export class LeaderLease {
       result = await this.#command(() => this.#redis!.eval(RENEW, 1, key, nodeId, this.#ttl))
     } catch (error) {
       // Still leader until the deadline: the next renewal may get through.
-      this.#failed(error, 'renew')
+      if (epoch === this.#epoch) this.#failed(error, 'renew')
       return
     }
     this.#failures = 0
