@@ -138,4 +138,13 @@ describe('Postgres Changes across nodes', () => {
     const readers = cluster.nodes.filter((node) => node.tenant.postgresChanges?.readsSlot)
     expect(readers).toHaveLength(1)
   })
+
+  test('a transaction bigger than one run (3,000 rows of 1 KB) arrives whole and in order on every node', async () => {
+    await cluster.sql`create table if not exists cluster_wide (id int primary key, body text)`
+    await cluster.sql`alter publication supabase_realtime add table cluster_wide`.catch(() => {})
+    const listeners = await Promise.all([0, 1, 2].map((i) => listen(cluster.client(i), [{ event: 'INSERT', table: 'cluster_wide' }])))
+    await cluster.sql`insert into cluster_wide select i, repeat('x', 1000) from generate_series(1, 3000) as i`
+    await waitFor(() => listeners.every((l) => l.changes.length >= 3_000), 30_000, '3,000 rows on every node')
+    for (const listener of listeners) expect(listener.changes.map((c) => c.new.id)).toEqual([...Array(3_000).keys()].map((i) => i + 1))
+  })
 })

@@ -730,18 +730,20 @@ export class PostgresChangesService implements PostgresChangesEngine {
   async #relay(batch: readonly RawTransaction[]): Promise<void> {
     const term = this.#term
     if (term === null) return
-    let decoded: { items: (Change | DatabaseBroadcast)[] } | null = null
+    let decoded = null as { items: (Change | DatabaseBroadcast)[] } | null
     // Retried while this node holds its term; past it, the next reader re-reads the batch.
     const done = await this.#untilDone('cdc: appending a batch to the shared log failed; retrying', () => this.#term === term, async () => {
       decoded ??= await this.#decodeTransactions(batch)
-      const { items } = decoded
-      if (items.length === 0) return
-      const first = items[0]!.position
-      const last = items[items.length - 1]!.position
-      const run = { kind: 'changes' as const, origin: '', count: items.length, batch: encodeChangeBatch(items) }
-      await this.#shared!.appendChanges(run, term, formatStreamPoint(first.lsn, first.index), formatStreamPoint(last.lsn, last.index))
-      for (const item of items) if ('relation' in item) this.#countEvent()
+      // A run is one Redis message: big batches go as several runs of about RUN_BYTES each, in
+      // order (a retry re-sends them all; the ones already logged are skipped by their points).
+      for (const items of runsOf(decoded.items)) {
+        const first = items[0]!.position
+        const last = items[items.length - 1]!.position
+        const run = { kind: 'changes' as const, origin: '', count: items.length, batch: encodeChangeBatch(items) }
+        await this.#shared!.appendChanges(run, term, formatStreamPoint(first.lsn, first.index), formatStreamPoint(last.lsn, last.index))
+      }
     })
+    for (const item of decoded?.items ?? []) if ('relation' in item) this.#countEvent()
     if (!done) return
     this.#stream.acknowledge(batch[batch.length - 1]!.endLsn)
   }
@@ -839,6 +841,28 @@ function firstPendingChange(decoded: DecodedBatch, from = decoded.next): number 
     if (first) return first.position.seq
   }
   return Infinity
+}
+
+/** About this many bytes of row data per run of changes in the shared log (one Redis message). */
+const RUN_BYTES = 1024 * 1024
+
+/** `items` cut into runs of about RUN_BYTES of row data, in order. */
+function runsOf(items: readonly (Change | DatabaseBroadcast)[]): (Change | DatabaseBroadcast)[][] {
+  const runs: (Change | DatabaseBroadcast)[][] = []
+  let current: (Change | DatabaseBroadcast)[] = []
+  let bytes = 0
+  for (const item of items) {
+    const size = 'relation' in item ? item.byteSize : (item.payloadJson?.length ?? item.binaryPayload?.length ?? 0)
+    if (current.length > 0 && bytes + size > RUN_BYTES) {
+      runs.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(item)
+    bytes += size
+  }
+  if (current.length > 0) runs.push(current)
+  return runs
 }
 
 /** Items of a run given positions from `first` on, in order. */
