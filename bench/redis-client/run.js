@@ -26,7 +26,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { canPin, spawnNode } from '../lib/child.js'
@@ -205,7 +205,9 @@ async function runVariant(redis, variant) {
 
 // ─── main ─────────────────────────────────────────────────────────────────────────────────
 
-const fmt = (value, digits = 0) => (value === null || value === undefined || Number.isNaN(value) ? '—' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
+const missing = (value) => value === null || value === undefined || Number.isNaN(value)
+const fmt = (value, digits = 0) => (missing(value) ? '—' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }))
+const us = (value, digits = 0) => (missing(value) ? '—' : `${fmt(value, digits)} µs`)
 
 const redis = await startRedis()
 const startedAt = new Date()
@@ -214,6 +216,8 @@ const serverVersion = /v=(\S+)/.exec(spawnSync(REDIS_SERVER, ['--version'], { en
 console.log(`Redis client benchmark: ${VARIANTS.join(', ')}; ${REPS} repetitions; redis-server pid ${redis.pid} on port ${redis.port}${canPin ? ' (core 0; clients on core 1)' : ' (not pinned)'}`)
 console.log(`redis-server ${serverVersion}, ioredis ${versions.ioredis}, redis (node-redis) ${versions['node-redis']}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}`)
 
+const loadBefore = loadavg()
+console.log(`load average before: ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`)
 const runs = []
 try {
   for (let rep = 0; rep < REPS; rep++) {
@@ -247,16 +251,18 @@ const rows = VARIANTS.map((variant) => ({
   receiveRedisCpuUs: med(variant, (r) => r.c?.redisCpuUsPerMessage),
 }))
 
+const loadAfter = loadavg()
+console.log(`load average after: ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`)
 console.log(`\nMedians of ${REPS} (client CPU is the library's process; Redis CPU from /proc, 10 ms ticks):\n`)
 console.log('| client | (a) p50 | (a) p99 | (a) client CPU/call | (b) ops/s at 1,000 in flight | (b) client CPU/op | (b) Redis CPU/op | (c) messages/s | (c) client CPU/message | (c) Redis CPU/message |')
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of rows) {
   console.log(
-    `| ${r.variant} | ${fmt(r.p50Us)} µs | ${fmt(r.p99Us)} µs | ${fmt(r.roundTripCpuUs, 1)} µs | ${fmt(r.opsPerSec)} | ${fmt(r.pipelinedCpuUs, 1)} µs | ${fmt(r.pipelinedRedisCpuUs, 1)} µs | ${fmt(r.messagesPerSec)} | ${fmt(r.receiveCpuUs, 2)} µs | ${fmt(r.receiveRedisCpuUs, 2)} µs |`,
+    `| ${r.variant} | ${us(r.p50Us)} | ${us(r.p99Us)} | ${us(r.roundTripCpuUs, 1)} | ${fmt(r.opsPerSec)} | ${us(r.pipelinedCpuUs, 1)} | ${us(r.pipelinedRedisCpuUs, 1)} | ${fmt(r.messagesPerSec)} | ${us(r.receiveCpuUs, 2)} | ${us(r.receiveRedisCpuUs, 2)} |`,
   )
 }
 
 mkdirSync(resultsDir, { recursive: true })
 const file = join(resultsDir, `redis-client-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`)
-writeFileSync(file, JSON.stringify({ startedAt, node: process.version, redisServer: serverVersion, cpus: cpus().map((c) => c.model), pinned: canPin, versions, options: { REPS, N, IN_FLIGHT, WARMUP_MS, DURATION_MS, RECEIVE_WINDOW, POLL_MS }, runs, medians: rows }, null, 2))
+writeFileSync(file, JSON.stringify({ startedAt, node: process.version, redisServer: serverVersion, cpus: cpus().map((c) => c.model), pinned: canPin, loadBefore, loadAfter, versions, options: { REPS, N, IN_FLIGHT, WARMUP_MS, DURATION_MS, RECEIVE_WINDOW, POLL_MS }, runs, medians: rows }, null, 2))
 console.log(`\n${file}`)
