@@ -4,7 +4,7 @@
  *
  *   primary ──[no --database-url: start the embedded Postgres, once]──► fork N workers
  *      │          (node:cluster: the primary owns the listening socket and hands each new
- *      │           connection to the next worker, round robin, on Linux)
+ *      │           connection to the next worker, round robin: Node's default but on Windows)
  *      ├── SIGTERM/SIGINT ──► forwarded to every worker; exits when they have exited
  *      └── a worker dies ──► restarted after a backoff (restart-policy.ts), logged
  *
