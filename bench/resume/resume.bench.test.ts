@@ -5,8 +5,9 @@
  *
  * The chaos is the test's (packages/client/test/chaos-scenario.ts), at the issue's scale: 20 SDK
  * clients behind TCP proxies that all drop at once every 3–5 s (offline 0–2 s), 5,000 RLS-checked
- * rows (one per transaction) and 5,000 broadcasts over 25 s, the server a child process; one run
- * without and one with a SIGKILL of the server at 10 s, per repetition. Reported per run:
+ * rows (one per transaction) and 5,000 broadcasts over 25 s, the server a child process; per
+ * repetition one run without and one with a SIGKILL of the server at 10 s, and one with three
+ * nodes on Redis behind a round-robin proxy whose slot reader is SIGKILLed at 10 s (issue 11). Reported per run:
  * delivery (unique deliveries / entitled), duplicates, gap signals, catch-up (network back →
  * the channel's `Resumed`, i.e. everything missed replayed) p50/p99, commit-to-client p50/p99
  * (the writer's clock before its INSERT → the client's handler).
@@ -17,6 +18,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runChaos, seeded, type ChaosResult } from '../../packages/client/test/chaos-scenario.js'
 import { createHarness, waitFor, type Harness } from '../../packages/client/test/helpers.js'
 import { createTestDatabase, type TestDatabase } from '../../test-support/database.js'
+import { RedisProcess } from '../../packages/server/test/support/redis-process.js'
 
 const RUNS = Number(process.env.RUNS ?? 3)
 let h: Harness
@@ -56,23 +58,38 @@ function summarize(r: ChaosResult, rows: number) {
   }
 }
 
-it('delivery, catch-up and commit-to-client latency under chaos, with and without a SIGKILL', async () => {
+/** The chaos runs of one repetition: drops only; the server SIGKILLed; three nodes on Redis with the slot reader SIGKILLed. */
+const CASES = [
+  { name: 'drops', killAt: undefined, cluster: false },
+  { name: 'withKill', killAt: 10_000, cluster: false },
+  { name: 'clusterNodeKill', killAt: 10_000, cluster: true },
+] as const
+
+it('delivery, catch-up and commit-to-client latency under chaos: drops, a SIGKILL, a node SIGKILLed in a cluster', async () => {
   const runs: Record<string, unknown>[] = []
   for (let i = 0; i < RUNS; i++) {
-    for (const killAt of [undefined, 10_000]) {
-      const r = await runChaos({ databaseUrl: db.url, clients: 20, rows: 5_000, broadcasts: 5_000, durationMs: 25_000, killAt, random: seeded(100 + i), entity: `bench${i}${killAt ? 'k' : ''}` })
-      runs.push({ kill: killAt !== undefined, ...summarize(r, 5_000) })
+    for (const c of CASES) {
+      const redis = c.cluster ? await RedisProcess.start() : null
+      try {
+        const r = await runChaos({
+          databaseUrl: db.url, clients: 20, rows: 5_000, broadcasts: 5_000, durationMs: 25_000, killAt: c.killAt,
+          random: seeded(100 + i), entity: `bench${i}${c.name}`, cluster: redis ? { redisUrl: redis.url } : undefined,
+        })
+        runs.push({ case: c.name, ...summarize(r, 5_000) })
+      } finally {
+        await redis?.stop()
+      }
       console.log(JSON.stringify(runs.at(-1)))
     }
   }
-  const of = (kill: boolean, key: string) => median(runs.filter((r) => r.kill === kill).map((r) => r[key] as number))
+  const of = (name: string, key: string) => median(runs.filter((r) => r.case === name).map((r) => r[key] as number))
   out.chaos = {
     runs,
     median: Object.fromEntries(
-      [false, true].map((kill) => [kill ? 'withKill' : 'drops', Object.fromEntries(['deliveryPct', 'catchUpP99', 'catchUpP50', 'commitToClientP50', 'commitToClientP99'].map((k) => [k, of(kill, k)]))]),
+      CASES.map((c) => [c.name, Object.fromEntries(['deliveryPct', 'catchUpP99', 'catchUpP50', 'commitToClientP50', 'commitToClientP99'].map((k) => [k, of(c.name, k)]))]),
     ),
   }
-  expect(runs.length).toBe(RUNS * 2)
+  expect(runs.length).toBe(RUNS * CASES.length)
 }, 1_800_000)
 
 it('server restart → all of 100 channels back to connected', async () => {
