@@ -27,7 +27,19 @@ export interface TenantMetrics {
   readonly channels: { inc(): void; dec(): void }
   readonly joins: { inc(labels: { result: 'ok' | 'error' }): void }
   readonly messagesIn: { inc(labels: { kind: string }): void }
+  /**
+   * Frames and bytes written to the tenant's sockets: plain numbers the socket flush adds to
+   * (no metric call per write), turned into `switchboard_tenant_messages_out_total` and
+   * `switchboard_tenant_bytes_out_total` at scrape time.
+   */
+  readonly delivered: DeliveredTally
   countError(code: ErrorCode): void
+}
+
+/** What a tenant's sockets wrote, counted on the write path and read at scrape time. */
+export interface DeliveredTally {
+  frames: number
+  bytes: number
 }
 
 export interface ServerMetrics {
@@ -59,6 +71,20 @@ export function createMetrics(options: { defaultMetrics?: boolean; maxTenantLabe
   const messagesIn = new Counter({ name: 'switchboard_messages_in_total', help: 'Messages received from clients by kind', labelNames: ['kind', 'tenant'] as const, registers })
   const views = new Map<string, TenantMetrics>()
   let other: TenantMetrics | null = null
+  // Two collectors read the same tallies: each keeps its own baseline.
+  const framesBaseline = new Map<TenantMetrics, number>()
+  const bytesBaseline = new Map<TenantMetrics, number>()
+  const collectDelta = (baseline: Map<TenantMetrics, number>, pick: (tally: DeliveredTally) => number) =>
+    function (this: Counter<'tenant'>) {
+      for (const metrics of [...views.values(), ...(other ? [other] : [])]) {
+        const now = pick(metrics.delivered)
+        const delta = now - (baseline.get(metrics) ?? 0)
+        if (delta > 0) this.inc({ tenant: metrics.label }, delta)
+        baseline.set(metrics, now)
+      }
+    }
+  new Counter({ name: 'switchboard_tenant_messages_out_total', help: 'WebSocket messages sent to clients, per tenant', labelNames: ['tenant'] as const, registers, collect: collectDelta(framesBaseline, (t) => t.frames) })
+  new Counter({ name: 'switchboard_tenant_bytes_out_total', help: 'Bytes of WebSocket payload sent to clients, per tenant', labelNames: ['tenant'] as const, registers, collect: collectDelta(bytesBaseline, (t) => t.bytes) })
 
   // A function declaration: it reads `server`, built below, only when a tenant asks.
   function view(tenant: string): TenantMetrics {
@@ -72,6 +98,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; maxTenantLabe
       channels: { inc: () => channelsChild.inc(), dec: () => channelsChild.dec() },
       joins: { inc: ({ result }) => joins.inc({ result, tenant }) },
       messagesIn: { inc: ({ kind }) => messagesIn.inc({ kind, tenant }) },
+      delivered: { frames: 0, bytes: 0 },
       countError: (code) => errors.inc({ code, tenant }),
     }
   }

@@ -76,7 +76,7 @@ export class Connection implements ChannelHost {
       tenant.metrics.countError(ErrorCode.SlowConsumer)
       tenant.logger.warn({ connection: this.id }, 'slow consumer disconnected')
       this.close(CloseCode.tryAgainLater, 'slow consumer')
-    })
+    }, tenant.metrics.delivered)
     tenant.metrics.connections.inc()
     ws.on('message', (data: RawData, isBinary: boolean) => this.#onFrame(data, isBinary))
     ws.on('close', () => this.#onClosed())

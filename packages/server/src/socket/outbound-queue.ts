@@ -20,6 +20,7 @@
  * reader is too slow; the queue drops its frames and calls `onOverflow` (the connection
  * closes the socket) instead of growing memory without bound.
  */
+import type { DeliveredTally } from '../metrics.js'
 import type { Duplex } from 'node:stream'
 import * as wsModule from 'ws'
 import type { WebSocket } from 'ws'
@@ -86,6 +87,8 @@ export class FlushScheduler {
       const { frames, bytes } = queue.flush(shared)
       this.framesWritten += frames
       this.bytesWritten += bytes
+      queue.tally.frames += frames
+      queue.tally.bytes += bytes
     }
     this.afterFlush?.()
   }
@@ -102,6 +105,8 @@ export class OutboundQueue {
     private readonly scheduler: FlushScheduler,
     private readonly maxBufferedBytes: number,
     private readonly onOverflow: () => void,
+    /** The tenant's count of what its sockets wrote (metrics.ts `delivered`). */
+    readonly tally: DeliveredTally = { frames: 0, bytes: 0 },
   ) {}
 
   push(frame: OutFrame): void {
