@@ -4,7 +4,7 @@
  * never hosted the topic), in order and none twice; Postgres changes likewise; a log trimmed
  * past the resume point and a Redis that lost the log are explicit gaps, then service goes on.
  */
-import { Redis } from 'ioredis'
+import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { RunningSwitchboard } from '@switchboard/server'
 import { startCluster, type ClusterHarness } from './support/cluster.js'
@@ -138,17 +138,18 @@ describe('a node that loses its Redis connection', () => {
     await listener.join('realtime:blip')
     await sendBroadcasts(b, 'blip', 1, 0) // node A hosts the topic and has received from it
     await listener.next((f) => f.event === 'broadcast')
-    const admin = new Redis(cluster.redis.url)
+    const admin = createClient({ url: cluster.redis.url })
+    await admin.connect()
     const sender = await RawSocket.connect(b.url, b.serviceRoleKey)
     const { joinRef } = await sender.join('realtime:blip')
     for (let i = 1; i <= 200; i++) {
       sender.sendBinary(userBroadcastPush(joinRef, sender.makeRef(), 'realtime:blip', 'tick', { n: i }))
       if (i === 50) {
         // Cut node A off: every connection it has to Redis is closed by the server.
-        const clients = (await admin.client('LIST')) as string
+        const clients = await admin.sendCommand<string>(['CLIENT', 'LIST'])
         for (const line of clients.split('\n')) {
           if (!line.includes(`name=switchboard:${a.nodeId}`)) continue
-          await admin.client('KILL', 'ID', /id=(\d+)/.exec(line)![1]!)
+          await admin.sendCommand(['CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)![1]!])
         }
       }
       if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 10))
@@ -156,7 +157,7 @@ describe('a node that loses its Redis connection', () => {
     await waitFor(() => listener.all((f) => f.event === 'broadcast').length >= 201, 15_000, 'every message on node A')
     await new Promise((resolve) => setTimeout(resolve, 200))
     expect(listener.all((f) => f.event === 'broadcast').map(tickOf)).toEqual([...Array(201).keys()])
-    await admin.quit()
+    await admin.close()
     sender.close()
     listener.close()
   })

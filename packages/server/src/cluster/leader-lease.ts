@@ -40,9 +40,10 @@
  * `switchboard:{cdc}:leader`. An asynchronously replicated Redis that fails over can lose the
  * last SET: the fencing token is the guard for that (the slot itself is exclusive in Postgres).
  */
-import { Redis } from 'ioredis'
+import { createClient } from '@redis/client'
 import { systemClock, type Clock, type ClockTimer } from '../clock.js'
 import type { Logger } from '../logger.js'
+import { LuaScript, type RedisCommander } from './redis-script.js'
 
 export const LEASE_ROLES = { follower: 'follower', leader: 'leader' } as const
 export type LeaseRole = (typeof LEASE_ROLES)[keyof typeof LEASE_ROLES]
@@ -58,10 +59,10 @@ export type LeaseChangeHandler = (role: LeaseRole, token: number | null, reason:
 export interface LeaderLeaseOptions {
   /**
    * Redis: a URL (the lease opens its own connection, tuned to fail fast, and closes it on
-   * stop), or a client to share (left open on stop). Every command is bounded by
+   * stop), or a node-redis client to share (left open on stop). Every command is bounded by
    * `commandTimeoutMs` whatever the client's options.
    */
-  redis: string | Redis
+  redis: string | RedisCommander
   /** The lease's key; the counter of terms is `<key>:token`. */
   key: string
   /** This node's name, stored as the lease's value. Unique per process. */
@@ -94,7 +95,7 @@ export const LEASE_DEFAULTS = {
 // SET NX PX and the token in one script: a term never exists without its token. The token is
 // max(last + 1, Redis's clock in µs), so it keeps growing even when Redis comes back with an
 // older snapshot or none (µs since 1970 stay below 2^53, exact in a double, until 2255).
-const ACQUIRE = `
+const ACQUIRE = new LuaScript(`
 local owner = redis.call('GET', KEYS[1])
 if owner ~= false and owner ~= ARGV[1] then return 0 end
 local now = redis.call('TIME')
@@ -108,17 +109,17 @@ end
 local token = math.max(tonumber(last) + 1, us)
 redis.call('SET', KEYS[2], string.format('%d', token))
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return token`
+return token`)
 
 // KEYS[1] lease; ARGV[1] nodeId, ARGV[2] ttl ms. 1 = renewed, 0 = not ours (any more).
-const RENEW = `
+const RENEW = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`
+return 0`)
 
 // KEYS[1] lease; ARGV[1] nodeId. 1 = deleted, 0 = not ours.
-const RELEASE = `
+const RELEASE = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`
+return 0`)
 
 type Lifecycle = 'idle' | 'running' | 'stopped'
 
@@ -143,7 +144,9 @@ export class LeaderLease {
   readonly #random: () => number
   readonly #handlers = new Set<LeaseChangeHandler>()
   readonly #tokenKey: string
-  #redis: Redis | null = null
+  #redis: RedisCommander | null = null
+  /** The lease's own connection (when given a URL), closed on stop. */
+  #own: ReturnType<typeof ownConnection> | null = null
   #ownsRedis: boolean
   #lifecycle: Lifecycle = 'idle'
   #role: LeaseRole = LEASE_ROLES.follower
@@ -205,16 +208,19 @@ export class LeaderLease {
     if (this.#lifecycle !== 'idle') throw new Error(`lease: start() on a ${this.#lifecycle} lease`)
     this.#lifecycle = 'running'
     if (typeof this.#options.redis === 'string') {
-      this.#redis = new Redis(this.#options.redis, {
-        lazyConnect: true,
-        // Fail at once rather than queue: an answer that comes late is worth nothing here.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        connectTimeout: this.#ttl,
-        retryStrategy: (times) => Math.min(50 * times, this.#every),
+      const own = (this.#own = ownConnection(this.#options.redis, this.#ttl, this.#every))
+      own.on('error', (error: Error) => this.#logger.debug({ err: error }, 'lease: redis connection error'))
+      this.#redis = own
+      // Wait for the first attempt only: not reachable yet, the attempts below retry (node-redis
+      // keeps reconnecting; connect() itself resolves only once it is ready).
+      await new Promise<void>((resolve) => {
+        const settle = () => {
+          own.off('ready', settle).off('error', settle)
+          resolve()
+        }
+        own.once('ready', settle).once('error', settle)
+        own.connect().catch(() => {})
       })
-      this.#redis.on('error', (error: Error) => this.#logger.debug({ err: error }, 'lease: redis connection error'))
-      await this.#redis.connect().catch(() => {}) // not reachable yet: the attempts below retry
     } else this.#redis = this.#options.redis
     await this.#attempt(this.#epoch)
   }
@@ -235,13 +241,15 @@ export class LeaderLease {
     if (!wasRunning || !redis) return
     // Released even when not leader locally: a late acquisition may have made the key ours.
     try {
-      const released = await this.#command(() => redis.eval(RELEASE, 1, this.#options.key, this.#options.nodeId))
+      const released = await this.#command(() => RELEASE.run(redis, [this.#options.key], [this.#options.nodeId]))
       if (released === 1) this.#logger.info({ key: this.#options.key }, 'lease: released')
     } catch (error) {
       this.#logger.warn({ err: error, key: this.#options.key }, 'lease: could not release (it expires on its own)')
     }
     if (this.#ownsRedis) {
-      await this.#command(() => redis.quit()).catch(() => redis.disconnect())
+      // Nothing is pending after the release: closing at once loses nothing.
+      if (this.#own?.isOpen) this.#own.destroy()
+      this.#own = null
       this.#redis = null
     }
   }
@@ -314,7 +322,7 @@ export class LeaderLease {
     const { key, nodeId } = this.#options
     let result: unknown
     try {
-      result = await this.#command(() => this.#redis!.eval(ACQUIRE, 2, key, this.#tokenKey, nodeId, this.#ttl))
+      result = await this.#command(() => ACQUIRE.run(this.#redis!, [key, this.#tokenKey], [nodeId, this.#ttl]))
     } catch (error) {
       if (epoch === this.#epoch) this.#failed(error, 'acquire')
       return
@@ -342,7 +350,7 @@ export class LeaderLease {
     const { key, nodeId } = this.#options
     let result: unknown
     try {
-      result = await this.#command(() => this.#redis!.eval(RENEW, 1, key, nodeId, this.#ttl))
+      result = await this.#command(() => RENEW.run(this.#redis!, [key], [nodeId, this.#ttl]))
     } catch (error) {
       // Still leader until the deadline: the next renewal may get through.
       if (epoch === this.#epoch) this.#failed(error, 'renew')
@@ -380,4 +388,16 @@ export class LeaderLease {
       )
     })
   }
+}
+
+/**
+ * The lease's own connection: fail at once rather than queue (an answer that comes late is
+ * worth nothing here), and reconnect for ever, at most every ttl/3.
+ */
+function ownConnection(url: string, ttlMs: number, everyMs: number) {
+  return createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: ttlMs, reconnectStrategy: (retries: number) => Math.min(50 * (retries + 1), everyMs) },
+  })
 }

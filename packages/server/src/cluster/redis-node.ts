@@ -13,7 +13,7 @@
  * it; `barrier()` is a PING on the subscriber connection, whose reply comes after every message
  * published before it: the way a node knows it has received everything up to a position.
  */
-import { Redis } from 'ioredis'
+import { createClient } from '@redis/client'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../logger.js'
 
@@ -30,14 +30,60 @@ export interface RedisNodeOptions {
   nodeTtlMs?: number
 }
 
+/** Connection defaults, in one place. */
+export const REDIS_CONNECTION_DEFAULTS = {
+  /** Longest a command waits, unsent, for Redis to come back before it fails. */
+  offlineQueueMs: 2_000,
+  /** Commands queued or awaiting replies on one connection; past it a command fails at once. */
+  maxQueuedCommands: 100_000,
+  /** Reconnect after `min(50 ms × attempt, this)`. */
+  maxReconnectDelayMs: 1_000,
+  connectTimeoutMs: 5_000,
+} as const
+
+/**
+ * One node-redis connection. RESP2 (the default): on the subscriber connection a PING is
+ * answered in line with the pushed messages, so its reply comes after every message Redis
+ * sent before it (commands-queue.js handles the RESP2 `pong` array in subscribed mode).
+ *
+ * ──────────────────────────────────────────────────────────────────────────────────────────
+ * Why these options (node-redis behaves differently from ioredis here):
+ * - A command sent while the connection is down waits in the offline queue, at most
+ *   `offlineQueueMs` (the `timeout` command option only runs while a command is unsent), then
+ *   fails; a command already sent fails at once when the connection is lost. Nothing hangs.
+ * - The first connection must succeed (start() fails otherwise, as before); once it has been
+ *   ready, the connection is retried for ever and re-subscribes by itself before 'ready'.
+ * - 'error' events only log: node-redis emits one per failed attempt, and an unhandled
+ *   'error' would crash the process.
+ * ──────────────────────────────────────────────────────────────────────────────────────────
+ */
+function connect(url: string, name: string) {
+  let wasReady = false
+  const client = createClient({
+    url,
+    name,
+    commandsQueueMaxLength: REDIS_CONNECTION_DEFAULTS.maxQueuedCommands,
+    commandOptions: { timeout: REDIS_CONNECTION_DEFAULTS.offlineQueueMs },
+    socket: {
+      connectTimeout: REDIS_CONNECTION_DEFAULTS.connectTimeoutMs,
+      reconnectStrategy: (retries: number, cause: Error) =>
+        wasReady ? Math.min(50 * (retries + 1), REDIS_CONNECTION_DEFAULTS.maxReconnectDelayMs) : cause,
+    },
+  })
+  client.on('ready', () => (wasReady = true))
+  return client
+}
+
+export type RedisConnection = ReturnType<typeof connect>
+
 const NODES_KEY = 'sb:nodes'
 const MAX_GONE = 1_000
 const nodeKey = (id: string) => `sb:node:${id}`
 
 export class RedisNode {
   readonly id: string
-  readonly command: Redis
-  readonly subscriber: Redis
+  readonly command: RedisConnection
+  readonly subscriber: RedisConnection
   readonly #logger: Logger
   readonly #clock: Clock
   readonly #heartbeatMs: number
@@ -60,19 +106,16 @@ export class RedisNode {
     this.#clock = options.clock
     this.#heartbeatMs = options.heartbeatMs ?? 1_000
     this.#nodeTtlMs = options.nodeTtlMs ?? 3_000
-    // Commands wait in the client's queue while Redis is away (bounded by the retry strategy's
-    // reconnects); a publish made then is sent when it is back or fails with the connection.
-    const common = { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (attempt: number) => Math.min(50 * attempt, 1_000) }
-    this.command = new Redis(options.url, { ...common, connectionName: `switchboard:${this.id}` })
-    this.subscriber = new Redis(options.url, { ...common, connectionName: `switchboard:${this.id}:sub` })
-    this.subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => {
-      this.#handlers.get(channel.toString())?.(message)
-    })
+    // The names let an operator (and a test) find a node's connections in CLIENT LIST.
+    this.command = connect(options.url, `switchboard:${this.id}`)
+    this.subscriber = connect(options.url, `switchboard:${this.id}:sub`)
     for (const connection of [this.command, this.subscriber]) {
-      connection.on('error', (error: unknown) => this.#logger.debug({ err: error }, 'redis: connection error'))
-      connection.on('close', () => this.#setState('down'))
+      connection.on('error', (error: unknown) => {
+        this.#logger.debug({ err: error }, 'redis: connection error')
+        if (!connection.isReady) this.#setState('down')
+      })
       connection.on('ready', () => {
-        if (this.command.status === 'ready' && this.subscriber.status === 'ready') this.#setState('connected')
+        if (this.command.isReady && this.subscriber.isReady) this.#setState('connected')
       })
     }
   }
@@ -100,23 +143,42 @@ export class RedisNode {
     await this.#beat()
   }
 
-  /** Receives the sharded channel's messages; resolves once Redis confirmed the subscription. */
+  /**
+   * Receives the sharded channel's messages (as Buffers: bodies are binary); resolves once
+   * Redis confirmed the subscription. Fails when Redis stays away `offlineQueueMs` (pub/sub
+   * commands have no queue timeout of their own in node-redis).
+   */
   async subscribe(channel: string, handler: (message: Buffer) => void): Promise<void> {
     this.#handlers.set(channel, handler)
     this.roundTrips++
-    await this.subscriber.ssubscribe(channel)
+    await this.#bounded(this.subscriber.sSubscribe(channel, this.#dispatch, true), 'SSUBSCRIBE')
   }
 
   unsubscribe(channel: string): void {
     if (!this.#handlers.delete(channel)) return
     this.roundTrips++
-    this.subscriber.sunsubscribe(channel).catch((error: unknown) => this.#logger.debug({ err: error, channel }, 'redis: unsubscribe failed'))
+    this.subscriber.sUnsubscribe(channel, this.#dispatch, true).catch((error: unknown) => this.#logger.debug({ err: error, channel }, 'redis: unsubscribe failed'))
   }
 
   /** Resolves once every message published before the call has been received. */
   async barrier(): Promise<void> {
     this.roundTrips++
     await this.subscriber.ping()
+  }
+
+  /** One listener for every channel: the handler is looked up, so a channel never has two. */
+  readonly #dispatch = (message: Buffer, channel: Buffer): void => {
+    this.#handlers.get(channel.toString())?.(message)
+  }
+
+  #bounded<T>(pending: Promise<T>, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => reject(new Error(`redis: ${what} not answered within ${REDIS_CONNECTION_DEFAULTS.offlineQueueMs} ms`)), REDIS_CONNECTION_DEFAULTS.offlineQueueMs)
+      pending.then(
+        (value) => { this.#clock.clearTimeout(timer); resolve(value) },
+        (error: unknown) => { this.#clock.clearTimeout(timer); reject(error) },
+      )
+    })
   }
 
   onNodeGone(listener: (node: string) => void): () => void {
@@ -134,12 +196,12 @@ export class RedisNode {
     this.#stopped = true
     if (this.#timer) this.#clock.clearTimeout(this.#timer)
     try {
-      if (this.command.status === 'ready') await this.command.multi().del(nodeKey(this.id)).srem(NODES_KEY, this.id).exec()
+      if (this.command.isReady) await this.command.multi().del(nodeKey(this.id)).sRem(NODES_KEY, this.id).exec()
     } catch {
       // Redis is away: the key expires by itself.
     }
-    this.subscriber.disconnect()
-    this.command.disconnect()
+    // destroy() throws on a client that never opened or already gave up (a failed start).
+    for (const connection of [this.subscriber, this.command]) if (connection.isOpen) connection.destroy()
   }
 
   #setState(state: RedisNodeState): void {
@@ -156,16 +218,16 @@ export class RedisNode {
     if (this.#stopped) return
     try {
       this.roundTrips += 2
-      const members = await this.command.multi().set(nodeKey(this.id), '1', 'PX', this.#nodeTtlMs).sadd(NODES_KEY, this.id).smembers(NODES_KEY).exec()
-      const nodes = (members?.[2]?.[1] as string[] | undefined) ?? []
+      const replies = await this.command.multi().set(nodeKey(this.id), '1', { PX: this.#nodeTtlMs }).sAdd(NODES_KEY, this.id).sMembers(NODES_KEY).exec()
+      const nodes = (replies[2] as unknown as string[] | undefined) ?? []
       const others = nodes.filter((node) => node !== this.id)
-      const alive = others.length === 0 ? [] : await this.command.mget(others.map(nodeKey))
+      const alive = others.length === 0 ? [] : await this.command.mGet(others.map(nodeKey))
       const live = new Set([this.id])
       const gone: string[] = []
       others.forEach((node, i) => (alive[i] === null ? gone.push(node) : live.add(node)))
       // A node seen gone that beats again (its Redis connection came back) is alive again.
       for (const node of live) this.#gone.delete(node)
-      if (gone.length > 0) await this.command.srem(NODES_KEY, ...gone)
+      if (gone.length > 0) await this.command.sRem(NODES_KEY, gone)
       const previous = this.#live
       this.#live = live
       for (const node of gone) this.#announceGone(node)

@@ -26,6 +26,7 @@ import { redisSharedChanges } from './shared-changes.js'
 import type { SharedChanges } from '../cdc/postgres-changes-service.js'
 import type { Clock } from '../clock.js'
 import { decodeSharedMessage, encodeSharedMessage, sharedTopic, type SharedMessage } from './shared-message.js'
+import { BUFFERS, LuaScript } from './redis-script.js'
 
 /** Lua: the epoch, or a new one (ARGV[candidate]) with the position and stream cleared: Redis lost the log. */
 const ensureEpoch = (candidate: number) => `
@@ -47,9 +48,9 @@ return {1, first}
 `
 
 /** KEYS: epoch, seq, log. ARGV: expected epoch, new-epoch candidate, max entries, channel, body, positions spanned. */
-const APPEND = `${ensureEpoch(2)}
+const APPEND = new LuaScript(`${ensureEpoch(2)}
 if epoch ~= ARGV[1] then return {0, epoch} end
-${APPEND_TAIL}`
+${APPEND_TAIL}`)
 
 /**
  * A run of changes from the slot reader. KEYS: epoch, seq, log, the reader lease's term counter,
@@ -59,30 +60,30 @@ ${APPEND_TAIL}`
  * skipped ({2}) when the run is not after the newest point logged (a new reader re-reads what
  * its predecessor appended but did not acknowledge).
  */
-const APPEND_CHANGES = `${ensureEpoch(2)}
+const APPEND_CHANGES = new LuaScript(`${ensureEpoch(2)}
 if epoch ~= ARGV[1] then return {0, epoch} end
 if redis.call('GET', KEYS[4]) ~= ARGV[7] then return {3, 0} end
 local newest = redis.call('GET', KEYS[5])
 if newest and ARGV[8] <= newest then return {2, 0} end
 redis.call('SET', KEYS[5], ARGV[9])
-${APPEND_TAIL}`
+${APPEND_TAIL}`)
 
 /** KEYS: epoch, seq, log. ARGV: new-epoch candidate. Returns the epoch (created when missing). */
-const EPOCH = `${ensureEpoch(1)}
+const EPOCH = new LuaScript(`${ensureEpoch(1)}
 return epoch
-`
+`)
 
 /** KEYS: epoch, seq, presence hash, presence version. Returns epoch, last position, presence version, presences. */
-const SNAPSHOT = `
+const SNAPSHOT = new LuaScript(`
 return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0', redis.call('GET', KEYS[4]) or '0', redis.call('HGETALL', KEYS[3])}
-`
+`)
 
 /**
  * KEYS: presence hash, version, node's topics. ARGV: node, topic key, channel, diff JSON,
  * #removed (-1: every field of the node, a re-sync after a lost connection), removed fields…,
  * then field/value pairs. Publishes 'P' (a diff) or 'R' (the node's whole state on the topic).
  */
-const PRESENCE = `
+const PRESENCE = new LuaScript(`
 local removed = tonumber(ARGV[5])
 local kind = 'P'
 if removed == -1 then
@@ -99,10 +100,10 @@ redis.call('SADD', KEYS[3], ARGV[2])
 local version = redis.call('INCR', KEYS[2])
 redis.call('SPUBLISH', ARGV[3], kind .. version .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[4])
 return version
-`
+`)
 
 /** KEYS: node's topics. ARGV: key prefix, node. Removes a gone node's presences. */
-const REAP = `
+const REAP = new LuaScript(`
 local topics = redis.call('SMEMBERS', KEYS[1])
 local prefix = ARGV[2] .. '|'
 for _, topic in ipairs(topics) do
@@ -113,7 +114,7 @@ for _, topic in ipairs(topics) do
 end
 redis.call('DEL', KEYS[1])
 return #topics
-`
+`)
 
 export interface RedisTenantLogOptions {
   node: RedisNode
@@ -164,7 +165,7 @@ export class RedisTenantLog implements ClusterAdapter {
 
   async start(sink: ClusterSink): Promise<string> {
     this.#sink = sink
-    this.#epoch = (await this.#node.command.eval(EPOCH, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), newEpoch())) as string
+    this.#epoch = await EPOCH.run<string>(this.#node.command, [this.#key('epoch'), this.#key('seq'), this.#key('log')], [newEpoch()])
     this.#offNodeGone = this.#node.onNodeGone((gone) => this.#nodeGone(gone))
     this.#offReconnected = this.#node.onReconnected(() => void this.#afterReconnect())
     return this.#epoch
@@ -175,10 +176,9 @@ export class RedisTenantLog implements ClusterAdapter {
     const channel = topic === null ? this.#key('changes') : this.#topicChannel(topic)
     const count = message.kind === 'changes' ? message.count : 1
     this.#node.roundTrips++
-    return this.#node.command
-      .eval(APPEND, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), this.#epoch, newEpoch(), this.#maxEntries, channel, encodeSharedMessage(message), count)
-      .then((result) => {
-        const [ok, value] = result as [number, string]
+    return APPEND
+      .run<[number, string]>(this.#node.command, [this.#key('epoch'), this.#key('seq'), this.#key('log')], [this.#epoch, newEpoch(), this.#maxEntries, channel, encodeSharedMessage(message), count])
+      .then(([ok, value]) => {
         if (ok === 0) {
           this.#reset(value)
           throw new Error('the shared log was reset')
@@ -203,10 +203,11 @@ export class RedisTenantLog implements ClusterAdapter {
    */
   async appendChanges(message: Extract<SharedMessage, { kind: 'changes' }>, term: number, firstPoint: string, lastPoint: string): Promise<'appended' | 'duplicate'> {
     this.#node.roundTrips++
-    const [ok, value] = (await this.#node.command.eval(
-      APPEND_CHANGES, 5, this.#key('epoch'), this.#key('seq'), this.#key('log'), `${this.readerLeaseKey}:token`, this.#key('changes-point'),
-      this.#epoch, newEpoch(), this.#maxEntries, this.#key('changes'), encodeSharedMessage(message), message.count, term, firstPoint, lastPoint,
-    )) as [number, string | number]
+    const [ok, value] = await APPEND_CHANGES.run<[number, string | number]>(
+      this.#node.command,
+      [this.#key('epoch'), this.#key('seq'), this.#key('log'), `${this.readerLeaseKey}:token`, this.#key('changes-point')],
+      [this.#epoch, newEpoch(), this.#maxEntries, this.#key('changes'), encodeSharedMessage(message), message.count, term, firstPoint, lastPoint],
+    )
     if (ok === 0) {
       this.#reset(String(value))
       throw new Error('the shared log was reset')
@@ -258,9 +259,9 @@ export class RedisTenantLog implements ClusterAdapter {
    */
   async #snapshot(topicKey: string): Promise<{ position: number; version: number; presences: RemotePresences }> {
     this.#node.roundTrips++
-    const [epoch, last, version, fields] = (await this.#node.command.eval(
-      SNAPSHOT, 4, this.#key('epoch'), this.#key('seq'), this.#key(`p:${topicKey}`), this.#key(`pv:${topicKey}`),
-    )) as [string, string, string, string[]]
+    const [epoch, last, version, fields] = await SNAPSHOT.run<[string, string, string, string[]]>(
+      this.#node.command, [this.#key('epoch'), this.#key('seq'), this.#key(`p:${topicKey}`), this.#key(`pv:${topicKey}`)],
+    )
     await this.#node.barrier()
     if (epoch !== this.#epoch) {
       this.#reset(epoch)
@@ -290,10 +291,10 @@ export class RedisTenantLog implements ClusterAdapter {
     try {
       this.#node.roundTrips += 2
       // The entry holding position after+1 may start before it (a run of changes).
-      const before = (await this.#node.command.xrevrangeBuffer(this.#key('log'), `${after + 1}-0`, '-', 'COUNT', 1)) as [Buffer, Buffer[]][]
+      const before = await this.#node.command.sendCommand<[Buffer, Buffer[]][]>(['XREVRANGE', this.#key('log'), `${after + 1}-0`, '-', 'COUNT', '1'], { typeMapping: BUFFERS })
       let from = after + 1
       if (before.length > 0) from = Number(before[0]![0].toString().split('-')[0])
-      const raw = (await this.#node.command.xrangeBuffer(this.#key('log'), `${from}-0`, `${through}-0`)) as [Buffer, Buffer[]][]
+      const raw = await this.#node.command.sendCommand<[Buffer, Buffer[]][]>(['XRANGE', this.#key('log'), `${from}-0`, `${through}-0`], { typeMapping: BUFFERS })
       const entries: { seq: number; message: SharedMessage }[] = []
       let expected = from
       for (const [id, fields] of raw) {
@@ -320,9 +321,9 @@ export class RedisTenantLog implements ClusterAdapter {
       for (const meta of metas) added.push(`${this.#node.id}|${meta.phx_ref}`, JSON.stringify({ key, meta }))
     }
     this.#node.roundTrips++
-    this.#node.command
-      .eval(PRESENCE, 3, this.#key(`p:${topicKey}`), this.#key(`pv:${topicKey}`), this.#key(`nt:${this.#node.id}`),
-        this.#node.id, topicKey, this.#topicChannel(topicKey), JSON.stringify(diff), replace ? -1 : removed.length, ...(replace ? [] : removed), ...added)
+    PRESENCE
+      .run(this.#node.command, [this.#key(`p:${topicKey}`), this.#key(`pv:${topicKey}`), this.#key(`nt:${this.#node.id}`)],
+        [this.#node.id, topicKey, this.#topicChannel(topicKey), JSON.stringify(diff), replace ? -1 : removed.length, ...(replace ? [] : removed), ...added])
       .catch((error: unknown) => this.#logger.warn({ err: error, topic: topicKey }, 'cluster: a presence change could not be shared'))
   }
 
@@ -332,7 +333,7 @@ export class RedisTenantLog implements ClusterAdapter {
     for (const topicKey of [...this.#hosted.keys()]) this.release(topicKey)
     if (this.#changesHosted) this.#node.unsubscribe(this.#key('changes'))
     try {
-      if (this.#node.command.status === 'ready') await this.#node.command.eval(REAP, 1, this.#key(`nt:${this.#node.id}`), this.#prefix, this.#node.id)
+      if (this.#node.command.isReady) await REAP.run(this.#node.command, [this.#key(`nt:${this.#node.id}`)], [this.#prefix, this.#node.id])
     } catch {
       // Redis away: the others reap this node's presences when its heartbeat expires.
     }
@@ -387,8 +388,8 @@ export class RedisTenantLog implements ClusterAdapter {
   #nodeGone(node: string): void {
     this.#sink?.nodeGone(node) // first: the hub tells its channels who left
     for (const hosted of this.#hosted.values()) hosted.presences.delete(node)
-    this.#node.command
-      .eval(REAP, 1, this.#key(`nt:${node}`), this.#prefix, node)
+    REAP
+      .run(this.#node.command, [this.#key(`nt:${node}`)], [this.#prefix, node])
       .catch((error: unknown) => this.#logger.debug({ err: error, node }, 'cluster: reaping a gone node failed'))
   }
 
@@ -404,7 +405,7 @@ export class RedisTenantLog implements ClusterAdapter {
     if (!sink) return
     this.#caughtUpBuffer ??= []
     try {
-      const epoch = (await this.#node.command.eval(EPOCH, 3, this.#key('epoch'), this.#key('seq'), this.#key('log'), newEpoch())) as string
+      const epoch = await EPOCH.run<string>(this.#node.command, [this.#key('epoch'), this.#key('seq'), this.#key('log')], [newEpoch()])
       if (epoch !== this.#epoch) return this.#reset(epoch)
       await this.#node.barrier() // the re-subscriptions are in place
       const head = Number(await this.#node.command.get(this.#key('seq'))) || 0

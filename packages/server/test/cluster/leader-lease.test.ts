@@ -4,7 +4,7 @@
  * when Redis is gone, and no second leader when Redis comes back empty. Short ttls (600 ms) keep
  * the file to a few seconds; both roles are sampled every few ms throughout every test.
  */
-import { Redis } from 'ioredis'
+import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock, type Clock } from '../../src/clock.js'
 import { LeaderLease, type LeaderLeaseOptions, type LeaseChangeReason, type LeaseRole } from '../../src/cluster/leader-lease.js'
@@ -46,7 +46,7 @@ class Cluster {
     this.#sampler = setInterval(() => this.#sample(), 2)
   }
 
-  add(nodeId: string, redis: string | Redis, options: Partial<LeaderLeaseOptions> = {}): LeaderLease {
+  add(nodeId: string, redis: LeaderLeaseOptions['redis'], options: Partial<LeaderLeaseOptions> = {}): LeaderLease {
     const lease = new LeaderLease({ redis, key: this.key, nodeId, logger: silentLogger, ttlMs: TTL, ...options })
     lease.onChange((role, token, reason) => {
       this.events.push({ at: Date.now(), node: nodeId, role, token, reason })
@@ -81,12 +81,12 @@ class Cluster {
 describe('LeaderLease (real redis-server)', () => {
   let redis: RedisProcess
   let cluster: Cluster | null = null
-  const clients: Redis[] = []
+  const clients: ReturnType<typeof createClient>[] = []
   beforeAll(async () => { redis = await RedisProcess.start() })
   afterEach(async () => {
     await cluster?.close()
     cluster = null
-    for (const client of clients.splice(0)) client.disconnect()
+    for (const client of clients.splice(0)) if (client.isOpen) client.destroy()
   })
   afterAll(async () => { await redis.stop() })
 
@@ -104,19 +104,21 @@ describe('LeaderLease (real redis-server)', () => {
     await sleep(3 * TTL)
     expect(c.leaders()).toEqual([leader])
     expect(c.lease(leader!).token).toBe(token)
-    const check = new Redis(redis.url)
+    const check = createClient({ url: redis.url })
     clients.push(check)
+    await check.connect()
     expect(await check.get(c.key)).toBe(leader)
     expect(Number(await check.get(`${c.key}:token`))).toBe(token)
-    expect(await check.pttl(c.key)).toBeGreaterThan(TTL - EVERY - SLACK)
+    expect(await check.pTTL(c.key)).toBeGreaterThan(TTL - EVERY - SLACK)
     expect(c.events.filter((e) => e.role === 'leader')).toHaveLength(1)
     expect(c.overlaps).toEqual([])
   })
 
   it('a leader that goes silent (connection cut, as a SIGKILL looks to Redis) steps down; the other takes over within ttl + ttl/3, with a higher token', async () => {
     const c = (cluster = new Cluster())
-    const clientA = new Redis(redis.url) // default ioredis options: the lease bounds its commands itself
+    const clientA = createClient({ url: redis.url }) // default options: the lease bounds its commands itself
     clients.push(clientA)
+    await clientA.connect()
     const a = c.add('a', clientA)
     await a.start()
     await waitFor('a to lead', () => a.isLeader, TTL + EVERY + SLACK + 1_000)
@@ -127,7 +129,7 @@ describe('LeaderLease (real redis-server)', () => {
     expect(b.role).toBe('follower')
 
     const cut = Date.now()
-    clientA.disconnect()
+    clientA.destroy()
     const bLeads = await waitFor('b to lead', () => b.isLeader, 3 * TTL)
     expect(bLeads - cut).toBeLessThanOrEqual(TTL + EVERY + SLACK)
     expect(b.token).toBeGreaterThan(tokenA)
