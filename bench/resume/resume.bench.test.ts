@@ -41,8 +41,11 @@ const out: Record<string, unknown> = { machine: { cpus: cpus().length, model: cp
 
 function summarize(r: ChaosResult, rows: number) {
   const entitled = r.clients.length * (rows + r.sentBroadcasts.length)
-  const unique = r.clients.reduce((n, c) => n + new Set(c.rows).size + new Set(c.broadcasts).size, 0)
-  const received = r.clients.reduce((n, c) => n + c.rows.length + c.broadcasts.length, 0)
+  // Broadcasts whose request got no answer (a node died mid-request) are nobody's: not counted.
+  const unanswered = new Set(r.unansweredBroadcasts)
+  const owed = (c: ChaosResult['clients'][number]) => c.broadcasts.filter((n) => !unanswered.has(n))
+  const unique = r.clients.reduce((n, c) => n + new Set(c.rows).size + new Set(owed(c)).size, 0)
+  const received = r.clients.reduce((n, c) => n + c.rows.length + owed(c).length, 0)
   const catchUp = r.clients.flatMap((c) => c.catchUpMs)
   const latency = r.clients.flatMap((c) => c.rowLatencyMs)
   return {

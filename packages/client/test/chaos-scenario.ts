@@ -71,6 +71,11 @@ export interface ChaosResult {
   clients: ClientResult[]
   /** Broadcasts the server accepted (HTTP 202), with the wall time they were sent. */
   sentBroadcasts: Array<{ n: number; at: number }>
+  /**
+   * Broadcasts whose request got no answer (the node died, or the request timed out): the
+   * server may or may not have taken them, so a client may get them; nobody is owed them.
+   */
+  unansweredBroadcasts: number[]
   insertedAt: number[]
   kill: { at: number; upAt: number } | undefined
 }
@@ -254,7 +259,7 @@ async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql,
   })()
 
   const channelTopic = encodeURIComponent(`subscription:chaos:${o.entity}`)
-  const sendBroadcast = async (n: number): Promise<boolean> => {
+  const sendBroadcast = async (n: number): Promise<'sent' | 'refused' | 'unanswered'> => {
     const persist = o.killAt !== undefined && !o.cluster ? '?persist=true' : ''
     try {
       const response = await fetch(`${server.url}/realtime/v1/api/broadcast/${channelTopic}/events/tick${persist}`, {
@@ -263,15 +268,16 @@ async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql,
         body: JSON.stringify({ n }),
         signal: AbortSignal.timeout(2_000),
       })
-      return response.status === 202
+      return response.status === 202 ? 'sent' : 'refused'
     } catch {
-      return false // the server is down: nobody is entitled to it
+      return 'unanswered' // the server died or is slow: it may have taken the message or not
     }
   }
 
   const tickMs = 20
   const ticks = Math.max(1, Math.round(o.durationMs / tickMs))
   const sentBroadcasts: ChaosResult['sentBroadcasts'] = []
+  const unansweredBroadcasts: number[] = []
   const insertedAt: number[] = []
   let kill: ChaosResult['kill']
   let killing: Promise<void> | undefined
@@ -296,7 +302,9 @@ async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql,
     // One at a time: the order the server accepts them is the order every client must see.
     for (; nextBroadcast < broadcastsDue; nextBroadcast++) {
       const at = Date.now()
-      if (await sendBroadcast(nextBroadcast)) sentBroadcasts.push({ n: nextBroadcast, at })
+      const outcome = await sendBroadcast(nextBroadcast)
+      if (outcome === 'sent') sentBroadcasts.push({ n: nextBroadcast, at })
+      else if (outcome === 'unanswered') unansweredBroadcasts.push(nextBroadcast)
     }
   }
   await killing
@@ -306,5 +314,5 @@ async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql,
   await waitFor(() => managers.every((m) => m.getActiveChannels().every((c) => c.status === 'connected')), 60_000, 'clients back').catch(() => undefined)
   await waitFor(() => results.every((r) => r.rows.length >= o.rows && r.broadcasts.length >= sentBroadcasts.length), 60_000, 'deliveries').catch(() => undefined)
   await sleep(500) // a late duplicate would arrive by now
-  return { clients: results, sentBroadcasts, insertedAt, kill }
+  return { clients: results, sentBroadcasts, unansweredBroadcasts, insertedAt, kill }
 }
