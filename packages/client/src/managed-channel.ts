@@ -307,7 +307,8 @@ export class ManagedChannel {
       if (positions && onRawMessage(raw, (event, payload) => raw === this.#raw && this.#inspect(event, payload as RawPayload))) {
         // Instances are single-use (a break discards them), so the point read here is the
         // newest one for this join; realtime-js never rejoins this instance with an older one.
-        const request: ResumeRequest = { session: this.#session, resume: this.#stream.resumePoint() }
+        // Until the reply, positioned messages are the previous join's (StreamPosition.join).
+        const request: ResumeRequest = { session: this.#session, resume: this.#stream.join() }
         raw.updateJoinPayload({ [RESUME_KEY]: request })
       }
       raw.subscribe((state, err) => this.#onRawStatus(raw, state, err), joinTimeoutMs)

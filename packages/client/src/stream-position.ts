@@ -3,6 +3,8 @@
  * `@switchboard/protocol`'s `resume.ts`). Pure: the channel feeds it every message before
  * realtime-js dispatches it and asks it where to resume; tests feed it wire fixtures.
  *
+ *   join         (a new instance; see join())          → positioned messages before its reply are an
+ *                                                        older join's, dropped
  *   join reply   response.switchboard = { epoch }     → the server speaks positions; a new epoch
  *                                                        restarts deduplication (positions are per epoch)
  *   change       payload.switchboard = { position, lsn }       ┐ at or below the last position:
@@ -41,6 +43,8 @@ export class StreamPosition {
   #point: { epoch: string; position: number } | undefined
   /** Changes already received at `position`: one change may arrive as several messages (one per payload variant). */
   readonly #ids = new Set<string>()
+  /** A join was sent and its reply has not come yet (see {@link join}). */
+  #joining = false
 
   /** Where to resume, or `null` before anything was received. */
   resumePoint(): ResumePoint | null {
@@ -64,8 +68,31 @@ export class StreamPosition {
     return true
   }
 
-  /** A `phx_reply`: `true` when it is a join reply of a server that speaks positions. */
+  /**
+   * A new channel instance joins: the point it resumes from (as {@link resumePoint}). Until its
+   * join reply, positioned messages are dropped.
+   *
+   * ┌─────────────────────────────────────────────────────────────────────────────────────────┐
+   * │ Why: an instance replaced on a live socket (a rewind for another tab, a rebind) leaves  │
+   * │ and joins the same topic at once: realtime-js resolves the leave without waiting for    │
+   * │ the server. A change or broadcast the server had queued for the old join still arrives  │
+   * │ after that, and it carries no join_ref (one frame is encoded for every member of the    │
+   * │ topic), so Phoenix's `isMember` hands it to the new instance. Taken as the new join's,  │
+   * │ it moves the position past the point the join resumes from, and the replay that follows │
+   * │ the reply is then dropped as duplicates: after a rewind, everything between the two is  │
+   * │ lost. The server sends a join's positioned frames only after its reply (replayed, then  │
+   * │ held ones; server `channel-feed.ts`), so anything positioned before the reply is stale, │
+   * │ and the replay brings it again when it is after the resume point.                       │
+   * └─────────────────────────────────────────────────────────────────────────────────────────┘
+   */
+  join(): ResumePoint | null {
+    this.#joining = true
+    return this.resumePoint()
+  }
+
+  /** A `phx_reply` (the first one of an instance answers its join): `true` when it is a join reply of a server that speaks positions. */
   reply(p: RawPayload): boolean {
+    this.#joining = false
     const key = p?.response?.[RESUME_KEY] as { epoch?: unknown } | undefined
     if (typeof key !== 'object' || key === null) return false
     this.#enter(key.epoch)
@@ -80,12 +107,13 @@ export class StreamPosition {
     return p as unknown as ResumeStatus
   }
 
-  /** Any other message: `true` when it is a duplicate (at or below the last position). */
+  /** Any other message: `true` when it is a duplicate (at or below the last position) or an older join's (see {@link join}). */
   duplicate(event: string, p: RawPayload): boolean {
     const broadcast = event === 'broadcast'
     const mark = broadcast ? p?.meta?.switchboard : p?.switchboard
     const position = mark?.position
     if (typeof position !== 'number') return false
+    if (this.#joining) return true
     const id = broadcast ? '' : String(p?.ids)
     if (position < this.position || (position === this.position && (broadcast || this.#ids.has(id)))) return true
     this.#advance(position, mark?.lsn)

@@ -5,8 +5,8 @@
  * with timing the test cannot choose): a status held back after the join reply, a status that
  * never comes, a resume into a new epoch with `lost`, stream points on every message.
  *
- * Heartbeats and leaves are answered; joins are handed to `onJoin`, which by default replies
- * `ok` with nothing else.
+ * Heartbeats and leaves are answered (`onLeave` runs first); joins are handed to `onJoin`, which
+ * by default replies `ok` with nothing else.
  */
 import { WebSocketServer, type WebSocket } from 'ws'
 
@@ -22,6 +22,12 @@ export interface FakeJoin {
   reply(response?: Record<string, unknown>, status?: 'ok' | 'error'): void
   /** Pushes `event` with `payload` on the joined topic. */
   push(event: string, payload: Record<string, unknown>): void
+  /**
+   * Pushes without a join_ref, as the real server sends changes and broadcasts (one frame
+   * encoded for every member of the topic): realtime-js cannot tell which join of the topic it
+   * was for.
+   */
+  fanout(event: string, payload: Record<string, unknown>): void
 }
 
 export interface FakeServer {
@@ -32,6 +38,8 @@ export interface FakeServer {
   /** Open sockets. */
   readonly sockets: number
   onJoin: (join: FakeJoin) => void
+  /** A `phx_leave` of `topic`, before its reply: what the server sends now was queued before the leave. */
+  onLeave: (topic: string) => void
   /** Destroys every socket (no close frame), like a network drop. */
   dropAll(): void
   close(): Promise<void>
@@ -49,6 +57,7 @@ export async function startFakeServer(): Promise<FakeServer> {
       return wss.clients.size
     },
     onJoin: (join) => join.reply(),
+    onLeave: () => undefined,
     dropAll() {
       for (const socket of wss.clients) socket.terminate()
     },
@@ -64,6 +73,7 @@ export async function startFakeServer(): Promise<FakeServer> {
       if (isBinary) return
       const [joinRef, ref, topic, event, payload] = JSON.parse(String(data)) as Frame
       const ok = (response: Record<string, unknown> = {}, status = 'ok') => send([joinRef, ref, topic, 'phx_reply', { status, response }])
+      if (event === 'phx_leave') server.onLeave(topic)
       if (event === 'heartbeat' || event === 'phx_leave') return ok()
       if (event !== 'phx_join') return
       const join: FakeJoin = {
@@ -72,6 +82,7 @@ export async function startFakeServer(): Promise<FakeServer> {
         socket,
         reply: (response = {}, status = 'ok') => ok({ postgres_changes: [], ...response }, status),
         push: (pushed, body) => send([joinRef, null, topic, pushed, body]),
+        fanout: (pushed, body) => send([null, null, topic, pushed, body]),
       }
       server.joins.push(join)
       server.onJoin(join)

@@ -98,4 +98,19 @@ describe('StreamPosition', () => {
     expect(s.position).toBe(4)
     expect(s.duplicate('broadcast', broadcast(5))).toBe(false)
   })
+
+  it('a new join drops positioned messages until its reply (an older join of the topic sent them), then takes its replay', () => {
+    const s = new StreamPosition()
+    s.reply(reply('e1'))
+    s.status(status('Fresh', 'e1', 40, lsn(1)))
+    expect(s.rewind({ epoch: 'e1', position: 11 })).toBe(true) // another tab resumes from 11
+    expect(s.join()).toEqual({ epoch: 'e1', position: 11 })
+    expect(s.duplicate('postgres_changes', change(41, [1]))).toBe(true) // queued for the old join, after its leave
+    expect(s.duplicate('broadcast', broadcast(42))).toBe(true)
+    expect(s.duplicate('presence_diff', { joins: {} } as RawPayload)).toBe(false) // not positioned
+    expect(s.position).toBe(11)
+    expect(s.reply(reply('e1'))).toBe(true)
+    for (let n = 12; n <= 42; n++) expect(s.duplicate('postgres_changes', change(n, [1]))).toBe(false) // the replay
+    expect(s.resumePoint()).toEqual({ epoch: 'e1', position: 42 })
+  })
 })

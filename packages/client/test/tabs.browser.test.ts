@@ -241,9 +241,12 @@ describe('one socket per browser, in Chromium', { timeout: 120_000 }, () => {
     await sql`delete from items`
   })
 
-  // Flaky (2 of ~30 runs on a loaded machine: the follower rejoined, the leader replayed, the follower did not apply); the Node
-  // test in tabs.test.ts covers the same path. Skipped until the cause is found: see the session note.
-  it.skip('a follower that sleeps through messages of the leader notices the gap and catches up, once', async () => {
+  // Paused, the follower loses the leader's messages (Chromium drops what it cannot deliver) and
+  // rejoins from its position when the next one shows the gap; the leader's channel rewinds on
+  // its live socket. The follower rejoins while rows 41… are being inserted, so a change the old
+  // join had in flight often arrives after the leave: the new join must not take it for its own
+  // (StreamPosition.join; tabs.test.ts has the deterministic case against the fake server).
+  it('a follower that sleeps through messages of the leader notices the gap and catches up, once', async () => {
     const { context, tabs } = await tabsWithRows(3, 10)
     const flags = await Promise.all(tabs.map((t) => api(t.page).leader()))
     const follower = tabs[flags.indexOf(false)]!
