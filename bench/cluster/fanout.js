@@ -12,7 +12,7 @@
  *
  * Each configuration gets a fresh Redis (`--save "" --appendonly no`, a free port) and runs the
  * fixed load (1,000 broadcasts/s = 100k deliveries/s), then the saturation ladder from
- * --ladder-start broadcasts/s, ×1.5 per step. Per step: delivered/s, latency, CPU of every
+ * --ladder-start broadcasts/s (450k deliveries/s), ×1.5 per step, at most --max-steps steps. Per step: delivered/s, latency, CPU of every
  * process (server processes from /proc, Redis, receivers, publishers) and Redis's command
  * counts (INFO commandstats) over the window. Repetitions rotate the order of configurations.
  *
@@ -21,8 +21,8 @@
  * publishers' window bounds what waits in the node, not what waits in Redis or on the way back.
  *
  * Usage: npm run build && node bench/cluster/fanout.js [--reps 3] [--warmup 1] [--duration 2]
- *        [--only single,single-redis,workers] [--ladder-start 3000] [--max-steps 9]
- *        [--workers-cores 0,1] [--quiet-wait 30]
+ *        [--only single,single-redis,workers] [--ladder-start 4500] [--max-steps 7]
+ *        [--workers-cores 0,1] [--quiet-wait 5]
  * Writes bench/results/cluster-fanout-<date>.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -46,9 +46,10 @@ const REPS = Number(option('reps', 3))
 const STEP = { warmupMs: Number(option('warmup', 1)) * 1000, durationMs: Number(option('duration', 2)) * 1000, perRoom: 100 }
 const ROOMS = 10
 const FIXED_BROADCASTS = 1_000
-const LADDER_START = Number(option('ladder-start', 3_000))
-const MAX_STEPS = Number(option('max-steps', 9))
-const QUIET_WAIT_MS = Number(option('quiet-wait', 30)) * 1000
+const LADDER_START = Number(option('ladder-start', 4_500))
+const MAX_STEPS = Number(option('max-steps', 7))
+// Short: nine configurations, and the whole bench should stay near 5 minutes on a shared box.
+const QUIET_WAIT_MS = Number(option('quiet-wait', 5)) * 1000
 
 const CONFIGS = {
   single: { mode: 'switchboard', redis: false, serverCore: '0' },
