@@ -18,7 +18,7 @@
  * cross − single of p50 and p99.
  *
  * Usage: npm run build && node bench/cluster/latency.js [--reps 5] [--warmup 2] [--duration 5]
- *        [--only single,same-redis,cross] [--rate 1000] [--quiet-wait 30]
+ *        [--only single,same-redis,cross] [--rate 1000] [--quiet-wait 5]
  * Writes bench/results/cluster-latency-<date>.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -42,7 +42,9 @@ const REPS = Number(option('reps', 5))
 const STEP = { warmupMs: Number(option('warmup', 2)) * 1000, durationMs: Number(option('duration', 5)) * 1000, perRoom: 100 }
 const ROOMS = 10
 const RATE = Number(option('rate', 1_000)) // broadcasts/s; × 100 recipients
-const QUIET_WAIT_MS = Number(option('quiet-wait', 30)) * 1000
+const QUIET_WAIT_MS = Number(option('quiet-wait', 5)) * 1000
+/** Above this 1-minute load the latency target is not judged: run-queue waits, not the server, set the percentiles. */
+const BUSY_LOAD = 2
 const SELECTED = (option('only') ?? 'single,same-redis,cross').split(',')
 const FAN_OUT_CORE = '0'
 const OTHER_CORE = '1'
@@ -120,7 +122,9 @@ function printSummary(summary) {
     log(`| ${name} | ${fmtRate(s.deliveredPerSec)} | ${fmtMs(s.p50Ms)} (${s.p50PerRep.map(fmtMs).join(', ')}) | ${fmtMs(s.p99Ms)} (${s.p99PerRep.map(fmtMs).join(', ')}) | ${Object.entries(s.cpuByProcess).map(([k, v]) => `${k} ${v}`).join(', ')}; rx ${s.receiverCpu} | ${s.loadAvg1.join(', ')} |`)
   }
   if (summary.crossMinusSingleP50Ms !== undefined) {
-    log(`cross − single: p50 ${fmtMs(summary.crossMinusSingleP50Ms)} ms (per rep ${summary.crossMinusSingleP50PerRep.join(', ')}), p99 ${fmtMs(summary.crossMinusSingleP99Ms)} ms (per rep ${summary.crossMinusSingleP99PerRep.join(', ')}); target p50 < 5 ms above single → ${summary.crossMinusSingleP50Ms < 5 ? 'met' : 'NOT met'}`)
+    const load = median(SELECTED.flatMap((name) => summary[name].loadAvg1))
+    const verdict = load > BUSY_LOAD ? `not judged: median 1-minute load ${load} on ${cpus().length} cores (the nodes waited for a core)` : summary.crossMinusSingleP50Ms < 5 ? 'met' : 'NOT met'
+    log(`cross − single: p50 ${fmtMs(summary.crossMinusSingleP50Ms)} ms (per rep ${summary.crossMinusSingleP50PerRep.join(', ')}), p99 ${fmtMs(summary.crossMinusSingleP99Ms)} ms (per rep ${summary.crossMinusSingleP99PerRep.join(', ')}); target p50 < 5 ms above single → ${verdict}`)
   }
   for (const name of SELECTED) if (summary[name].lost) log(`WARNING ${name}: ${summary[name].lost} deliveries missing after the drain`)
 }

@@ -18,7 +18,7 @@
  * (it ranks above every measured time, so it lands in the p99).
  *
  * Usage: npm run build && node bench/cluster/presence.js [--clients 300] [--trials 200]
- *        [--gap 20] [--timeout 5000] [--quiet-wait 30]
+ *        [--gap 20] [--timeout 5000] [--quiet-wait 5]
  * Writes bench/results/cluster-presence-<date>.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -41,7 +41,7 @@ const CLIENTS = Number(option('clients', 300))
 const TRIALS = Number(option('trials', 200))
 const GAP_MS = Number(option('gap', 20))
 const TIMEOUT_MS = Number(option('timeout', 5_000))
-const QUIET_WAIT_MS = Number(option('quiet-wait', 30)) * 1000
+const QUIET_WAIT_MS = Number(option('quiet-wait', 5)) * 1000
 const NODES = ['A', 'B', 'C']
 const NODE_CORE = '0'
 const OTHER_CORE = '1'

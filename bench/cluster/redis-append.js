@@ -24,6 +24,7 @@
  *
  * Usage: npm run build && node bench/cluster/redis-append.js [--hosts 1,2,3] [--reps 3]
  *        [--window 256] [--warmup 1] [--duration 3] [--requests 400000] [--drivers nodes,eval,evalsha]
+ *        [--quiet-wait 3]
  * Writes bench/results/cluster-redis-append-<date>.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -118,7 +119,7 @@ function redisBenchmark(redis, args) {
 }
 
 async function measure(driver, hosts, rep) {
-  const quiet = await waitForQuiet({ waitMs: Number(option('quiet-wait', 30)) * 1000, log })
+  const quiet = await waitForQuiet({ waitMs: Number(option('quiet-wait', 3)) * 1000, log })
   const load = loadavg()[0]
   const redis = await startRedis({ core: '0' })
   const loaders = []
