@@ -16,6 +16,7 @@ const steps = [
   ['Cluster: cross-node latency', ['node', 'bench/cluster/latency.js']],
   ['Cluster: presence convergence', ['node', 'bench/cluster/presence.js']],
   ['Cluster: Redis append capacity', ['node', 'bench/cluster/redis-append.js']],
+  ['Cluster: memory per connection', ['node', 'bench/cluster/connections.js']],
 ]
 
 let failed = 0

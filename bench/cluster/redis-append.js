@@ -23,7 +23,7 @@
  * message body is a printable string of the real body's length (argv cannot carry its NULs).
  *
  * Usage: npm run build && node bench/cluster/redis-append.js [--hosts 1,2,3] [--reps 3]
- *        [--window 256] [--warmup 1] [--duration 3] [--requests 400000] [--drivers nodes,eval,evalsha]
+ *        [--window 256] [--warmup 1] [--duration 3] [--requests 150000] [--drivers nodes,eval,evalsha]
  *        [--quiet-wait 3]
  * Writes bench/results/cluster-redis-append-<date>.json.
  */
@@ -50,7 +50,7 @@ const REPS = Number(option('reps', 3))
 const WINDOW = Number(option('window', 256))
 const WARMUP_MS = Number(option('warmup', 1)) * 1000
 const DURATION_MS = Number(option('duration', 3)) * 1000
-const REQUESTS = Number(option('requests', 400_000))
+const REQUESTS = Number(option('requests', 150_000))
 const DRIVERS = option('drivers', 'nodes,eval,evalsha').split(',')
 
 // ─── the append script, as the server sends it ─────────────────────────────────────────
