@@ -11,6 +11,12 @@ const steps = [
   ['Resume under chaos', ['npx', 'vitest', 'run', '--config', 'bench/resume/vitest.config.ts']],
   ['Replay buffer memory', ['node', '--expose-gc', 'bench/resume/replay-memory.mjs']],
   ['Many tenants', ['node', 'bench/tenants/run.js']],
+  // Cluster (need /usr/bin/redis-server or REDIS_SERVER; each starts its own Redis on a free port).
+  ['Cluster: --workers 2 vs one process', ['node', 'bench/cluster/fanout.js']],
+  ['Cluster: cross-node latency', ['node', 'bench/cluster/latency.js']],
+  ['Cluster: presence convergence', ['node', 'bench/cluster/presence.js']],
+  ['Cluster: Redis append capacity', ['node', 'bench/cluster/redis-append.js']],
+  ['Cluster: memory per connection', ['node', 'bench/cluster/connections.js']],
 ]
 
 let failed = 0

@@ -24,16 +24,17 @@
  *                      also the share of the server's sampled CPU time in the inspector's code.
  * Writes bench/results/broadcast-<date>.json.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { canPin, spawnNode } from '../lib/child.js'
+import { canPin } from '../lib/child.js'
 import { argv, flag, option, helpFromHeader } from '../lib/cli.js'
 import { BENCH_ADMIN_KEY, setTracing } from '../lib/inspector.js'
 import { startPostgres } from '../lib/postgres.js'
 import { profileShares } from '../lib/profile-share.js'
 import { median } from '../lib/stats.js'
+import { climbLadder, drainCheck as drain, fmtMs, fmtRate, fmtStep, round, startClients, startServer, step as measureStep, waitForQuiet as quiet } from './fleet.js'
 
 await helpFromHeader(import.meta.url)
 
@@ -62,120 +63,33 @@ const SERVERS = [...(option('only') ? [option('only')] : ['baseline', 'switchboa
 const SERVER_CORE = '0'
 const CLIENT_CORE = '1'
 
-// ─── child processes (spawnNode and its IPC protocol: ../lib/child.js) ───────────────────
+// ─── one configuration (the pieces: fleet.js) ───────────────────────────────────────────
 
-/** `script` (in this folder) with `args`, pinned to `core`; a call unanswered for 15 s is logged. */
-const spawnChild = (script, args, core, options = {}) => spawnNode(join(here, script), { args, core, slowWarningMs: 15_000, ...options })
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-// ─── one configuration ──────────────────────────────────────────────────────────────────
-
-/** Busy and total jiffies per core, from /proc/stat (null where it does not exist). */
-function coreTimes() {
-  try {
-    const lines = readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l))
-    return lines.map((line) => {
-      const [, user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).map(Number)
-      return { busy: user + nice + system + irq + softirq + steal, total: user + nice + system + idle + iowait + irq + softirq + steal }
-    })
-  } catch {
-    return null
-  }
-}
-
-/** How busy each core was between two coreTimes() samples (0–1). */
-const coreBusy = (a, b) => (a && b ? a.map((x, i) => round((b[i].busy - x.busy) / Math.max(1, b[i].total - x.total), 2)) : null)
-
-/** One measured step at `broadcastsPerSecond` (× PER_ROOM deliveries each). */
-async function step(ctx, broadcastsPerSecond) {
-  await ctx.publishers.call('rate', { perSecond: broadcastsPerSecond })
-  await sleep(WARMUP_MS)
-  const [cpu0] = await Promise.all([ctx.server.call('cpu'), ctx.receivers.call('mark'), ctx.publishers.call('mark')])
-  const t0 = performance.now()
-  const cores0 = coreTimes()
-  await sleep(DURATION_MS)
-  const cores1 = coreTimes()
-  const [cpu1, rx, tx] = await Promise.all([ctx.server.call('cpu'), ctx.receivers.call('collect'), ctx.publishers.call('collect')])
-  const elapsedMs = performance.now() - t0
-  const result = {
-    offeredDeliveriesPerSec: broadcastsPerSecond * PER_ROOM,
-    sentBroadcastsPerSec: Math.round((tx.sent / tx.elapsedMs) * 1000),
-    skippedBroadcastsPerSec: Math.round((tx.skipped / tx.elapsedMs) * 1000),
-    deliveredPerSec: Math.round((rx.delivered / rx.elapsedMs) * 1000),
-    p50Ms: rx.p50Ms,
-    p99Ms: rx.p99Ms,
-    maxMs: rx.maxMs,
-    serverCpu: round((cpu1.cpuUs - cpu0.cpuUs) / 1000 / elapsedMs, 2),
-    // Deliveries per second of server CPU time: less sensitive to other work on a shared box.
-    deliveredPerServerCpuSec: Math.round(((rx.delivered / rx.elapsedMs) * 1000) / Math.max(0.01, (cpu1.cpuUs - cpu0.cpuUs) / 1000 / elapsedMs)),
-    serverRssMb: Math.round(cpu1.rss / 1e6),
-    receiverCpu: round(rx.cpu, 2),
-    publisherCpu: round(tx.cpu, 2),
-    closedSockets: rx.closed + tx.closed,
-    // Whole-machine view: each core's busy share, whoever used it (other work on a shared box shows here).
-    coreBusy: coreBusy(cores0, cores1),
-  }
-  if (rx.malformed > 0) result.malformedFrames = rx.malformed
-  return result
-}
-
-const round = (value, digits) => (value === null ? null : Number(value.toFixed(digits)))
+const step = (ctx, broadcastsPerSecond) => measureStep(ctx, broadcastsPerSecond, { warmupMs: WARMUP_MS, durationMs: DURATION_MS, perRoom: PER_ROOM })
+const drainCheck = (ctx) => drain(ctx, PER_ROOM)
 
 /**
- * The box is shared: before each configuration, wait (up to QUIET_WAIT_MS) until both cores
- * were less than QUIET_BUSY busy for a second. Returns the last sample, stored with the run.
+ * The box is shared: before each configuration, wait (up to --quiet-wait s) until both cores
+ * were less than 25 % busy for a second. Returns the last sample, stored with the run.
  */
-const QUIET_BUSY = 0.25
 const QUIET_WAIT_MS = Number(option('quiet-wait', 30)) * 1000
-async function waitForQuiet() {
-  const started = performance.now()
-  for (;;) {
-    const before = coreTimes()
-    await sleep(1_000)
-    const busy = coreBusy(before, coreTimes())
-    if (!busy || busy.every((b) => b < QUIET_BUSY)) return { busyBefore: busy, waitedMs: Math.round(performance.now() - started) }
-    if (performance.now() - started > QUIET_WAIT_MS) {
-      log(`  (machine still busy ${busy.join('/')} after ${QUIET_WAIT_MS / 1000} s: running anyway)`)
-      return { busyBefore: busy, waitedMs: Math.round(performance.now() - started) }
-    }
-  }
-}
+const waitForQuiet = () => quiet({ waitMs: QUIET_WAIT_MS, log })
 
 /** The server (`args`, `env`) on its core and the two client processes on theirs, all sockets joined. */
 async function startFleet(args, env, execArgv = []) {
-  const server = spawnChild('server-proc.js', args, SERVER_CORE, { env, execArgv })
-  const receivers = spawnChild('clients.js', ['receivers'], CLIENT_CORE)
-  const publishers = spawnChild('clients.js', ['publishers'], CLIENT_CORE)
-  const ctx = { server, receivers, publishers, port: 0, stop: async () => {
-    await Promise.all([receivers.stop('exit'), publishers.stop('exit')])
-    await server.stop('stop')
-  } }
+  const server = await startServer(args[0], SERVER_CORE, { env, execArgv })
   try {
-    const { port, apiKey } = await server.ready
-    ctx.port = port
-    await Promise.all([receivers.ready, publishers.ready])
-    const connection = { host: '127.0.0.1', port, apiKey, rooms: ROOMS, perRoom: PER_ROOM }
-    const joinStart = performance.now()
-    await receivers.call('start', connection)
-    const { frameBytes, payloadBytes } = await publishers.call('start', connection)
-    return { ctx, frameBytes, payloadBytes, joinMs: Math.round(performance.now() - joinStart) }
+    const clients = await startClients({ publishTo: server, rooms: ROOMS, perRoom: PER_ROOM, core: CLIENT_CORE })
+    const { receivers, publishers } = clients
+    const ctx = { servers: [server], receivers, publishers, port: server.port, stop: async () => {
+      await clients.stop()
+      await server.stop('stop')
+    } }
+    return { ctx, frameBytes: clients.frameBytes, payloadBytes: clients.payloadBytes, joinMs: clients.joinMs }
   } catch (error) {
-    await ctx.stop()
+    await server.stop('stop')
     throw error
   }
-}
-
-/** Stops the publishers and waits (up to 10 s) for every broadcast sent to reach its PER_ROOM receivers. */
-async function drainCheck(ctx) {
-  await ctx.publishers.call('rate', { perSecond: 0 })
-  const sent = (await ctx.publishers.call('totals')).sent
-  let totals
-  for (let waited = 0; waited < 10_000; waited += 100) {
-    totals = await ctx.receivers.call('totals')
-    if (totals.delivered >= sent * PER_ROOM) break
-    await sleep(100)
-  }
-  return { broadcastsSent: sent, expectedDeliveries: sent * PER_ROOM, delivered: totals.delivered, closedSockets: totals.closed, closeReasons: totals.closeReasons }
 }
 
 async function runConfiguration(serverMode, databaseUrl, rep) {
@@ -185,34 +99,14 @@ async function runConfiguration(serverMode, databaseUrl, rep) {
   const env = { BENCH_DATABASE_URL: databaseUrl, ...(dist ? { BENCH_SERVER_DIST: dist } : {}) }
   const { ctx, frameBytes, payloadBytes, joinMs } = await startFleet([dist ? 'switchboard' : serverMode], env, execArgv)
   try {
-
     const fixed = await step(ctx, FIXED_BROADCASTS)
     log(`  ${serverMode.padEnd(11)} fixed ${fmtStep(fixed)}`)
     const ladder = [fixed]
-    let best = fixed.deliveredPerSec
-    let flat = 0
-    let rate = FIXED_BROADCASTS
-    let retried = false
-    let retries = 0
-    for (let i = 0; LADDER && i < MAX_LADDER_STEPS && flat < 2; i++) {
-      const result = await step(ctx, Math.round(rate * LADDER_FACTOR))
-      ladder.push(result)
-      if (result.closedSockets > 0) break
-      // Behind the offered load without a full core: other work on the box took the core.
-      // That says nothing about the server's ceiling, so the step is repeated once.
-      const starved = result.deliveredPerSec < result.offeredDeliveriesPerSec * 0.97 && result.serverCpu < STARVED_CPU
-      log(`  ${serverMode.padEnd(11)} step  ${fmtStep(result)}${starved ? '  (server starved of CPU)' : ''}`)
-      if (starved && !retried && retries < MAX_RETRIES) {
-        retried = true
-        retries += 1
-        continue
-      }
-      retried = false
-      rate = Math.round(rate * LADDER_FACTOR)
-      // Delivered/s stopped growing: less than 3% above the best step so far.
-      if (result.deliveredPerSec < best * 1.03) flat += 1
-      else flat = 0
-      best = Math.max(best, result.deliveredPerSec)
+    if (LADDER) {
+      ladder.push(...(await climbLadder(ctx, {
+        startRate: Math.round(FIXED_BROADCASTS * LADDER_FACTOR), best: fixed.deliveredPerSec, factor: LADDER_FACTOR, maxSteps: MAX_LADDER_STEPS, maxRetries: MAX_RETRIES,
+        starvedCpu: STARVED_CPU, stepOptions: { warmupMs: WARMUP_MS, durationMs: DURATION_MS, perRoom: PER_ROOM }, label: serverMode, log,
+      })))
     }
     // Drain: every broadcast sent must reach its 100 recipients (nothing lost, nothing extra).
     const integrity = await drainCheck(ctx)
@@ -320,13 +214,6 @@ function printTracing(t) {
 // ─── report ─────────────────────────────────────────────────────────────────────────────
 
 const log = (line) => console.log(line)
-const fmtRate = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${Math.round(n / 1e3)}k`)
-const fmtMs = (ms) => (ms === null ? '—' : ms < 10 ? ms.toFixed(2) : ms.toFixed(0))
-const fmtStep = (s) =>
-  `offered ${fmtRate(s.offeredDeliveriesPerSec).padStart(6)}/s  delivered ${fmtRate(s.deliveredPerSec).padStart(6)}/s  ` +
-  `p50 ${fmtMs(s.p50Ms).padStart(5)} ms  p99 ${fmtMs(s.p99Ms).padStart(5)} ms  cpu server ${s.serverCpu} rx ${s.receiverCpu} tx ${s.publisherCpu}` +
-  (s.coreBusy ? `  cores busy ${s.coreBusy.join('/')}` : '') +
-  (s.closedSockets ? `  CLOSED ${s.closedSockets}` : '')
 
 function summarize(runs) {
   const summary = {}
