@@ -1,6 +1,7 @@
 /**
  * One batch of changes: route through the index, decide per distinct auth context what each
- * context may see, run the RLS queries (one per table per context), encode each distinct
+ * context may see, run the RLS checks (rls-authorizer.ts: per table, one statement for all
+ * contexts whose policies compile, policy-inline.ts; else one check each), encode each distinct
  * payload once, and deliver in commit order.
  *
  * Per (change, context), with T = table facts and R = the role's facts on T:
@@ -101,7 +102,12 @@ export class ChangeDispatcher {
         if (decision.kind !== 'deliver' || (!decision.checkCurrent && !decision.checkOld)) continue
         const key = await this.#visibilityKey(ctx, table, visibilityKeys)
         let req = requests.get(key)
-        if (!req) requests.set(key, (req = { context: ctx, table, current: [], old: [] }))
+        if (!req) {
+          // policy-inline.ts: the role's policies as one set-based check, when they compile.
+          const cached = this.catalog.cachedInlinePolicy(ctx.role, table.oid)
+          const inline = cached !== undefined ? cached : await this.catalog.inlinePolicy(ctx.role, table)
+          requests.set(key, (req = { context: ctx, table, current: [], old: [], inline }))
+        }
         // Contexts sharing a check meet the same change one after another: add it once.
         if (decision.checkCurrent && req.current[req.current.length - 1] !== change) req.current.push(change)
         if (decision.checkOld && req.old[req.old.length - 1] !== change) req.old.push(change)

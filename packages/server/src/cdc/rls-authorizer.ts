@@ -41,6 +41,16 @@
  *    before returning. Its name hashes everything its body depends on (schema, table, key
  *    column and type), so changed facts (a Relation message reloads them) name a new one.
  *
+ *  - CURRENT rows, set-based, when the role's policies compile (policy-inline.ts: policies made
+ *    of plain expressions and the auth claim readers): the function above still costs one
+ *    execution and two set_config calls per context, ~25 µs each, ~25 ms for the 1,000
+ *    contexts of a batch whose policy tells 1,000 users apart. Instead ONE statement per table
+ *    and role reads the batch's rows once by primary key, joins them to the contexts (their
+ *    claims a column, parsed once each) and evaluates the compiled policy per (context, row):
+ *    ~3 ms for 1,000 contexts, ~1 µs per more (context, row) pair (inlineCall). Contexts pass
+ *    only the claims the policies read. If the statement raises (a policy that fails for some
+ *    claims), the retry below runs Postgres's own RLS per context, which decides.
+ *
  * If the batch transaction fails, each (context, table) is retried alone with the script (no
  * function): a check that raises again is that context's failure (its policy raises for its
  * claims): nothing is visible to it (fail closed) and its result carries the failure, which
@@ -54,6 +64,7 @@ import type { AuthContext } from '../auth/auth-context.js'
 import type { Logger } from '../logger.js'
 import type { TableFacts } from './catalog.js'
 import type { Change } from './change.js'
+import { prunedClaimsJson, type InlinePolicy } from './policy-inline.js'
 import { checkFailure, isDatabaseUnavailable, type CheckFailure } from './rls-check-failure.js'
 
 export interface VisibilityRequest {
@@ -63,6 +74,12 @@ export interface VisibilityRequest {
   current: Change[]
   /** Changes whose old row values must pass the SELECT policies. */
   old: Change[]
+  /**
+   * The context role's policies on the table compiled for a set-based check
+   * (policy-inline.ts), when they can be: then its current rows are checked together with all
+   * other contexts of the batch in one statement.
+   */
+  inline?: InlinePolicy | null
 }
 
 export interface VisibilityResult {
@@ -194,6 +211,75 @@ function checkCall(fn: CheckFunction, requests: VisibilityRequest[]): string {
     `array[${lo.join(',')}]::int4[], array[${hi.join(',')}]::int4[], ${texts(keys)})`
 }
 
+/** Pruned claims per context and claim paths (the compiled policy's, compared by identity). */
+const pruned = new WeakMap<AuthContext, { paths: unknown; json: string | null }>()
+
+/** Whether `r`'s current rows are checked set-based (its claims pruned, or null). */
+function inlineClaims(r: VisibilityRequest): string | null {
+  if (!r.inline || r.current.length === 0 || r.table.primaryKey.length !== 1) return null
+  return prunedClaims(r, r.inline)
+}
+
+function prunedClaims(r: VisibilityRequest, policy: InlinePolicy): string | null {
+  const memo = pruned.get(r.context)
+  if (memo?.paths === policy.claimPaths) return memo.json
+  const json = prunedClaimsJson(r.context.claims, policy.claimPaths)
+  pruned.set(r.context, { paths: policy.claimPaths, json })
+  return json
+}
+
+/**
+ * One set-based check of `requests` (contexts of one role on one table, all sharing the
+ * compiled `policy`): which of their current rows each context sees. Returns rows `{ i, k }`:
+ * `i` the context (1-based in `requests`), `k` the visible keys as comma-separated 1-based
+ * indexes into `keys`.
+ *
+ * The rows are read once, by primary key, as the connecting user (no RLS for it: checked by
+ * policy-inline.ts), joined to the contexts that asked for them (contexts asking for the same
+ * keys share one slice), and the compiled policy decides each (context, row) pair. The
+ * contexts' claims are parsed as jsonb once each, not per row.
+ */
+function inlineCall(table: TableFacts, pk: string, policy: InlinePolicy, requests: readonly VisibilityRequest[], claims: readonly string[]):
+  { sql: string; keys: string[] } {
+  const type = table.columns.find((c) => c.name === pk)!.sqlType
+  const keys: string[] = []
+  const keyIndex = new Map<string, number>()
+  const slices = new Map<string, number>()
+  const sliceOf: number[] = []
+  const memberSlice: number[] = []
+  const memberKey: number[] = []
+  for (const r of requests) {
+    const own = [...new Set(r.current.map((c) => c.value(pk) ?? null).filter((v): v is string => v !== null))]
+    const id = JSON.stringify(own)
+    let slice = slices.get(id)
+    if (slice === undefined) {
+      slices.set(id, (slice = slices.size + 1))
+      for (const key of own) {
+        let g = keyIndex.get(key)
+        if (g === undefined) { keys.push(key); keyIndex.set(key, (g = keys.length)) }
+        memberSlice.push(slice)
+        memberKey.push(g)
+      }
+    }
+    sliceOf.push(slice)
+  }
+  const texts = (values: readonly string[]) => `array[${values.map(literal).join(',')}]::text[]`
+  const ints = (values: readonly number[]) => `array[${values.join(',')}]::int4[]`
+  const sql = `with __sb_c as materialized (
+  select u.__sb_n::int4, u.__sb_s, u.__sb_sub, u.__sb_role, u.__sb_claims::jsonb as __sb_cj
+  from unnest(${ints(sliceOf)}, ${texts(claims)}, ${texts(requests.map((r) => r.context.sub ?? ''))}, ${texts(requests.map((r) => r.context.role))})
+    with ordinality as u(__sb_s, __sb_claims, __sb_sub, __sb_role, __sb_n)),
+__sb_t as materialized (
+  select k.__sb_g::int4, t.* from unnest(${texts(keys)}) with ordinality as k(__sb_key, __sb_g)
+  cross join lateral (select t.* from ${tableName(table)} t where t.${quoteIdent(pk)} = k.__sb_key::${type}) t),
+__sb_r as (select m.__sb_s, __sb_t.* from unnest(${ints(memberSlice)}, ${ints(memberKey)}) as m(__sb_s, __sb_m) join __sb_t on __sb_t.__sb_g = m.__sb_m)
+select __sb_c.__sb_n as i, string_agg(__sb_r.__sb_g::text, ',') as k
+from __sb_c join __sb_r on __sb_r.__sb_s = __sb_c.__sb_s
+where ${policy.expression}
+group by __sb_c.__sb_n`
+  return { sql, keys }
+}
+
 interface PolicyRow { permissive: string; roles: string[]; qual: string | null }
 
 /** Visibility probes before giving up waiting for a transaction (~0.3 s in all). */
@@ -216,8 +302,8 @@ export class RlsAuthorizer {
     try {
       await this.#awaitVisible(requests)
       const functions = await this.#checkFunctions(requests)
-      if (requests.some((r) => r.old.length > 0)) await this.sql.begin((tx) => this.#run(tx, requests, results, functions))
-      else await this.#run(this.sql, requests, results, functions)
+      if (requests.some((r) => r.old.length > 0)) await this.sql.begin((tx) => this.#run(tx, requests, results, functions, true))
+      else await this.#run(this.sql, requests, results, functions, true)
     } catch (error) {
       // Nothing can be checked: fail the batch, so that it is processed again, and blame nobody.
       if (isDatabaseUnavailable(error)) throw error
@@ -227,7 +313,7 @@ export class RlsAuthorizer {
       for (const r of requests) {
         const single = { current: new Set<Change>(), old: new Set<Change>() }
         try {
-          await this.sql.begin((tx) => this.#run(tx, [r], new Map([[r, single]]), new Map()))
+          await this.sql.begin((tx) => this.#run(tx, [r], new Map([[r, single]]), new Map(), false))
           results.set(r, single)
         } catch (err) {
           if (isDatabaseUnavailable(err)) throw err
@@ -276,7 +362,7 @@ export class RlsAuthorizer {
   async #checkFunctions(requests: readonly VisibilityRequest[]): Promise<Map<number, CheckFunction>> {
     const out = new Map<number, CheckFunction>()
     for (const r of requests) {
-      if (r.current.length === 0 || out.has(r.table.oid)) continue
+      if (r.current.length === 0 || out.has(r.table.oid) || inlineClaims(r) !== null) continue
       const fn = checkFunction(r.table)
       if (fn === null || this.#unavailable.has(fn.name)) continue
       if (!this.#functions.has(fn.name)) {
@@ -301,9 +387,10 @@ export class RlsAuthorizer {
   /**
    * `tx` is a transaction when old rows are staged; otherwise the pool (one implicit
    * transaction). `functions`: tables whose current rows are checked by their check function.
+   * `inline`: requests carrying a compiled policy are checked set-based (off when retrying).
    */
   async #run(tx: Sql | TransactionSql, requests: readonly VisibilityRequest[], results: Map<VisibilityRequest, VisibilityResult>,
-    functions: ReadonlyMap<number, CheckFunction>): Promise<void> {
+    functions: ReadonlyMap<number, CheckFunction>, inline: boolean): Promise<void> {
     // 1. Old rows into policy-carrying temp tables, as the connecting (owner) user.
     const oldByTable = new Map<number, { table: TableFacts; changes: Change[] }>()
     for (const r of requests) {
@@ -323,9 +410,38 @@ export class RlsAuthorizer {
     //    set_config.) Values are inlined as SQL literals.
     const statements: string[] = []
     const readers: ((rows: { i: number }[]) => void)[] = []
+    // Set-based first: per table and compiled policy, one statement for all its contexts.
+    const byPolicy = new Map<InlinePolicy, { list: VisibilityRequest[]; claims: string[] }>()
+    const inlined = new Set<VisibilityRequest>()
+    for (const r of requests) {
+      const claims = inline ? inlineClaims(r) : null
+      if (claims === null) continue
+      let group = byPolicy.get(r.inline!)
+      if (!group) byPolicy.set(r.inline!, (group = { list: [], claims: [] }))
+      group.list.push(r)
+      group.claims.push(claims)
+      inlined.add(r)
+    }
+    for (const [policy, { list, claims }] of byPolicy) {
+      const table = list[0]!.table
+      const pk = table.primaryKey[0]!
+      const call = inlineCall(table, pk, policy, list, claims)
+      statements.push(call.sql)
+      readers.push((rows) => {
+        const parsed = new Map<string, Set<string>>()
+        for (const row of rows as unknown as { i: number; k: string }[]) {
+          let visible = parsed.get(row.k)
+          if (!visible) parsed.set(row.k, (visible = new Set(row.k.split(',').map((g) => call.keys[Number(g) - 1]!))))
+          const r = list[row.i - 1]!
+          const result = results.get(r)!
+          for (const change of r.current) if (visible.has(change.value(pk) ?? '')) result.current.add(change)
+        }
+      })
+      this.queries += list.length
+    }
     const byFunction = new Map<number, VisibilityRequest[]>()
     for (const r of requests) {
-      if (r.current.length === 0 || !functions.has(r.table.oid)) continue
+      if (r.current.length === 0 || inlined.has(r) || !functions.has(r.table.oid)) continue
       const list = byFunction.get(r.table.oid)
       if (list) list.push(r)
       else byFunction.set(r.table.oid, [r])
@@ -345,8 +461,10 @@ export class RlsAuthorizer {
       this.queries += list.length
     }
     const byContext = new Map<string, VisibilityRequest[]>()
+    // Whether some statement above already checks this request's current rows.
+    const checked = (r: VisibilityRequest) => inlined.has(r) || byFunction.has(r.table.oid)
     for (const r of requests) {
-      if (r.old.length === 0 && byFunction.has(r.table.oid)) continue
+      if (r.old.length === 0 && checked(r)) continue
       const list = byContext.get(r.context.key)
       if (list) list.push(r)
       else byContext.set(r.context.key, [r])
@@ -359,7 +477,7 @@ export class RlsAuthorizer {
       const first = statements.length
       for (const r of list) {
         const result = results.get(r)!
-        if (r.current.length > 0 && !byFunction.has(r.table.oid)) {
+        if (r.current.length > 0 && !checked(r)) {
           statements.push(currentQuery(r.table, r.current))
           if (r.table.primaryKey.length === 1) {
             const name = r.table.primaryKey[0]!
