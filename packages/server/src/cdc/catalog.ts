@@ -131,10 +131,14 @@ export class Catalog {
     if (this.#fresh(cached)) return cached.value
     let paths: ClaimPaths | null = null
     if (await this.#authFunctionsStandard()) {
+      // The policies Postgres applies to the role: PUBLIC ones and those of any role whose
+      // privileges it has (membership), not only those naming it (a policy `to members` read a
+      // claim the grouping did not know of, and users of a member role shared one check).
       const rows = await this.#sql<{ qual: string | null }[]>`
-        select qual from pg_policies
-        where schemaname = ${table.schema} and tablename = ${table.table} and cmd in ('SELECT', 'ALL')
-          and (roles && array[${role}, 'public']::name[])`
+        select pg_get_expr(p.polqual, p.polrelid) as qual from pg_policy p
+        where p.polrelid = ${table.oid}::oid and p.polcmd in ('r', '*')
+          and ('{0}'::oid[] && p.polroles or exists (
+            select from pg_roles r, unnest(p.polroles) pr where r.rolname = ${role} and pg_has_role(r.oid, pr, 'USAGE')))`
       paths = claimPathsOfPolicies(rows.map((r) => r.qual))
     }
     this.#policyClaims.set(key, { value: paths, at: this.#clock.now() })

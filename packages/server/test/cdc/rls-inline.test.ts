@@ -147,7 +147,7 @@ describe('set-based RLS check vs Postgres', () => {
   }
 })
 
-describe('1,000 users through the service', () => {
+describe('through the service', () => {
   let h: Harness
   beforeAll(async () => {
     h = await createHarness(`
@@ -155,10 +155,30 @@ describe('1,000 users through the service', () => {
       alter table public.owned enable row level security;
       create policy "own" on public.owned for select to authenticated using (owner = (auth.jwt() ->> 'sub'));
       grant select on public.owned to authenticated;
-      alter publication supabase_realtime add table public.owned;`)
+      create role ${GROUP}_s nologin; create role ${MEMBER}_s nologin in role ${GROUP}_s;
+      grant usage on schema auth to ${MEMBER}_s;
+      create table public.owned_by_group (id int primary key, owner text not null);
+      alter table public.owned_by_group enable row level security;
+      create policy "own" on public.owned_by_group for select to ${GROUP}_s using (owner = (auth.jwt() ->> 'sub'));
+      grant select on public.owned_by_group to ${MEMBER}_s;
+      alter publication supabase_realtime add table public.owned, public.owned_by_group;`)
     await h.service.start()
   })
-  afterAll(async () => { await h.close() })
+  afterAll(async () => {
+    await h.sql.unsafe(`drop owned by ${MEMBER}_s, ${GROUP}_s; drop role if exists ${MEMBER}_s; drop role if exists ${GROUP}_s`).simple().catch(() => {})
+    await h.close()
+  })
+
+  it('a policy that applies through role membership tells users apart (no shared check)', async () => {
+    const binding = [{ event: 'INSERT', schema: 'public', table: 'owned_by_group' }]
+    const subs = await Promise.all(['g1', 'g2'].map((sub) => subscribe(h, binding, createAuthContext({ role: `${MEMBER}_s`, sub, exp: 4e9 }))))
+    await h.sql`insert into owned_by_group values (1, 'g1'), (2, 'g2'), (3, 'g1')`
+    await subs[0]!.changeCount(2)
+    await subs[1]!.changeCount(1)
+    await sleep(200)
+    expect(subs.map((s) => s.changes.map((c) => c.data.record!.id))).toEqual([[1, 3], [2]])
+    for (const s of subs) h.service.unsubscribe(s)
+  })
 
   it('each of 1,000 users gets exactly its rows, in one batch', { timeout: 60_000 }, async () => {
     const USERS = 1000
