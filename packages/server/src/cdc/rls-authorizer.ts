@@ -265,10 +265,16 @@ function inlineCall(table: TableFacts, pk: string, policy: InlinePolicy, request
   }
   const texts = (values: readonly string[]) => `array[${values.map(literal).join(',')}]::text[]`
   const ints = (values: readonly number[]) => `array[${values.join(',')}]::int4[]`
+  // Only what the expression reads is sent (the statement is parsed per batch): the slice when
+  // contexts differ in keys, `sub` and `role` when auth.uid() or auth.role() is called.
+  const columns: [string, string][] = [['__sb_claims', texts(claims)]]
+  if (slices.size > 1) columns.push(['__sb_s', ints(sliceOf)])
+  if (policy.expression.includes('__sb_c.__sb_sub')) columns.push(['__sb_sub', texts(requests.map((r) => r.context.sub ?? ''))])
+  if (policy.expression.includes('__sb_c.__sb_role')) columns.push(['__sb_role', texts(requests.map((r) => r.context.role))])
+  const names = columns.map(([name]) => name)
   const sql = `with __sb_c as materialized (
-  select u.__sb_n::int4, u.__sb_s, u.__sb_sub, u.__sb_role, u.__sb_claims::jsonb as __sb_cj
-  from unnest(${ints(sliceOf)}, ${texts(claims)}, ${texts(requests.map((r) => r.context.sub ?? ''))}, ${texts(requests.map((r) => r.context.role))})
-    with ordinality as u(__sb_s, __sb_claims, __sb_sub, __sb_role, __sb_n)),
+  select u.__sb_n::int4, ${slices.size > 1 ? 'u.__sb_s' : '1 as __sb_s'}, ${names.filter((n) => n === '__sb_sub' || n === '__sb_role').map((n) => `u.${n}, `).join('')}u.__sb_claims::jsonb as __sb_cj
+  from unnest(${columns.map(([, values]) => values).join(', ')}) with ordinality as u(${names.join(', ')}, __sb_n)),
 __sb_t as materialized (
   select k.__sb_g::int4, t.* from unnest(${texts(keys)}) with ordinality as k(__sb_key, __sb_g)
   cross join lateral (select t.* from ${tableName(table)} t where t.${quoteIdent(pk)} = k.__sb_key::${type}) t),
