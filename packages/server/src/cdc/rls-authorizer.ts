@@ -7,7 +7,9 @@
  * multi-statement simple query as one implicit transaction, so the LOCAL settings last until its
  * end and are undone even when a statement fails: without old rows to stage, the batch is a
  * single round trip, with no BEGIN and COMMIT around it (three round trips before; each one a
- * wake-up of the backend, which costs most when the cores are busy).
+ * wake-up of the backend, which costs most when the cores are busy). That script also starts
+ * with the visibility test of the batch's transactions (`#awaitVisible`); only when one is not
+ * visible yet are its answers dropped, and the batch checked again after waiting.
  *
  *  - CURRENT rows (INSERT/UPDATE): which changed primary keys are visible now —
  *      select k.i from unnest($1::int4[], $2::text[]) k(i, c0)
@@ -288,11 +290,26 @@ group by __sb_c.__sb_n`
 
 interface PolicyRow { permissive: string; roles: string[]; qual: string | null }
 
+/**
+ * Which of `xids` (32-bit, from the stream) are not visible to a new snapshot: each is widened
+ * to the xid8 of the snapshot's epoch (the one before, when it would be ahead of xmax).
+ */
+function invisibleQuery(xids: readonly number[]): string {
+  return `with s as (select pg_current_snapshot() as snap, pg_snapshot_xmax(pg_current_snapshot())::text::int8 as xmax)
+select x::text as xid from s, unnest(array[${xids.map((x) => Math.trunc(x)).join(',')}]::int8[]) as x
+where not pg_visible_in_snapshot(
+  (case when ((s.xmax >> 32) << 32) + x > s.xmax then (((s.xmax >> 32) - 1) << 32) + x
+        else ((s.xmax >> 32) << 32) + x end)::text::xid8, s.snap)`
+}
+
 /** Visibility probes before giving up waiting for a transaction (~0.3 s in all). */
 const VISIBILITY_ATTEMPTS = 40
 
 export class RlsAuthorizer {
-  /** Number of authorization queries run (for metrics and the benchmark). */
+  /**
+   * Number of authorization queries whose answers were used (for metrics and the benchmark):
+   * a script dropped because a transaction was not visible yet is not counted.
+   */
   queries = 0
   /** Check functions known to exist (created or found by this process). */
   readonly #functions = new Set<string>()
@@ -305,21 +322,30 @@ export class RlsAuthorizer {
     const results = new Map<VisibilityRequest, VisibilityResult>()
     for (const r of requests) results.set(r, { current: new Set(), old: new Set() })
     if (requests.length === 0) return results
+    const xids = [...new Set(requests.flatMap((r) => r.current.map((c) => c.xid)).filter((xid) => xid > 0))]
     try {
-      await this.#awaitVisible(requests)
       const functions = await this.#checkFunctions(requests)
-      if (requests.some((r) => r.old.length > 0)) await this.sql.begin((tx) => this.#run(tx, requests, results, functions, true))
-      else await this.#run(this.sql, requests, results, functions, true)
+      if (requests.some((r) => r.old.length > 0)) {
+        await this.#awaitVisible(xids)
+        await this.sql.begin((tx) => this.#run(tx, requests, results, functions, true, []))
+      } else if (!(await this.#run(this.sql, requests, results, functions, true, xids))) {
+        // Optimistic: the script tested visibility first (one round trip for both, not two) and
+        // found a transaction not yet visible: its answers may miss rows. Wait, then check again.
+        for (const r of requests) results.set(r, { current: new Set(), old: new Set() })
+        await this.#awaitVisible(xids)
+        await this.#run(this.sql, requests, results, functions, true, [])
+      }
     } catch (error) {
       // Nothing can be checked: fail the batch, so that it is processed again, and blame nobody.
       if (isDatabaseUnavailable(error)) throw error
       this.logger.warn({ err: error }, 'cdc: batch authorization failed; retrying per context and table')
+      await this.#awaitVisible(xids)
       // A function may be gone (dropped by hand, database restored): look again next batch.
       this.#functions.clear()
       for (const r of requests) {
         const single = { current: new Set<Change>(), old: new Set<Change>() }
         try {
-          await this.sql.begin((tx) => this.#run(tx, [r], new Map([[r, single]]), new Map(), false))
+          await this.sql.begin((tx) => this.#run(tx, [r], new Map([[r, single]]), new Map(), false, []))
           results.set(r, single)
         } catch (err) {
           if (isDatabaseUnavailable(err)) throw err
@@ -342,20 +368,15 @@ export class RlsAuthorizer {
    * rows under load). The stream gives each transaction's 32-bit xid; it is widened to the
    * xid8 of the current epoch and tested with `pg_visible_in_snapshot`, retried briefly.
    */
-  async #awaitVisible(requests: readonly VisibilityRequest[]): Promise<void> {
-    let pending = [...new Set(requests.flatMap((r) => r.current.map((c) => c.xid)).filter((xid) => xid > 0))]
+  async #awaitVisible(xids: readonly number[]): Promise<void> {
+    let pending = [...xids]
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt === VISIBILITY_ATTEMPTS) {
         this.logger.warn({ xids: pending }, 'cdc: transactions still invisible; checking anyway')
         return
       }
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(attempt, 10)))
-      const rows = await this.sql<{ xid: string }[]>`
-        with s as (select pg_current_snapshot() as snap, pg_snapshot_xmax(pg_current_snapshot())::text::int8 as xmax)
-        select x::text as xid from s, unnest(${pending}::int8[]) as x
-        where not pg_visible_in_snapshot(
-          (case when ((s.xmax >> 32) << 32) + x > s.xmax then (((s.xmax >> 32) - 1) << 32) + x
-                else ((s.xmax >> 32) << 32) + x end)::text::xid8, s.snap)`
+      const rows = await this.sql.unsafe<{ xid: string }[]>(invisibleQuery(pending))
       pending = rows.map((row) => Number(row.xid))
     }
   }
@@ -394,9 +415,12 @@ export class RlsAuthorizer {
    * `tx` is a transaction when old rows are staged; otherwise the pool (one implicit
    * transaction). `functions`: tables whose current rows are checked by their check function.
    * `inline`: requests carrying a compiled policy are checked set-based (off when retrying).
+   * `xids`: transactions whose visibility the script tests first (statements run in order, each
+   * with a newer snapshot, so when they are visible to the first they are to the checks);
+   * returns false when one is not visible yet (the answers may then miss its rows).
    */
   async #run(tx: Sql | TransactionSql, requests: readonly VisibilityRequest[], results: Map<VisibilityRequest, VisibilityResult>,
-    functions: ReadonlyMap<number, CheckFunction>, inline: boolean): Promise<void> {
+    functions: ReadonlyMap<number, CheckFunction>, inline: boolean, xids: readonly number[]): Promise<boolean> {
     // 1. Old rows into policy-carrying temp tables, as the connecting (owner) user.
     const oldByTable = new Map<number, { table: TableFacts; changes: Change[] }>()
     for (const r of requests) {
@@ -416,6 +440,7 @@ export class RlsAuthorizer {
     //    set_config.) Values are inlined as SQL literals.
     const statements: string[] = []
     const readers: ((rows: { i: number }[]) => void)[] = []
+    let queries = 0
     // Set-based first: per table and compiled policy, one statement for all its contexts.
     const byPolicy = new Map<InlinePolicy, { list: VisibilityRequest[]; claims: string[] }>()
     const inlined = new Set<VisibilityRequest>()
@@ -443,7 +468,7 @@ export class RlsAuthorizer {
           for (const change of r.current) if (visible.has(change.value(pk) ?? '')) result.current.add(change)
         }
       })
-      this.queries += list.length
+      queries += list.length
     }
     const byFunction = new Map<number, VisibilityRequest[]>()
     for (const r of requests) {
@@ -464,7 +489,7 @@ export class RlsAuthorizer {
           for (const change of r.current) if (visible[n]!.has(change.value(fn.pk) ?? '')) result.current.add(change)
         })
       })
-      this.queries += list.length
+      queries += list.length
     }
     const byContext = new Map<string, VisibilityRequest[]>()
     // Whether some statement above already checks this request's current rows.
@@ -501,14 +526,21 @@ export class RlsAuthorizer {
           readers.push((rows) => { for (const row of rows) result.old.add(all[row.i]!) })
         }
       }
-      this.queries += statements.length - first
+      queries += statements.length - first
       if (statements.length === first) { statements.pop(); readers.pop() } // nothing of this context's to check
     }
-    if (readers.length === 0) return // nothing to check
+    if (readers.length === 0) return true // nothing to check
+    let visible = true
+    if (xids.length > 0) {
+      statements.unshift(invisibleQuery(xids))
+      readers.unshift((rows) => { visible = rows.length === 0 })
+    }
     const reply = (await tx.unsafe(statements.join(';\n')).simple()) as unknown
     // A lone statement's reply is its rows, not a list of result sets.
     const sets = (statements.length === 1 ? [reply] : reply) as { i: number }[][]
     sets.forEach((rows, n) => readers[n]!(rows))
+    if (visible) this.queries += queries
+    return visible
   }
 
   async #prepareOldRows(tx: TransactionSql, table: TableFacts, changes: Change[]): Promise<void> {
