@@ -6,7 +6,8 @@
  * change) is a bench-side replica, switched on with `{ cmd: 'strategy', perSubscriber: true }`:
  *  - run.js gives every subscriber's token a unique `sid` claim, so each subscriber is its own
  *    auth context, and the policy-claims grouping is switched off (Catalog's policy claim paths
- *    answer null), so the engine authorizes per subscriber instead of per distinct check;
+ *    answer null), so the engine authorizes per subscriber instead of per distinct check, and
+ *    so is the set-based check of compiled policies (Catalog's inline policies answer null);
  *  - here, RlsAuthorizer.authorize is wrapped to split each (context, table) request into one
  *    request per change, so every change costs one `select … join <table>` per subscriber
  *    (instead of one query covering the whole batch).
@@ -30,7 +31,9 @@ if (trace) await trace.install(dist)
 let perSubscriber = false
 // The baseline must not share checks between subscribers: no policy-claims grouping
 // (policy-claims.ts), else the `tenant` policy's 1,000 subscribers would share ONE check.
-for (const name of ['cachedPolicyClaimPaths', 'policyClaimPaths']) {
+// Nor through the set-based check of compiled policies (policy-inline.ts), which evaluates
+// all contexts of a batch in one statement: the baseline checks each subscriber on its own.
+for (const name of ['cachedPolicyClaimPaths', 'policyClaimPaths', 'cachedInlinePolicy', 'inlinePolicy']) {
   const original = Catalog.prototype[name]
   Catalog.prototype[name] = function (...args) { return perSubscriber ? null : original.apply(this, args) }
 }

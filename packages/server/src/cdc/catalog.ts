@@ -12,6 +12,7 @@ import type { Sql } from 'postgres'
 import type { Clock } from '../clock.js'
 import { renderKindOf, type TypeInfo } from './value-renderer.js'
 import { claimPathsOfPolicies, isStandardClaimReader, type ClaimPaths } from './policy-claims.js'
+import { compileInlinePolicy, type InlineFunctionRow, type InlinePolicy, type InlinePolicyRow } from './policy-inline.js'
 
 export interface TableFacts {
   oid: number
@@ -44,6 +45,7 @@ export class Catalog {
   readonly #roleFacts = new Map<string, Cached<RoleTableFacts>>()
   readonly #roles = new Map<string, Cached<boolean>>()
   readonly #policyClaims = new Map<string, Cached<ClaimPaths | null>>()
+  readonly #inlinePolicies = new Map<string, Cached<InlinePolicy | null>>()
   #standardAuth: Cached<boolean> | undefined
 
   constructor(sql: Sql, clock: Clock, factsTtlMs = 30_000) {
@@ -129,10 +131,14 @@ export class Catalog {
     if (this.#fresh(cached)) return cached.value
     let paths: ClaimPaths | null = null
     if (await this.#authFunctionsStandard()) {
+      // The policies Postgres applies to the role: PUBLIC ones and those of any role whose
+      // privileges it has (membership), not only those naming it (a policy `to members` read a
+      // claim the grouping did not know of, and users of a member role shared one check).
       const rows = await this.#sql<{ qual: string | null }[]>`
-        select qual from pg_policies
-        where schemaname = ${table.schema} and tablename = ${table.table} and cmd in ('SELECT', 'ALL')
-          and (roles && array[${role}, 'public']::name[])`
+        select pg_get_expr(p.polqual, p.polrelid) as qual from pg_policy p
+        where p.polrelid = ${table.oid}::oid and p.polcmd in ('r', '*')
+          and ('{0}'::oid[] && p.polroles or exists (
+            select from pg_roles r, unnest(p.polroles) pr where r.rolname = ${role} and pg_has_role(r.oid, pr, 'USAGE')))`
       paths = claimPathsOfPolicies(rows.map((r) => r.qual))
     }
     this.#policyClaims.set(key, { value: paths, at: this.#clock.now() })
@@ -147,6 +153,61 @@ export class Catalog {
     const standard = rows.every((r) => isStandardClaimReader(r.src))
     this.#standardAuth = { value: standard, at: this.#clock.now() }
     return standard
+  }
+
+  /**
+   * `role`'s SELECT policies on `table` compiled into one set-based check (policy-inline.ts),
+   * or null when Postgres must evaluate them itself. The policies applicable to the role are
+   * chosen as Postgres does (PUBLIC, or a role whose privileges `role` has); the functions
+   * their stored trees call are looked up by oid (operators through `oprcode`).
+   */
+  async inlinePolicy(role: string, table: TableFacts): Promise<InlinePolicy | null> {
+    const key = `${role}\u0000${table.oid}`
+    const cached = this.#inlinePolicies.get(key)
+    if (this.#fresh(cached)) return cached.value
+    const [row] = await this.#sql<{ policies: InlinePolicyRow[]; functions: InlineFunctionRow[]; usage: boolean | null; active: boolean }[]>`
+      with r as (select oid from pg_roles where rolname = ${role}),
+      pol as (
+        select p.polpermissive as permissive, pg_get_expr(p.polqual, p.polrelid) as qual, p.polqual::text as tree
+        from pg_policy p
+        where p.polrelid = ${table.oid}::oid and p.polcmd in ('r', '*')
+          and ('{0}'::oid[] && p.polroles or exists (select from r, unnest(p.polroles) pr where pg_has_role(r.oid, pr, 'USAGE')))),
+      fn as (
+        select m[2]::oid as oid from pol, regexp_matches(pol.tree, ':(funcid|opfuncid|hashfuncid|negfuncid) (\\d+)', 'g') m
+        union select o.oprcode::oid from pol, regexp_matches(pol.tree, ':opno (\\d+)', 'g') m join pg_operator o on o.oid = m[1]::oid)
+      select
+        (select coalesce(json_agg(pol), '[]') from pol) as policies,
+        (select coalesce(json_agg(json_build_object(
+            'oid', f.oid::int8,
+            'auth', case when f.oid = to_regprocedure('auth.jwt()') then 'jwt' when f.oid = to_regprocedure('auth.uid()') then 'uid'
+                         when f.oid = to_regprocedure('auth.role()') then 'role' end,
+            'inPgCatalog', f.pronamespace = 'pg_catalog'::regnamespace,
+            'immutable', f.provolatile = 'i' and not f.proretset,
+            'executable', coalesce((select has_function_privilege(r.oid, f.oid, 'EXECUTE') from r), false),
+            'source', case when f.prolang = (select oid from pg_language where lanname = 'sql') and f.proconfig is null then f.prosrc end)), '[]')
+          from fn join pg_proc f on f.oid = fn.oid where fn.oid <> 0) as functions,
+        (select has_schema_privilege(r.oid, ${table.schema}, 'USAGE') from r) as usage,
+        row_security_active(${table.oid}::oid) as active`
+    // An unknown role gets null `usage`: nothing compiled (the dispatcher never checks it anyway).
+    const policy = row ? compileInlinePolicy({
+      policies: row.policies,
+      functions: row.functions,
+      schemaUsage: row.usage === true,
+      rlsActiveForChecker: row.active,
+      columns: table.columns.map((c) => c.name),
+    }) : null
+    this.#inlinePolicies.set(key, { value: policy, at: this.#clock.now() })
+    return policy
+  }
+
+  /**
+   * Cached compiled check only (hot path), undefined when missing or older than the TTL: what
+   * it rests on (role membership, EXECUTE grants, the auth functions' bodies) changes without
+   * a Relation message, so the TTL is what bounds how long a stale answer can be used.
+   */
+  cachedInlinePolicy(role: string, tableOid: number): InlinePolicy | null | undefined {
+    const cached = this.#inlinePolicies.get(`${role}\u0000${tableOid}`)
+    return this.#fresh(cached) ? cached.value : undefined
   }
 
   /** Cached policy facts only (hot path, after `policyClaimPaths` warmed the cache). */
@@ -208,6 +269,7 @@ export class Catalog {
     if (!facts) return
     for (const key of this.#roleFacts.keys()) if (key.endsWith(`\u0000${facts.oid}`)) this.#roleFacts.delete(key)
     for (const key of this.#policyClaims.keys()) if (key.endsWith(`\u0000${facts.oid}`)) this.#policyClaims.delete(key)
+    for (const key of this.#inlinePolicies.keys()) if (key.endsWith(`\u0000${facts.oid}`)) this.#inlinePolicies.delete(key)
   }
 
   /** Forgets a type (a pgoutput Type message announced it, e.g. after ALTER TYPE). */

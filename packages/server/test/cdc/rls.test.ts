@@ -28,7 +28,12 @@ const SETUP = `
   alter table public.notes_multi enable row level security;
   create policy "own" on public.notes_multi for select to authenticated using (owner = (select auth.jwt() ->> 'sub'));
   grant select on public.notes_multi to authenticated;
-  alter publication supabase_realtime add table public.calls, public.calls_full, public.notes, public.notes_init, public.notes_multi;
+  -- CURRENT_USER cannot be evaluated set-based (policy-inline.ts): this table keeps the check function.
+  create table public.notes_fn (id int primary key, owner text not null);
+  alter table public.notes_fn enable row level security;
+  create policy "own, by role" on public.notes_fn for select to authenticated using (owner = (auth.jwt() ->> 'sub') and current_user = 'authenticated');
+  grant select on public.notes_fn to authenticated;
+  alter publication supabase_realtime add table public.calls, public.calls_full, public.notes, public.notes_init, public.notes_multi, public.notes_fn;
 `
 
 describe('PostgresChangesService: row-level security per auth context', () => {
@@ -167,6 +172,18 @@ describe('PostgresChangesService: row-level security per auth context', () => {
     for (const s of subs) h.service.unsubscribe(s)
   })
 
+  it('a policy that cannot be checked set-based takes the check function: each user sees only their rows', async () => {
+    const users = ['f1', 'f2', 'f3'].map((sub) => user(sub))
+    const subs = await Promise.all(users.map((u) => subscribe(h, binding('notes_fn'), u)))
+    await h.sql`insert into notes_fn values (1, 'f1'), (2, 'f2'), (3, 'f3'), (4, 'f1'), (5, 'nobody')`
+    await subs[0]!.changeCount(2)
+    await subs[1]!.changeCount(1)
+    await subs[2]!.changeCount(1)
+    await sleep(200)
+    expect(subs.map((s) => s.changes.map((c) => c.data.record!.id))).toEqual([[1, 4], [2], [3]])
+    for (const s of subs) h.service.unsubscribe(s)
+  })
+
   it('a check function is created once per table, revoked from PUBLIC, and a dropped one is recreated', async () => {
     const fns = await h.sql<{ name: string; acl: string | null }[]>`
       select p.proname as name, p.proacl::text as acl from pg_proc p join pg_namespace n on n.oid = p.pronamespace
@@ -177,10 +194,10 @@ describe('PostgresChangesService: row-level security per auth context', () => {
     // queries (still correct), and the function comes back after that.
     for (const fn of fns) await h.sql.unsafe(`drop function realtime."${fn.name}"`)
     const users = ['d1', 'd2', 'd3'].map((sub) => user(sub))
-    const subs = await Promise.all(users.map((u) => subscribe(h, binding('notes'), u)))
-    await h.sql`insert into notes values (101, 'd1'), (102, 'd2'), (103, 'd3')`
+    const subs = await Promise.all(users.map((u) => subscribe(h, binding('notes_fn'), u)))
+    await h.sql`insert into notes_fn values (101, 'd1'), (102, 'd2'), (103, 'd3')`
     for (const s of subs) await s.changeCount(1)
-    await h.sql`insert into notes values (104, 'd1'), (105, 'd2'), (106, 'd3')`
+    await h.sql`insert into notes_fn values (104, 'd1'), (105, 'd2'), (106, 'd3')`
     for (const s of subs) await s.changeCount(2)
     await sleep(200)
     expect(subs.map((s) => s.changes.map((c) => c.data.record!.id))).toEqual([[101, 104], [102, 105], [103, 106]])
