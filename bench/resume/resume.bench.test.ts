@@ -76,7 +76,7 @@ it('delivery, catch-up and commit-to-client latency under chaos: drops, a SIGKIL
       try {
         const r = await runChaos({
           databaseUrl: db.url, clients: 20, rows: 5_000, broadcasts: 5_000, durationMs: 25_000, killAt: c.killAt,
-          random: seeded(100 + i), entity: `bench${i}${c.name}`, cluster: redis ? { redisUrl: redis.url } : undefined,
+          random: seeded(100 + i), entity: `bench${i}${c.name.toLowerCase()}`, cluster: redis ? { redisUrl: redis.url } : undefined,
         })
         runs.push({ case: c.name, ...summarize(r, 5_000) })
       } finally {
