@@ -94,6 +94,8 @@ export class Connection {
   /** When the current socket became ready, and the failed attempts before it (see {@link STABLE_MS}). */
   #openedAt = 0
   #failuresBeforeOpen = 0
+  /** When an open socket was last lost (null: none yet; see `quickRetry` in backoff.ts). */
+  #lostAt: number | null = null
 
   constructor(options: ConnectionOptions) {
     const { client, clock, signals } = options
@@ -253,6 +255,7 @@ export class Connection {
       this.#failuresBeforeOpen = this.store.getSnapshot().attempt
       if (reopened) this.reconnects++
       this.#update('up', { attempt: 0, retryAt: undefined })
+      this.#lostAt = null
       this.#o.logger.info('connected', { reopened })
       this.#o.notify('ready')
     })
@@ -273,6 +276,7 @@ export class Connection {
       // A connection that did not last continues the series of failures (see STABLE_MS).
       const failures = clock.now() - this.#openedAt < STABLE_MS ? this.#failuresBeforeOpen : 0
       logger.warn('connection lost', { reason: reason.message })
+      this.#lostAt = clock.now()
       this.#update('down', { lastError: reason, attempt: failures })
       notify('down', reason)
       return this.#schedule(failures + 1)
@@ -290,8 +294,16 @@ export class Connection {
     notify('failed', error)
   }
 
+  /** Within `quickRetry.forMs` of losing an open socket (see backoff.ts). */
+  #inQuickPhase(): boolean {
+    const quick = this.#o.policy.quickRetry
+    return quick !== undefined && this.#lostAt !== null && this.#o.clock.now() - this.#lostAt < quick.forMs
+  }
+
   #schedule(attempt: number): void {
-    const delay = fullJitterDelay(attempt, this.#o.policy, this.#o.random)
+    const { policy } = this.#o
+    const window = this.#inQuickPhase() ? { baseDelayMs: policy.baseDelayMs, maxDelayMs: Math.min(policy.maxDelayMs, policy.quickRetry!.maxDelayMs) } : policy
+    const delay = fullJitterDelay(attempt, window, this.#o.random)
     this.#update(undefined, { retryAt: this.#o.clock.now() + delay })
     this.#retry.start(() => this.#attempt(), delay)
   }

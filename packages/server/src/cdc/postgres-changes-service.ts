@@ -711,16 +711,22 @@ export class PostgresChangesService implements PostgresChangesEngine {
     }
     this.#term = term
     this.#options.logger.info({ slot: this.#slot, term }, 'cdc: this node reads the slot')
-    try {
+    // Retried while the term lasts: the slot may still be held for a moment by the reader that
+    // died (Postgres notices a dead walsender's connection late). A term without a stream would
+    // deliver nothing, silently, to every node.
+    await this.#untilDone('cdc: could not start reading the slot; retrying', () => this.#term === term, async () => {
       const newest = await this.#shared!.newestChangePoint()
       // Transactions up to the newest one logged were appended by the previous reader.
       this.#lastCommitLsn = newest ? BigInt(`0x${newest.slice(0, 16)}`) : 0n
-      this.#stream = this.#createStream()
-      if (this.#term !== term) return
-      await this.#stream.start()
-    } catch (error) {
-      this.#options.logger.error({ err: error }, 'cdc: could not start reading the slot')
-    }
+      const stream = this.#createStream()
+      this.#stream = stream
+      try {
+        await stream.start()
+      } catch (error) {
+        await stream.stop().catch(() => {})
+        throw error
+      }
+    })
   }
 
   /**
