@@ -463,12 +463,14 @@ export class PostgresChangesService implements PostgresChangesEngine {
         else if (markerAt > 0) take = Math.min(take, markerAt)
       }
       const batch = this.#queue.splice(0, take)
+      // A stream paused at the high-water mark resumes once the queue has drained below half
+      // (in a cluster too: a reader that skipped this stalled for good after a large backlog).
+      if (this.#queue.length < QUEUE_HIGH_WATER / 2) this.#stream.resume()
       if (this.#shared) {
         await this.#relay(batch)
         continue
       }
       this.#inFlightCommit = batch[0]!.commitTime
-      if (this.#queue.length < QUEUE_HIGH_WATER / 2) this.#stream.resume()
       const started = performance.now()
       let decoded = null as DecodedBatch | null
       // A batch that fails is retried until it goes through: acknowledging past it would lose
