@@ -44,7 +44,7 @@ export const DEFAULT_BACKOFF: Readonly<BackoffPolicy> = Object.freeze({
 /**
  * Socket reconnects: windows of 50, 100, 200, 400, then 500 ms for the first 5 s after a lost
  * connection (about 20 attempts), then growing to 5 s; `error` after 40 failed attempts in a
- * row (about 40 s on average, 100 s at most).
+ * row (about 55 s on average, 105 s at most).
  */
 export const DEFAULT_CONNECTION_RETRY: Readonly<BackoffPolicy> = Object.freeze({
   baseDelayMs: 50,
