@@ -479,7 +479,7 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
         }
         continue
       }
-      const topic = `realtime:${message.topicKey.slice(message.topicKey.indexOf(':') + 1)}`
+      const topic = wireTopic(message.topicKey)
       const value: LogMessage = message.kind === 'broadcast-json'
         ? { kind: 'broadcast-json', topicKey: message.topicKey, topic, payload: message.payload, senderSession: message.senderSession }
         : { kind: 'broadcast-user', topicKey: message.topicKey, topic, broadcast: message.broadcast, senderSession: message.senderSession }
@@ -502,13 +502,13 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
     const exclude = this.#sentBy.get(message.origin)
     if (exclude) this.#sentBy.delete(message.origin)
     const sender = exclude ? { exclude, session: message.senderSession } : undefined
-    const topic = `realtime:${message.topicKey.slice(message.topicKey.indexOf(':') + 1)}`
+    const topic = wireTopic(message.topicKey)
     if (message.kind === 'broadcast-json') this.#deliverJson(message.topicKey, topic, message.payload, sender, message.senderSession, seq)
     else this.#deliverUser(message.topicKey, topic, message.broadcast, sender, message.senderSession, seq)
   }
 
   remotePresence(topicKey: string, _node: string, diff: PresenceDiff): void {
-    const topic = `realtime:${topicKey.slice(topicKey.indexOf(':') + 1)}`
+    const topic = wireTopic(topicKey)
     this.topics.presenceDiff(topicKey, topic, diff)
   }
 
@@ -559,4 +559,9 @@ function databaseBroadcastEntry(message: DatabaseBroadcast): { topicKey: string;
     topic: `realtime:${message.topic}`,
     broadcast: { event: message.event, encoding: binary ? 'binary' : 'json', payload, metadataJson: JSON.stringify({ id: message.id }) },
   }
+}
+
+/** The wire topic (`realtime:room1`) of a topic key (`public:room1`, `private:room1`). */
+function wireTopic(topicKey: string): string {
+  return `realtime:${topicKey.slice(topicKey.indexOf(':') + 1)}`
 }
