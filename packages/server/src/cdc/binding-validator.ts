@@ -57,8 +57,9 @@ export async function validateBindings(
       out.push({ ...base, filters: [] })
       continue
     }
-    if (!published.some((t) => t.schema === b.schema && t.table === b.table)) return notEnabled(b)
-    const table = await catalog.table(b.schema, b.table)
+    const entry = published.find((t) => t.schema === b.schema && t.table === b.table)
+    if (!entry) return notEnabled(b)
+    const table = await catalog.table(b.schema, b.table, entry.oid)
     if (!table) return notEnabled(b)
     const role = isServiceRole(auth) ? null : await catalog.roleFacts(auth.role, table)
     for (const name of b.select ?? []) {

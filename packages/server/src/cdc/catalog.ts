@@ -84,11 +84,17 @@ export class Catalog {
     return out
   }
 
-  /** Table facts by name; null when the table does not exist. */
-  async table(schema: string, table: string): Promise<TableFacts | null> {
+  /**
+   * Table facts by name; null when the table does not exist. `expectedOid` (from a live
+   * catalog read such as `publicationTables`) refuses cached facts of an older table of the
+   * same name: a dropped and re-created table gets no Relation message until its first change.
+   * A missing table is never cached: it can be created at any moment, and nothing announces it.
+   */
+  async table(schema: string, table: string, expectedOid?: number): Promise<TableFacts | null> {
     const key = `${schema}.${table}`
     const cached = this.#tables.get(key)
-    if (this.#fresh(cached)) return cached.value
+    if (this.#fresh(cached) && cached.value !== null && (expectedOid === undefined || cached.value.oid === expectedOid)) return cached.value
+    if (cached) this.invalidateTable(schema, table)
     const [row] = await this.#sql<{ oid: number; rls: boolean; forced: boolean; owner: string; pk: string[] | null; columns: TableFacts['columns'] }[]>`
       select c.oid::int as oid, c.relrowsecurity as rls, c.relforcerowsecurity as forced, pg_get_userbyid(c.relowner) as owner,
         (select array_agg(a.attname::text order by array_position(i.indkey::int2[], a.attnum))
@@ -101,7 +107,7 @@ export class Catalog {
     const facts: TableFacts | null = row ? {
       oid: row.oid, schema, table, rlsEnabled: row.rls, rlsForced: row.forced, owner: row.owner, primaryKey: row.pk ?? [], columns: row.columns,
     } : null
-    this.#tables.set(key, { value: facts, at: this.#clock.now() })
+    if (facts) this.#tables.set(key, { value: facts, at: this.#clock.now() })
     return facts
   }
 
@@ -229,9 +235,13 @@ export class Catalog {
   }
 
   /** Tables of the publications (live: subscribe-time only). */
-  async publicationTables(publications: readonly string[]): Promise<{ schema: string; table: string }[]> {
-    return await this.#sql<{ schema: string; table: string }[]>`
-      select schemaname::text as schema, tablename::text as table from pg_publication_tables where pubname = any(${publications as string[]})`
+  async publicationTables(publications: readonly string[]): Promise<{ schema: string; table: string; oid: number }[]> {
+    return await this.#sql<{ schema: string; table: string; oid: number }[]>`
+      select p.schemaname::text as schema, p.tablename::text as table, c.oid::int as oid
+      from pg_publication_tables p
+        join pg_namespace n on n.nspname = p.schemaname
+        join pg_class c on c.relnamespace = n.oid and c.relname = p.tablename
+      where p.pubname = any(${publications as string[]})`
   }
 
   /**

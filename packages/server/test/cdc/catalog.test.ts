@@ -1,0 +1,43 @@
+/**
+ * The catalog cache must not answer for a table that changed identity: a table looked up
+ * while absent (a dispatcher routing a change of a table just dropped), or dropped and
+ * re-created under its name, gets no Relation message until its first change, so a cached
+ * answer would refuse or mis-describe subscriptions to the new table.
+ */
+import postgres from 'postgres'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../../../../test-support/database.js'
+import { Catalog } from '../../src/cdc/catalog.js'
+import { systemClock } from '../../src/clock.js'
+
+let db: TestDatabase
+let sql: postgres.Sql
+beforeAll(async () => {
+  db = await createTestDatabase('catalog')
+  sql = postgres(db.url, { max: 2, onnotice: () => {} })
+  await sql.unsafe(`create publication cat_pub`)
+})
+afterAll(async () => {
+  await sql?.end()
+  await db?.drop()
+})
+
+it('a table missing at one lookup is found once created', async () => {
+  const catalog = new Catalog(sql, systemClock)
+  expect(await catalog.table('public', 'late')).toBeNull()
+  await sql.unsafe(`create table public.late (id int primary key)`)
+  expect((await catalog.table('public', 'late'))?.columns.map((c) => c.name)).toEqual(['id'])
+})
+
+it('a table dropped and re-created is described anew when the publication names its new oid', async () => {
+  const catalog = new Catalog(sql, systemClock)
+  await sql.unsafe(`create table public.reborn (id int primary key); alter publication cat_pub add table public.reborn`)
+  const before = (await catalog.table('public', 'reborn'))!
+  await sql.unsafe(`drop table public.reborn; create table public.reborn (key text primary key, v text); alter publication cat_pub add table public.reborn`)
+  const [published] = (await catalog.publicationTables(['cat_pub'])).filter((t) => t.table === 'reborn')
+  expect(published!.oid).not.toBe(before.oid)
+  const after = (await catalog.table('public', 'reborn', published!.oid))!
+  expect(after.oid).toBe(published!.oid)
+  expect(after.columns.map((c) => c.name)).toEqual(['key', 'v'])
+  expect(after.primaryKey).toEqual(['key'])
+})
