@@ -91,6 +91,7 @@ export class RedisNode {
   readonly #handlers = new Map<string, (message: Buffer) => void>()
   readonly #goneListeners = new Set<(node: string) => void>()
   readonly #readyListeners = new Set<() => void>()
+  readonly #downListeners = new Set<() => void>()
   #live = new Set<string>()
   /** Nodes seen gone (the newest MAX_GONE): their presences left in Redis are ignored until reaped. */
   readonly #gone = new Set<string>()
@@ -186,6 +187,16 @@ export class RedisNode {
     return () => this.#goneListeners.delete(listener)
   }
 
+  /**
+   * Called each time a connection is lost. Synchronously, before either connection can
+   * re-subscribe: messages that arrive from then on may follow a hole (what was published while
+   * the subscriber was away), so a listener holds them until `onReconnected` has read it back.
+   */
+  onDisconnected(listener: () => void): () => void {
+    this.#downListeners.add(listener)
+    return () => this.#downListeners.delete(listener)
+  }
+
   /** Called each time both connections are ready again after a loss. */
   onReconnected(listener: () => void): () => void {
     this.#readyListeners.add(listener)
@@ -211,6 +222,9 @@ export class RedisNode {
     this.#logger.info({ node: this.id, state }, `redis: ${state}`)
     if (state === 'connected' && was === 'down') {
       for (const listener of this.#readyListeners) listener()
+    }
+    if (state === 'down' && was === 'connected') {
+      for (const listener of this.#downListeners) listener()
     }
   }
 

@@ -116,6 +116,9 @@ redis.call('DEL', KEYS[1])
 return #topics
 `)
 
+/** Live messages held at most while a lost connection is caught up (see `#caughtUpBuffer`). */
+const MAX_HELD = 100_000
+
 export interface RedisTenantLogOptions {
   node: RedisNode
   tenantId: string
@@ -145,8 +148,17 @@ export class RedisTenantLog implements ClusterAdapter {
   #epoch = ''
   #offNodeGone: (() => void) | null = null
   #offReconnected: (() => void) | null = null
-  /** Live messages that arrive while the entries missed during a lost connection are read back. */
+  #offDisconnected: (() => void) | null = null
+  /**
+   * Live messages held from the moment a connection is lost until what was published meanwhile
+   * has been read back: the subscriber re-subscribes by itself, possibly before the command
+   * connection is back, and a message delivered then would move this node's position past the
+   * hole, so the read-back would start after it. Bounded: past MAX_HELD the channels restart.
+   */
   #caughtUpBuffer: Buffer[] | null = null
+  #heldOverflow = false
+  /** Connection losses so far: a catch-up that a newer loss overtook leaves the buffer to the next. */
+  #losses = 0
   #changesHosted = false
   /** Messages that could not be appended (Redis away): the hub reports them as refused. */
   failedAppends = 0
@@ -168,6 +180,10 @@ export class RedisTenantLog implements ClusterAdapter {
     this.#epoch = await EPOCH.run<string>(this.#node.command, [this.#key('epoch'), this.#key('seq'), this.#key('log')], [newEpoch()])
     this.#offNodeGone = this.#node.onNodeGone((gone) => this.#nodeGone(gone))
     this.#offReconnected = this.#node.onReconnected(() => void this.#afterReconnect())
+    this.#offDisconnected = this.#node.onDisconnected(() => {
+      this.#losses++
+      this.#caughtUpBuffer ??= []
+    })
     return this.#epoch
   }
 
@@ -330,6 +346,7 @@ export class RedisTenantLog implements ClusterAdapter {
   async stop(): Promise<void> {
     this.#offNodeGone?.()
     this.#offReconnected?.()
+    this.#offDisconnected?.()
     for (const topicKey of [...this.#hosted.keys()]) this.release(topicKey)
     if (this.#changesHosted) this.#node.unsubscribe(this.#key('changes'))
     try {
@@ -353,7 +370,9 @@ export class RedisTenantLog implements ClusterAdapter {
     try {
       if (message[0] === 0x4c /* L */) {
         if (this.#caughtUpBuffer) {
-          this.#caughtUpBuffer.push(message) // after the entries being read back
+          // After the entries being read back.
+          if (this.#caughtUpBuffer.length < MAX_HELD) this.#caughtUpBuffer.push(message)
+          else this.#heldOverflow = true
           return
         }
         const firstBreak = message.indexOf(10, 1)
@@ -404,6 +423,7 @@ export class RedisTenantLog implements ClusterAdapter {
     const sink = this.#sink
     if (!sink) return
     this.#caughtUpBuffer ??= []
+    const losses = this.#losses
     try {
       const epoch = await EPOCH.run<string>(this.#node.command, [this.#key('epoch'), this.#key('seq'), this.#key('log')], [newEpoch()])
       if (epoch !== this.#epoch) return this.#reset(epoch)
@@ -412,6 +432,7 @@ export class RedisTenantLog implements ClusterAdapter {
       const from = sink.lastPosition()
       if (head > from) {
         const read = await this.read(from, head)
+        if (!read.ok && read.reason === 'error') throw new Error('reading the shared log back failed')
         if (!read.ok) {
           sink.lost('The cluster connection was lost for longer than the log keeps; rejoin to resume')
         } else {
@@ -422,12 +443,20 @@ export class RedisTenantLog implements ClusterAdapter {
         }
       }
     } catch (error) {
+      // Lost again meanwhile (the connections rarely drop at the same instant): the next
+      // reconnect catches up from the same position, with the held messages kept for it.
+      if (losses !== this.#losses) return
       this.#logger.warn({ err: error }, 'cluster: catching up after a reconnect failed; channels rejoin')
       sink.lost('The cluster connection was lost; rejoin to resume')
     } finally {
-      const buffered = this.#caughtUpBuffer ?? []
-      this.#caughtUpBuffer = null
-      for (const message of buffered) this.#onMessage(message)
+      if (losses === this.#losses) {
+        const buffered = this.#caughtUpBuffer ?? []
+        this.#caughtUpBuffer = null
+        if (this.#heldOverflow) {
+          this.#heldOverflow = false
+          sink.lost('The cluster connection was lost for too long; rejoin to resume')
+        } else for (const message of buffered) this.#onMessage(message)
+      }
     }
     for (const [topicKey, hosted] of this.#hosted) {
       if (hosted.buffered) continue // being hosted now: its snapshot is fresh
