@@ -131,6 +131,34 @@ describe('Redis loses the log', () => {
   })
 })
 
+describe('Redis away', () => {
+  const restBroadcast = (node: RunningSwitchboard) => fetch(`${node.url}/realtime/v1/api/broadcast`, {
+    method: 'POST',
+    headers: { apikey: node.serviceRoleKey, authorization: `Bearer ${node.serviceRoleKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ messages: [{ topic: 'while-away', event: 'tick', payload: {} }] }),
+    signal: AbortSignal.timeout(10_000),
+  })
+
+  test('a REST broadcast is refused (503) within the offline bound, never left hanging; accepted again once Redis is back', async () => {
+    const [a] = cluster.nodes as [RunningSwitchboard]
+    expect((await restBroadcast(a)).status).toBe(202)
+    await cluster.redis.kill()
+    // Sent while the node may not have noticed yet (the hot path has no per-command timer) and
+    // after: both are bounded by the offline queue's 2 s.
+    for (const pause of [0, 300]) {
+      await new Promise((resolve) => setTimeout(resolve, pause))
+      const started = Date.now()
+      expect((await restBroadcast(a)).status).toBe(503)
+      expect(Date.now() - started).toBeLessThan(4_000)
+    }
+    await cluster.redis.restart()
+    const deadline = Date.now() + 15_000
+    let status = 0
+    while ((status = (await restBroadcast(a)).status) !== 202 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(status).toBe(202)
+  })
+})
+
 describe('a node that loses its Redis connection', () => {
   // Which of node A's connections the Redis server closes mid-stream. The subscriber alone is the
   // sharpest case: it re-subscribes by itself while the node still counts as down, and anything

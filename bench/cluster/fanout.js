@@ -22,7 +22,10 @@
  *
  * Usage: npm run build && node bench/cluster/fanout.js [--reps 3] [--warmup 1] [--duration 2]
  *        [--only single,single-redis,workers] [--ladder-start 4500] [--max-steps 7]
- *        [--workers-cores 0,1] [--quiet-wait 5]
+ *        [--workers-cores 0,1] [--quiet-wait 5] [--prof]
+ * --prof: each server process under `node --cpu-prof`, profiles in bench/results/prof/
+ *         (cluster-<configuration>-<rep>.cpuprofile; read them with Chrome DevTools or
+ *         `node bench/lib/profile-top.js FILE`).
  * Writes bench/results/cluster-fanout-<date>.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -31,7 +34,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { climbLadder, drainCheck, fmtMs, fmtRate, fmtStep, round, startClients, startServer, step, waitForQuiet } from '../broadcast/fleet.js'
 import { canPin } from '../lib/child.js'
-import { helpFromHeader, option } from '../lib/cli.js'
+import { flag, helpFromHeader, option } from '../lib/cli.js'
 import { startPostgres } from '../lib/postgres.js'
 import { commandDelta, startRedis } from '../lib/redis.js'
 import { median } from '../lib/stats.js'
@@ -84,7 +87,8 @@ async function runConfiguration(name, databaseUrl, rep) {
   let clients = null
   try {
     const env = { BENCH_DATABASE_URL: databaseUrl, ...(redis ? { BENCH_REDIS_URL: redis.url } : {}), ...config.env }
-    server = await startServer(config.mode, config.serverCore, { env })
+    const execArgv = flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=cluster-${name}-${rep}.cpuprofile`] : []
+    server = await startServer(config.mode, config.serverCore, { env, execArgv })
     clients = await startClients({ publishTo: server, rooms: ROOMS, perRoom: STEP.perRoom, core: CLIENT_CORE })
     const ctx = {
       servers: [server],

@@ -62,7 +62,12 @@ export interface ClientResult {
   rowLatencyMs: number[]
   gaps: GapEvent[]
   recoveries: GapEvent[]
-  /** ms from the network coming back (proxy resumed) to the channel caught up (Resumed). */
+  /**
+   * ms from the network coming back to the channel caught up (Resumed). "Back" is the later of
+   * the client's proxy resuming and, for a recovery after the kill, the server being reachable
+   * again (a restarted process, or the balancer routing around the dead node; while that is
+   * under way, the kill itself): a restart's own duration is not catch-up time.
+   */
   catchUpMs: number[]
   drops: number
 }
@@ -203,6 +208,13 @@ async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql,
   const serviceKey = await signToken(SECRET, { role: 'service_role' })
   const results: ClientResult[] = []
   const resumedAt: number[] = []
+  let kill: ChaosResult['kill']
+  /** When the network came back for client `i`, as seen by a recovery at `restoredAt`. */
+  const backAt = (i: number, restoredAt: number): number | undefined => {
+    const killBack = kill && restoredAt >= kill.at ? (kill.upAt > 0 && kill.upAt <= restoredAt ? kill.upAt : kill.at) : undefined
+    if (resumedAt[i] === undefined) return killBack
+    return killBack === undefined ? resumedAt[i] : Math.max(resumedAt[i]!, killBack)
+  }
   const socketRetry = { maxAttempts: 100_000 }
   for (let i = 0; i < o.clients; i++) {
     const proxy = await startTcpProxy({ targetPort: server.port })
@@ -228,7 +240,8 @@ async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql,
       onGap: (g) => r.gaps.push(g),
       onRecover: (g) => {
         r.recoveries.push(g)
-        if (resumedAt[i] !== undefined) r.catchUpMs.push(g.restoredAt - resumedAt[i]!)
+        const back = backAt(i, g.restoredAt)
+        if (back !== undefined) r.catchUpMs.push(g.restoredAt - back)
       },
     })
     lease.on('broadcast', { event: 'tick' }, (msg: BroadcastMessage<{ n: number }>) => r.broadcasts.push(msg.payload.n))
@@ -279,7 +292,6 @@ async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql,
   const sentBroadcasts: ChaosResult['sentBroadcasts'] = []
   const unansweredBroadcasts: number[] = []
   const insertedAt: number[] = []
-  let kill: ChaosResult['kill']
   let killing: Promise<void> | undefined
   const t0 = Date.now()
   let nextRow = 0

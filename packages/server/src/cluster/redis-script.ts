@@ -11,7 +11,15 @@ import { RESP_TYPES, type RedisArgument, type TypeMapping } from '@redis/client'
 
 /** The part of a node-redis client the cluster's commands need (any client, whatever its modules). */
 export interface RedisCommander {
-  sendCommand<T = unknown>(args: ReadonlyArray<RedisArgument>, options?: { typeMapping?: TypeMapping }): Promise<T>
+  sendCommand<T = unknown>(args: ReadonlyArray<RedisArgument>, options?: CommandOptions): Promise<T>
+}
+
+/** The node-redis command options the cluster uses. */
+export interface CommandOptions {
+  typeMapping?: TypeMapping
+  /** ms an unsent command may wait; 0 for none. */
+  timeout?: number
+  abortSignal?: AbortSignal
 }
 
 /** Bulk strings as Buffers (stream entries, binary message bodies). */
@@ -24,13 +32,13 @@ export class LuaScript {
   }
 
   /** EVALSHA, or EVAL when Redis does not know the script (yet, or any more). */
-  async run<T>(client: RedisCommander, keys: readonly RedisArgument[], args: readonly (RedisArgument | number)[] = []): Promise<T> {
+  async run<T>(client: RedisCommander, keys: readonly RedisArgument[], args: readonly (RedisArgument | number)[] = [], options?: CommandOptions): Promise<T> {
     const tail = [String(keys.length), ...keys, ...args.map((arg) => (typeof arg === 'number' ? String(arg) : arg))]
     try {
-      return await client.sendCommand<T>(['EVALSHA', this.sha, ...tail])
+      return await client.sendCommand<T>(['EVALSHA', this.sha, ...tail], options)
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
-      return client.sendCommand<T>(['EVAL', this.source, ...tail])
+      return client.sendCommand<T>(['EVAL', this.source, ...tail], options)
     }
   }
 }

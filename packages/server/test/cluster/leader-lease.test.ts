@@ -91,17 +91,21 @@ describe('LeaderLease (real redis-server)', () => {
   afterAll(async () => { await redis.stop() })
 
   it('two leases on one key: exactly one leader, steadily, with the key and token in Redis agreeing', async () => {
+    // "Steadily" asks every renewal to get through in time: a longer ttl than the other cases,
+    // so that event-loop stalls of a loaded machine (500 ms and more seen, under other test
+    // files) do not end a term, which is the lease working as designed, not a second leader.
+    const ttl = 1_500
     const c = (cluster = new Cluster())
-    const a = c.add('a', redis.url)
-    const b = c.add('b', redis.url)
+    const a = c.add('a', redis.url, { ttlMs: ttl })
+    const b = c.add('b', redis.url, { ttlMs: ttl })
     await Promise.all([a.start(), b.start()])
     // A new key has no token counter yet: the first lease is granted one ttl late (fresh-Redis hold-off).
-    await waitFor('a leader', () => c.leaders().length === 1, TTL + EVERY + SLACK + 1_000)
+    await waitFor('a leader', () => c.leaders().length === 1, ttl + ttl / 3 + SLACK + 1_000)
     const [leader] = c.leaders()
     const token = c.lease(leader!).token
     expect(token).toBeGreaterThan(1_600_000_000_000_000) // never below Redis's clock in µs: monotonic across data loss
     // Several renewals later: the same leader, the same term.
-    await sleep(3 * TTL)
+    await sleep(2 * ttl)
     expect(c.leaders()).toEqual([leader])
     expect(c.lease(leader!).token).toBe(token)
     const check = createClient({ url: redis.url })
@@ -109,7 +113,7 @@ describe('LeaderLease (real redis-server)', () => {
     await check.connect()
     expect(await check.get(c.key)).toBe(leader)
     expect(Number(await check.get(`${c.key}:token`))).toBe(token)
-    expect(await check.pTTL(c.key)).toBeGreaterThan(TTL - EVERY - SLACK)
+    expect(await check.pTTL(c.key)).toBeGreaterThan(ttl - ttl / 3 - SLACK)
     expect(c.events.filter((e) => e.role === 'leader')).toHaveLength(1)
     expect(c.overlaps).toEqual([])
   })
