@@ -123,15 +123,8 @@ export class DeliveryLog<T> {
    * stream (changes, database broadcasts) and moves the head; other entries take the head's.
    */
   append(value: T, bytes: number, point?: string, historical = false): number {
-    const now = this.clock.now()
-    this.#evict(now, bytes, 1)
-    if (this.#size === this.#ring.length) this.#grow()
-    if (point !== undefined && point > this.#headPoint) this.#headPoint = point
-    const seq = ++this.#lastSeq
-    this.#ring[(this.#head + this.#size) % this.#ring.length] = { seq, at: now, bytes, point: point ?? this.#headPoint, historical, value }
-    this.#size += 1
-    this.#bytes += bytes
-    return seq
+    this.#write(this.#lastSeq + 1, value, bytes, point, historical)
+    return this.#lastSeq
   }
 
   /**
@@ -141,13 +134,18 @@ export class DeliveryLog<T> {
    */
   appendAt(seq: number, value: T, bytes: number, point?: string): void {
     if (seq <= this.#lastSeq) throw new RangeError(`position ${seq} is not after ${this.#lastSeq}`)
+    this.#sparse ||= seq !== this.#lastSeq + 1
+    this.#write(seq, value, bytes, point, false)
+  }
+
+  /** The one writer of the ring: evicts what the new entry pushes out, grows when full. */
+  #write(seq: number, value: T, bytes: number, point: string | undefined, historical: boolean): void {
     const now = this.clock.now()
     this.#evict(now, bytes, 1)
     if (this.#size === this.#ring.length) this.#grow()
     if (point !== undefined && point > this.#headPoint) this.#headPoint = point
-    this.#sparse ||= seq !== this.#lastSeq + 1
     this.#lastSeq = seq
-    this.#ring[(this.#head + this.#size) % this.#ring.length] = { seq, at: now, bytes, point: point ?? this.#headPoint, historical: false, value }
+    this.#ring[(this.#head + this.#size) % this.#ring.length] = { seq, at: now, bytes, point: point ?? this.#headPoint, historical, value }
     this.#size += 1
     this.#bytes += bytes
   }
