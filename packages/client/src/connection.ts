@@ -30,7 +30,6 @@ import type { RealtimeClient } from '@supabase/realtime-js'
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
 import { Timer, type Clock } from './clock.js'
 import { createError, normalizeError } from './errors.js'
-import type { Logger } from './logger.js'
 import { dropSocket, onSocketEvent } from './socket-events.js'
 import { isLive, isTerminal, transition, type Status, type StatusEvent } from './status.js'
 import { Store } from './store.js'
@@ -70,7 +69,6 @@ export interface ConnectionOptions {
   accessToken: AccessTokenFn | undefined
   clock: Clock
   random: () => number
-  logger: Logger
   /** The socket's retry policy. */
   policy: BackoffPolicy
   connectTimeoutMs: number
@@ -141,7 +139,6 @@ export class Connection implements ConnectionPort {
   /** Retries now with a fresh attempt budget (manual retry; `online` and page shown again, by the lifecycle plug-in). */
   reconnectNow(reason: string): void {
     if (this.#destroyed || this.status === 'disconnected' || (this.#ready && this.#o.client.isConnected())) return
-    this.#o.logger.info('reconnecting now', { reason })
     // Ready, yet the socket is gone (forgotten without a close event): report the loss first.
     if (this.#ready) this.#onClose(reason)
     this.#update('start', { attempt: 0 })
@@ -157,7 +154,6 @@ export class Connection implements ConnectionPort {
    */
   lost(reason: string): void {
     if (!this.#ready) return
-    this.#o.logger.warn('socket unresponsive', { reason })
     // Without Phoenix's internals, close the usual way and let its close event arrive.
     if (!dropSocket(this.#o.client, reason)) void this.#o.client.disconnect().catch(ignore)
     if (this.#ready) this.#onClose(reason)
@@ -185,15 +181,13 @@ export class Connection implements ConnectionPort {
   }
 
   async #doRefreshAuth(): Promise<void> {
-    const { client, accessToken, logger } = this.#o
+    const { client, accessToken } = this.#o
     try {
       const token = accessToken ? await accessToken() : undefined
       if (accessToken && !token) throw new Error('the accessToken callback returned no token')
       await client.setAuth(token)
     } catch (err) {
-      const error = createError('AUTH_FAILED', 'token refresh failed', { cause: err })
-      logger.error(error.message, { error: err })
-      this.#update(undefined, { lastError: error })
+      this.#update(undefined, { lastError: createError('AUTH_FAILED', 'token refresh failed', { cause: err }) })
     }
   }
 
@@ -260,13 +254,12 @@ export class Connection implements ConnectionPort {
       if (reopened) this.reconnects++
       this.#update('up', { attempt: 0, retryAt: undefined })
       this.#lostAt = null
-      this.#o.logger.info('connected', { reopened })
       this.#o.notify('ready')
     })
   }
 
   #onClose(event: unknown): void {
-    const { client, clock, logger, notify } = this.#o
+    const { client, clock, notify } = this.#o
     // Phoenix scheduled its own reconnect just before calling us; we own retries.
     client.reconnectTimer?.reset()
     if (this.#dropping) return
@@ -278,7 +271,6 @@ export class Connection implements ConnectionPort {
     if (wasReady) {
       // A connection that did not last continues the series of failures (see STABLE_MS).
       const failures = clock.now() - this.#openedAt < STABLE_MS ? this.#failuresBeforeOpen : 0
-      logger.warn('connection lost', { reason: reason.message })
       this.#lostAt = clock.now()
       this.#update('down', { lastError: reason, attempt: failures })
       notify('down', reason)
@@ -293,7 +285,6 @@ export class Connection implements ConnectionPort {
     }
     const error = createError('RECONNECT_EXHAUSTED', `could not connect after ${attempt} attempts: ${reason.message}`, { cause: reason })
     this.#update('exhausted', { attempt, lastError: error })
-    logger.error(error.message)
     notify('failed', error)
   }
 

@@ -26,7 +26,7 @@
  * Returning to `connected` after having been connected raises one gap or recovery on every lease.
  */
 import type { RealtimeChannel, RealtimeClient } from '@supabase/realtime-js'
-import { RESUME_KEY, ResumeCode, type MessageMark, type ResumePoint, type ResumeRequest, type ResumeStatus } from '@switchboard/protocol'
+import { RESUME_KEY, type MessageMark, type ResumeCode, type ResumePoint, type ResumeRequest, type ResumeStatus } from '@switchboard/protocol'
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
 import { Timer, type Clock } from './clock.js'
 import type { Connection, ConnectionEvent } from './connection.js'
@@ -337,7 +337,6 @@ export class ManagedChannel {
     const socketLevel = heartbeat || !this.#ctx.client.isConnected() || typeof (err?.cause as { code?: unknown } | undefined)?.code === 'number'
     const message = this.#systemMessage ?? err?.message ?? state.toLowerCase()
     const error = createError(state === 'CLOSED' ? 'CHANNEL_CLOSED' : 'CHANNEL_JOIN_FAILED', `channel ${this.name}: ${message}`, { cause: err })
-    this.#ctx.logger.warn('channel broke', { channel: this.name, state, message })
     if (raw !== this.#raw) return // the connection's `down` (from lost) already handled the break
     void this.#discard()
     // A socket-level break: the connection notices too and announces `ready`; the rejoin happens then.
@@ -359,9 +358,9 @@ export class ManagedChannel {
       return
     }
     const { code, lost } = status
-    if (this.#owed || code === ResumeCode.gap || lost?.length) {
+    if (this.#owed || code === ('Gap' satisfies ResumeCode) || lost?.length) {
       // `Resumed` with `lost`: everything was replayed except those kinds (a gap limited to them).
-      this.#resync(code === ResumeCode.resumed && !lost?.length, { code, reason: status.reason, replayed: status.replayed }, lost)
+      this.#resync(code === ('Resumed' satisfies ResumeCode) && !lost?.length, { code, reason: status.reason, replayed: status.replayed }, lost)
     }
   }
 
@@ -434,7 +433,6 @@ export class ManagedChannel {
       resume,
       lost,
     }
-    this.#ctx.logger.info(resumed ? 'channel resumed' : 'channel back after a gap', { channel: this.name, resume, lost })
     for (const lease of this.leases) {
       this.#call(resumed ? lease.options.onRecover : lease.options.onGap, event)
       lease.gaps.emit(event, this.#thrown)

@@ -73,7 +73,10 @@ export interface RealtimeConfig {
   maxPayloadBytes?: number
   /** Client-side broadcast rate limit per channel (default 20/s). */
   broadcastRateLimit?: RateLimit
-  /** Structured logger (default: silent). */
+  /**
+   * Structured logger (default: silent). The core logs handlers that threw, failed presence
+   * updates and realtime-js's lines (`debug`); the lifecycle lines come with `debugLogging()`.
+   */
   logger?: Logger
   /** Clock for every timer (default: the global timers). */
   clock?: Clock
@@ -81,7 +84,8 @@ export interface RealtimeConfig {
   random?: () => number
   /**
    * Opt-in features, each from its own entry point so apps that do not use them do not ship them:
-   * `browserLifecycle()` of `@switchboard/client/lifecycle` (online/offline, visibility, probes).
+   * `browserLifecycle()` of `@switchboard/client/lifecycle` (online/offline, visibility, probes),
+   * `debugLogging()` of `@switchboard/client/logging` (connection and channel lifecycle lines).
    */
   plugins?: RealtimePlugin[]
   /**
@@ -94,13 +98,15 @@ export interface RealtimeConfig {
   session?: string
 }
 
-/** What a plug-in is given: the manager, its realtime-js client, clock and logger, and the connection's port. */
+/** What a plug-in is given: the manager, its realtime-js client, clock and logger, the connection's port and the channels. */
 export interface PluginHost {
   manager: ChannelManager
   client: RealtimeClient
   clock: Clock
   logger: Logger
   connection: ConnectionPort
+  /** The manager's channels now. */
+  channels(): Iterable<{ readonly name: string; readonly status: ReadableStore<Status>; readonly lastError: Error | undefined }>
 }
 
 /**
@@ -243,7 +249,6 @@ export class ChannelManager {
       accessToken,
       clock,
       random,
-      logger,
       policy: { ...DEFAULT_CONNECTION_RETRY, ...config.connectionRetry },
       connectTimeoutMs: config.connectTimeoutMs ?? 10_000,
       notify: (event, error) => {
@@ -280,7 +285,7 @@ export class ChannelManager {
         this.#gaps.emit(event)
       },
     }
-    const host: PluginHost = { manager: this, client: this.realtime, clock, logger, connection: this.#connection }
+    const host: PluginHost = { manager: this, client: this.realtime, clock, logger, connection: this.#connection, channels: () => this.#channels.values() }
     this.#plugins = (config.plugins ?? []).map((plugin) => plugin(host))
   }
 

@@ -35,6 +35,7 @@ async function bundlePage(): Promise<string> {
       alias: {
         '@switchboard/client/tabs': src('client/src/tabs/index.ts'),
         '@switchboard/client/lifecycle': src('client/src/lifecycle.ts'),
+        '@switchboard/client/logging': src('client/src/logging.ts'),
         '@switchboard/client': src('client/src/index.ts'),
         '@switchboard/protocol': src('protocol/src/index.ts'),
       },

@@ -5,13 +5,14 @@
  */
 import { createLogger, subscribeToEntity } from '@switchboard/client'
 import { browserLifecycle } from '@switchboard/client/lifecycle'
+import { debugLogging } from '@switchboard/client/logging'
 import { configureRealtime, tabSharingState } from '@switchboard/client/tabs'
 
 const query = new URLSearchParams(location.search)
 const token = query.get('token')
 const logs: string[] = []
 const logger = createLogger({ level: 'info', sink: ({ level, msg, fields }) => void logs.push(`${Date.now() % 100000} ${level} ${msg} ${JSON.stringify(fields)}`.slice(0, 300)) })
-const manager = configureRealtime({ url: query.get('url')!, apiKey: query.get('key')!, accessToken: async () => token, logger, shareAcrossTabs: true, plugins: [browserLifecycle()] })
+const manager = configureRealtime({ url: query.get('url')!, apiKey: query.get('key')!, accessToken: async () => token, logger, shareAcrossTabs: true, plugins: [browserLifecycle(), debugLogging()] })
 const ids: number[] = []
 const page = {
   ids,
