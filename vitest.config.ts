@@ -10,6 +10,8 @@ export default defineConfig({
     alias: {
       '@switchboard/protocol': src('protocol'),
       '@switchboard/server': src('server'),
+      '@switchboard/client/lifecycle': fileURLToPath(new URL('./packages/client/src/lifecycle.ts', import.meta.url)),
+      '@switchboard/client/logging': fileURLToPath(new URL('./packages/client/src/logging.ts', import.meta.url)),
       '@switchboard/client/tabs': fileURLToPath(new URL('./packages/client/src/tabs/index.ts', import.meta.url)),
       '@switchboard/client': src('client'),
       '@switchboard/react': src('react'),

@@ -10,6 +10,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@switchboard/react': src('react'),
+      '@switchboard/client/lifecycle': fileURLToPath(new URL('../../packages/client/src/lifecycle.ts', import.meta.url)),
       '@switchboard/client': src('client'),
     },
     dedupe: ['react', 'react-dom', '@tanstack/react-query'],

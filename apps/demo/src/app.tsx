@@ -6,6 +6,7 @@ import { createContext, useContext, useEffect, useRef, useState, useSyncExternal
 import { QueryClient, QueryClientProvider, useQuery, useQueryClient } from '@tanstack/react-query'
 import { RealtimeProvider, useConnectionStatus, usePostgresChanges, usePresence, useRealtimeManager, useRealtimeQuery } from '@switchboard/react'
 import type { RealtimeConfig } from '@switchboard/client'
+import { browserLifecycle } from '@switchboard/client/lifecycle'
 import { api } from './api'
 import { currentToken, loadSession, saveSession, signIn, type Session, type SignInUser } from './session'
 import type { Activity, Bid, Call, Message, SimulatorSettings } from './types'
@@ -306,6 +307,7 @@ function SignedIn({ session, onSignOut }: { session: Session & { anonKey: string
     heartbeatIntervalMs: 5000,
     reconnect: { baseDelayMs: 500, maxDelayMs: 5000, maxAttempts: 1000 },
     connectionRetry: { maxAttempts: 1000 }, // the socket's own schedule; never give up in the demo
+    plugins: [browserLifecycle()], // online/offline, visibility and probes (opt-in)
   }))
   const value: SessionValue = { user: session.user, tenantId: session.user.tenantId, isAdmin: session.user.role === 'ADMIN', signOut: onSignOut }
   const Page = (page ?? PAGES[0]).component

@@ -11,7 +11,10 @@
  *     are tree-shaken, as in any app bundler;
  *   - `every export`: the package entry with nothing tree-shaken away, for reference;
  *   - `seed API, shared across tabs`: the same app with `configureRealtime` from
- *     `@switchboard/client/tabs` (one socket per browser), and that entry's every export.
+ *     `@switchboard/client/tabs` (one socket per browser), and that entry's every export;
+ *   - `seed API + browserLifecycle`: the seed app that also passes the opt-in plug-in of
+ *     `@switchboard/client/lifecycle` (online/offline, visibility, probes), and the same with
+ *     `debugLogging` of `@switchboard/client/logging` (the lifecycle log lines).
  * Also reports realtime-js itself for scale, and what each seed app adds to a bundle that already
  * holds realtime-js: gzip(realtime-js + the app's imports in one bundle) − gzip(realtime-js alone),
  * where gzip may share strings and patterns between the two. Budget: 6 kB gzip (issue 4), checked
@@ -28,6 +31,8 @@ import { rolldown } from 'rolldown'
 const BUDGET_GZIP = 6 * 1024
 const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url))
 const tabsEntry = fileURLToPath(new URL('../src/tabs/index.ts', import.meta.url))
+const lifecycleEntry = fileURLToPath(new URL('../src/lifecycle.ts', import.meta.url))
+const loggingEntry = fileURLToPath(new URL('../src/logging.ts', import.meta.url))
 
 async function bundle(input, external) {
   const build = await rolldown({ input, external, logLevel: 'silent', platform: 'browser' })
@@ -42,7 +47,7 @@ const SEED_API = ['configureRealtime', 'getChannelManager', 'subscribeToEntity',
 // Temporary entries live in the package folder so '@supabase/realtime-js' resolves (from a
 // system temp folder it did not, and rolldown silently left it external: the old 0.06 kB line).
 const dir = mkdtempSync(fileURLToPath(new URL('../.size-', import.meta.url)))
-let sdk, all, tabs, tabsAll, realtime, combined, tabsCombined
+let sdk, all, tabs, tabsAll, lifecycle, logging, realtime, combined, tabsCombined
 const seedImports = (tabsToo) =>
   tabsToo
     ? `export { configureRealtime } from ${JSON.stringify(tabsEntry)}\nexport { ${SEED_API.filter((n) => n !== 'configureRealtime').join(', ')} } from ${JSON.stringify(entry)}\n`
@@ -58,6 +63,12 @@ try {
   const tabsEverything = join(dir, 'tabs-all.mjs')
   writeFileSync(tabsEverything, `export * from ${JSON.stringify(entry)}\nexport * from ${JSON.stringify(tabsEntry)}\n`)
   tabsAll = await bundle(tabsEverything, [/^@supabase\//])
+  const lifecycleSeed = join(dir, 'lifecycle-seed.mjs')
+  writeFileSync(lifecycleSeed, `${seedImports(false)}export { browserLifecycle } from ${JSON.stringify(lifecycleEntry)}\n`)
+  lifecycle = await bundle(lifecycleSeed, [/^@supabase\//])
+  const loggingSeed = join(dir, 'logging-seed.mjs')
+  writeFileSync(loggingSeed, `${seedImports(false)}export { debugLogging } from ${JSON.stringify(loggingEntry)}\n`)
+  logging = await bundle(loggingSeed, [/^@supabase\//])
   // realtime-js alone, as an app importing only RealtimeClient would ship it.
   const rtEntry = join(dir, 'rt.mjs')
   writeFileSync(rtEntry, "export { RealtimeClient } from '@supabase/realtime-js'\n")
@@ -84,6 +95,8 @@ const result = {
   everyExport: all,
   sharedAcrossTabs: tabs,
   sharedAcrossTabsEveryExport: tabsAll,
+  withLifecycle: lifecycle,
+  withDebugLogging: logging,
   realtimeJs: realtime,
   addedToRealtimeJs: added(combined),
   sharedAcrossTabsAddedToRealtimeJs: added(tabsCombined),
@@ -97,6 +110,8 @@ if (process.argv.includes('--json')) {
   line('@switchboard/client, every export (nothing tree-shaken)', all)
   line('seed API with configureRealtime from @switchboard/client/tabs', tabs)
   line('@switchboard/client + /tabs, every export', tabsAll)
+  line('seed API + browserLifecycle from @switchboard/client/lifecycle', lifecycle)
+  line('seed API + debugLogging from @switchboard/client/logging', logging)
   if (realtime) line('@supabase/realtime-js RealtimeClient, for scale', realtime)
   if (result.addedToRealtimeJs) line('seed API added to a bundle that holds realtime-js', result.addedToRealtimeJs)
   if (result.sharedAcrossTabsAddedToRealtimeJs) line('seed API shared across tabs, added to a bundle with realtime-js', result.sharedAcrossTabsAddedToRealtimeJs)

@@ -4,9 +4,10 @@
  * realtime-js (Phoenix) would reconnect on its own with fixed steps, no jitter, no attempt cap,
  * no re-auth on the visibility path and no reconnect while the page is hidden. This class takes
  * that over: it parks Phoenix's reconnect timer, retries on its own schedule through the injected
- * clock, gives up after `maxAttempts` (status `error`), refreshes the token through the
+ * clock, gives up after `maxAttempts` (status `error`), and refreshes the token through the
  * `accessToken` callback and `setAuth` **before** announcing `ready` (which is what makes channels
- * rejoin), and listens to browser signals (online/offline, visibility, pageshow).
+ * rejoin). Browser signals (online/offline, visibility, pageshow) reach it through the opt-in
+ * plug-in of `lifecycle.ts`, by the {@link ConnectionPort} it implements.
  *
  * The schedule (`backoff.ts`, {@link DEFAULT_CONNECTION_RETRY}): after an open socket is lost the
  * first attempt comes within `baseDelayMs` (50 ms, full jitter) and each failed attempt doubles
@@ -29,9 +30,7 @@ import type { RealtimeClient } from '@supabase/realtime-js'
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
 import { Timer, type Clock } from './clock.js'
 import { createError, normalizeError } from './errors.js'
-import type { Logger } from './logger.js'
-import type { Signal, SignalSource } from './signals.js'
-import { dropSocket, onSocketEvent, pendingHeartbeat, probe } from './socket-events.js'
+import { dropSocket, onSocketEvent } from './socket-events.js'
 import { isLive, isTerminal, transition, type Status, type StatusEvent } from './status.js'
 import { Store } from './store.js'
 
@@ -52,18 +51,27 @@ export type AccessTokenFn = () => Promise<string | null> | string | null
 
 export type ConnectionEvent = 'ready' | 'down' | 'failed'
 
+/** What plug-ins (`lifecycle.ts`) may do to the connection. */
+export interface ConnectionPort {
+  /** `true` once the socket is open and the token was refreshed for this connection. */
+  readonly ready: boolean
+  /** While `true` no attempt is made (the browser says it is offline); `reconnectNow` resumes. */
+  offline: boolean
+  /** Retries now with a fresh attempt budget. */
+  reconnectNow(reason: string): void
+  /** The socket is dead whatever it says: drop it and reconnect. */
+  lost(reason: string): void
+  refreshAuth(): Promise<void>
+}
+
 export interface ConnectionOptions {
   client: RealtimeClient
   accessToken: AccessTokenFn | undefined
   clock: Clock
   random: () => number
-  logger: Logger
   /** The socket's retry policy. */
   policy: BackoffPolicy
   connectTimeoutMs: number
-  /** How long a heartbeat sent on `online` / `visible` may take before the socket counts as dead. */
-  probeTimeoutMs: number
-  signals: SignalSource | undefined
   notify(event: ConnectionEvent, error?: Error): void
 }
 
@@ -72,7 +80,7 @@ export const STABLE_MS = 1000
 
 const ignore = (): undefined => undefined
 
-export class Connection {
+export class Connection implements ConnectionPort {
   readonly store: Store<ConnectionSnapshot>
   /** Successful reopens after a loss (stats). */
   reconnects = 0
@@ -81,13 +89,10 @@ export class Connection {
   /** The next attempt (backoff, or a short poll while the old socket closes). */
   readonly #retry: Timer
   readonly #connectTimeout: Timer
-  /** The deadline of a probe heartbeat. */
-  readonly #probe: Timer
   readonly #offs: Array<() => void>
   #ready = false
   #everReady = false
   #auth: Promise<void> | undefined
-  #offline: boolean
   #destroyed = false
   /** Dropping a socket that was not in use (closing, or an attempt in flight): its close is no failure. */
   #dropping = false
@@ -96,9 +101,10 @@ export class Connection {
   #failuresBeforeOpen = 0
   /** When an open socket was last lost (null: none yet; see `quickRetry` in backoff.ts). */
   #lostAt: number | null = null
+  offline = false
 
   constructor(options: ConnectionOptions) {
-    const { client, clock, signals } = options
+    const { client, clock } = options
     this.#o = options
     this.store = new Store<ConnectionSnapshot>(
       { status: 'disconnected', attempt: 0, lastError: undefined, since: clock.now(), retryAt: undefined },
@@ -106,10 +112,7 @@ export class Connection {
     )
     this.#retry = new Timer(clock)
     this.#connectTimeout = new Timer(clock)
-    this.#probe = new Timer(clock)
-    this.#offline = signals?.isOnline?.() === false
     this.#offs = [onSocketEvent(client, 'open', () => this.#onOpen()), onSocketEvent(client, 'close', (event) => this.#onClose(event))]
-    if (signals) this.#offs.push(signals.subscribe((signal) => this.#onSignal(signal)))
     // An adopted client may already be connected.
     if (client.isConnected()) {
       this.#update('start')
@@ -133,10 +136,9 @@ export class Connection {
     this.#attempt()
   }
 
-  /** Retries now with a fresh attempt budget (manual retry, `online`, page shown again). */
+  /** Retries now with a fresh attempt budget (manual retry; `online` and page shown again, by the lifecycle plug-in). */
   reconnectNow(reason: string): void {
     if (this.#destroyed || this.status === 'disconnected' || (this.#ready && this.#o.client.isConnected())) return
-    this.#o.logger.info('reconnecting now', { reason })
     // Ready, yet the socket is gone (forgotten without a close event): report the loss first.
     if (this.#ready) this.#onClose(reason)
     this.#update('start', { attempt: 0 })
@@ -152,7 +154,6 @@ export class Connection {
    */
   lost(reason: string): void {
     if (!this.#ready) return
-    this.#o.logger.warn('socket unresponsive', { reason })
     // Without Phoenix's internals, close the usual way and let its close event arrive.
     if (!dropSocket(this.#o.client, reason)) void this.#o.client.disconnect().catch(ignore)
     if (this.#ready) this.#onClose(reason)
@@ -162,7 +163,6 @@ export class Connection {
   disconnect(): void {
     this.#retry.cancel()
     this.#connectTimeout.cancel()
-    this.#probe.cancel()
     this.#ready = false
     this.#update('stop', { retryAt: undefined })
     if (this.#o.client.connectionState() !== 'closed') void this.#o.client.disconnect().catch(ignore)
@@ -181,15 +181,13 @@ export class Connection {
   }
 
   async #doRefreshAuth(): Promise<void> {
-    const { client, accessToken, logger } = this.#o
+    const { client, accessToken } = this.#o
     try {
       const token = accessToken ? await accessToken() : undefined
       if (accessToken && !token) throw new Error('the accessToken callback returned no token')
       await client.setAuth(token)
     } catch (err) {
-      const error = createError('AUTH_FAILED', 'token refresh failed', { cause: err })
-      logger.error(error.message, { error: err })
-      this.#update(undefined, { lastError: error })
+      this.#update(undefined, { lastError: createError('AUTH_FAILED', 'token refresh failed', { cause: err }) })
     }
   }
 
@@ -210,7 +208,7 @@ export class Connection {
   #attempt(): void {
     const { client, connectTimeoutMs } = this.#o
     this.#retry.cancel()
-    if (this.#destroyed || !isLive(this.status) || this.#offline) return // `online` resumes
+    if (this.#destroyed || !isLive(this.status) || this.offline) return // `online` resumes
     this.#update(undefined, { retryAt: undefined })
     let state = client.connectionState()
     if (state === 'open') return this.#onOpen()
@@ -256,18 +254,16 @@ export class Connection {
       if (reopened) this.reconnects++
       this.#update('up', { attempt: 0, retryAt: undefined })
       this.#lostAt = null
-      this.#o.logger.info('connected', { reopened })
       this.#o.notify('ready')
     })
   }
 
   #onClose(event: unknown): void {
-    const { client, clock, logger, notify } = this.#o
+    const { client, clock, notify } = this.#o
     // Phoenix scheduled its own reconnect just before calling us; we own retries.
     client.reconnectTimer?.reset()
     if (this.#dropping) return
     this.#connectTimeout.cancel()
-    this.#probe.cancel()
     const wasReady = this.#ready
     this.#ready = false
     if (this.#destroyed || !isLive(this.status)) return
@@ -275,7 +271,6 @@ export class Connection {
     if (wasReady) {
       // A connection that did not last continues the series of failures (see STABLE_MS).
       const failures = clock.now() - this.#openedAt < STABLE_MS ? this.#failuresBeforeOpen : 0
-      logger.warn('connection lost', { reason: reason.message })
       this.#lostAt = clock.now()
       this.#update('down', { lastError: reason, attempt: failures })
       notify('down', reason)
@@ -290,7 +285,6 @@ export class Connection {
     }
     const error = createError('RECONNECT_EXHAUSTED', `could not connect after ${attempt} attempts: ${reason.message}`, { cause: reason })
     this.#update('exhausted', { attempt, lastError: error })
-    logger.error(error.message)
     notify('failed', error)
   }
 
@@ -306,38 +300,5 @@ export class Connection {
     const delay = fullJitterDelay(attempt, window, this.#o.random)
     this.#update(undefined, { retryAt: this.#o.clock.now() + delay })
     this.#retry.start(() => this.#attempt(), delay)
-  }
-
-  /**
-   * Sends a heartbeat (or watches the one in flight) and drops the socket if no reply came
-   * within `probeTimeoutMs`. A socket can look open long after the network under it died
-   * (sleep, Wi-Fi switch, Chromium's offline emulation); Phoenix would notice only at its next
-   * heartbeat timeout, `heartbeatIntervalMs` (25 s) later.
-   */
-  #verify(reason: string): void {
-    const ref = probe(this.#o.client)
-    if (ref === undefined) return
-    this.#probe.start(() => {
-      if (pendingHeartbeat(this.#o.client) === ref) {
-        this.lost(`${reason}: no heartbeat reply within ${this.#o.probeTimeoutMs} ms`)
-        this.reconnectNow(reason)
-      }
-    }, this.#o.probeTimeoutMs)
-  }
-
-  #onSignal(signal: Signal): void {
-    const { client } = this.#o
-    if (signal === 'offline') {
-      this.#offline = true
-      probe(client) // the socket may be dead without knowing it: a heartbeat finds out
-    } else if (signal !== 'hidden') {
-      this.#offline &&= signal !== 'online'
-      if (!(this.#ready && client.isConnected())) return this.reconnectNow(signal)
-      // Online again, visible again or restored from the back-forward cache: the socket may be
-      // half-dead, and the tab may have slept past the token's expiry. Probe at once (online);
-      // refresh the token first otherwise.
-      if (signal === 'online') this.#verify(signal)
-      else void this.refreshAuth().then(() => this.#verify(signal))
-    }
   }
 }

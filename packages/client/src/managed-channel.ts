@@ -24,9 +24,14 @@
  *                                       a failed join (retried with reconnectDelay)
  *
  * Returning to `connected` after having been connected raises one gap or recovery on every lease.
+ *
+ * This class is the instance lifecycle (join, status, break, retry, discard) plus presence
+ * tracking and sends. Where the stream stands, duplicates and the live status are the pure
+ * `StreamPosition` (`stream-position.ts`), fed every raw message; handing events to the leases
+ * is `lease-dispatch.ts`.
  */
 import type { RealtimeChannel, RealtimeClient } from '@supabase/realtime-js'
-import { RESUME_KEY, ResumeCode, type MessageMark, type ResumePoint, type ResumeRequest, type ResumeStatus } from '@switchboard/protocol'
+import { RESUME_KEY, type MessageMark, type ResumeCode, type ResumePoint, type ResumeRequest, type ResumeStatus } from '@switchboard/protocol'
 import { fullJitterDelay, type BackoffPolicy } from './backoff.js'
 import { Timer, type Clock } from './clock.js'
 import type { Connection, ConnectionEvent } from './connection.js'
@@ -35,13 +40,14 @@ import type { Lease } from './leases.js'
 import type { Logger } from './logger.js'
 import type { ChannelKind, PostgresSpec } from './naming.js'
 import { checkBroadcastPayload } from './payload.js'
-import { byUserId, presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser } from './presence.js'
+import { deliverBroadcast, deliverChange, deliverPresence, deliverReturn, deliverStatus } from './lease-dispatch.js'
+import { byUserId, diffUsers, presencePayload, presenceUsers, type PresenceMetadata, type PresenceUser } from './presence.js'
 import { TokenBucket, type RateLimit } from './rate-limiter.js'
 import { onRawMessage } from './raw-messages.js'
 import { isGap, isLive, isTerminal, transition, type Status, type StatusEvent } from './status.js'
 import { Store } from './store.js'
 import { StreamPosition, type RawPayload } from './stream-position.js'
-import type { BroadcastMessage, ChannelInfo, GapEvent, PositionedChange } from './types.js'
+import type { ChannelInfo, GapEvent, PositionedChange } from './types.js'
 
 /** How a channel retries after breaking. */
 export interface ChannelPolicy extends BackoffPolicy {
@@ -112,21 +118,14 @@ export class ManagedChannel {
   /** The last give-up was the socket's (a `ready` revives the channel), not a refused join. */
   #connectionGaveUp = false
   #systemMessage: string | undefined
-  // Positions (issue 6): the stream's session and where it stands; see #inspect.
+  // Positions (issue 6): the stream's session, and the pure tracker of where it stands (fed every
+  // raw message of the current instance before its bindings run).
   readonly #session: string
   readonly #stream = new StreamPosition()
-  /** The mark of the change being dispatched (handed to handlers as `switchboard`). */
-  #mark: Partial<MessageMark> | undefined
-  /** The join reply carried `switchboard`: the server speaks positions and will say Fresh/Resumed/Gap. */
-  #speaks = false
   /** This instance's join was acknowledged (`SUBSCRIBED`). */
   #subscribed = false
-  /** This instance's live status, once received. */
-  #liveStatus: ResumeStatus | undefined
   /** A return after a break has not been reported yet (gap or recovery). */
   #owed = false
-  /** The message being dispatched right now is a duplicate: bindings skip it. */
-  #drop = false
 
   /** The status right now (the store's snapshot). */
   get #status(): Status {
@@ -198,7 +197,7 @@ export class ManagedChannel {
 
   /** @internal */
   get liveStatus(): ResumeStatus | undefined {
-    return this.#liveStatus
+    return this.#stream.live
   }
 
   /**
@@ -288,9 +287,11 @@ export class ManagedChannel {
         raw = client.channel(this.name, options)
       }
       this.#raw = raw
-      this.#systemMessage = this.#liveStatus = undefined
-      this.#speaks = this.#subscribed = this.#drop = false
-      const live = () => raw === this.#raw && !this.#drop
+      this.#systemMessage = undefined
+      this.#subscribed = false
+      // Until the reply, positioned messages are the previous join's (StreamPosition.join).
+      const request: ResumeRequest = { session: this.#session, resume: this.#stream.join() }
+      const live = () => raw === this.#raw && !this.#stream.drop
       for (const [key, spec] of this.specs) {
         raw.on('postgres_changes', { ...spec }, (payload: PositionedChange) => {
           if (live()) this.#onChange(key, payload)
@@ -304,13 +305,11 @@ export class ManagedChannel {
       raw.on('system', {}, (p: { status?: string; message?: string; extension?: string }) => {
         if (raw === this.#raw && p?.status === 'error' && p.extension !== RESUME_KEY) this.#systemMessage = p.message
       })
-      if (positions && onRawMessage(raw, (event, payload) => raw === this.#raw && this.#inspect(event, payload as RawPayload))) {
-        // Instances are single-use (a break discards them), so the point read here is the
-        // newest one for this join; realtime-js never rejoins this instance with an older one.
-        // Until the reply, positioned messages are the previous join's (StreamPosition.join).
-        const request: ResumeRequest = { session: this.#session, resume: this.#stream.join() }
-        raw.updateJoinPayload({ [RESUME_KEY]: request })
-      }
+      // The stream takes the live status, which may come before or after realtime-js reports `SUBSCRIBED`.
+      const read = (event: string, payload: unknown) => raw === this.#raw && this.#stream.read(event, payload as RawPayload) && this.#subscribed && this.#live()
+      // Instances are single-use (a break discards them), so the point read here is the newest
+      // one for this join; realtime-js never rejoins this instance with an older one.
+      if (positions && onRawMessage(raw, read)) raw.updateJoinPayload({ [RESUME_KEY]: request })
       raw.subscribe((state, err) => this.#onRawStatus(raw, state, err), joinTimeoutMs)
     } catch (err) {
       this.#afterBreak(normalizeError(err), false)
@@ -324,7 +323,7 @@ export class ManagedChannel {
     if (state === 'SUBSCRIBED') {
       this.#subscribed = true
       // A server that speaks positions says when the channel is live; until then it is joining.
-      if (!this.#speaks || this.#liveStatus) return this.#live()
+      if (!this.#stream.speaks || this.#stream.live) return this.#live()
       const ms = this.#ctx.joinTimeoutMs
       this.#retry.start(() => this.#onRawStatus(raw, 'TIMED_OUT', new Error(`no live status within ${ms} ms of the join reply`)), ms)
       return
@@ -337,7 +336,6 @@ export class ManagedChannel {
     const socketLevel = heartbeat || !this.#ctx.client.isConnected() || typeof (err?.cause as { code?: unknown } | undefined)?.code === 'number'
     const message = this.#systemMessage ?? err?.message ?? state.toLowerCase()
     const error = createError(state === 'CLOSED' ? 'CHANNEL_CLOSED' : 'CHANNEL_JOIN_FAILED', `channel ${this.name}: ${message}`, { cause: err })
-    this.#ctx.logger.warn('channel broke', { channel: this.name, state, message })
     if (raw !== this.#raw) return // the connection's `down` (from lost) already handled the break
     void this.#discard()
     // A socket-level break: the connection notices too and announces `ready`; the rejoin happens then.
@@ -346,7 +344,7 @@ export class ManagedChannel {
 
   /** The channel is live: `connected`, presence re-tracked, and the return after a break reported. */
   #live(): void {
-    const status = this.#liveStatus
+    const status = this.#stream.live
     this.#attempts = 0
     this.#connectionGaveUp = false
     this.#retry.cancel()
@@ -359,9 +357,9 @@ export class ManagedChannel {
       return
     }
     const { code, lost } = status
-    if (this.#owed || code === ResumeCode.gap || lost?.length) {
+    if (this.#owed || code === ('Gap' satisfies ResumeCode) || lost?.length) {
       // `Resumed` with `lost`: everything was replayed except those kinds (a gap limited to them).
-      this.#resync(code === ResumeCode.resumed && !lost?.length, { code, reason: status.reason, replayed: status.replayed }, lost)
+      this.#resync(code === ('Resumed' satisfies ResumeCode) && !lost?.length, { code, reason: status.reason, replayed: status.replayed }, lost)
     }
   }
 
@@ -413,12 +411,7 @@ export class ManagedChannel {
     const next = transition(previous, event)
     if (next === previous) return
     this.status.set(next)
-    const error = next === 'error' ? this.lastError : undefined
-    for (const lease of this.leases) {
-      this.#call(lease.options.onStatusChange, next, error)
-      lease.statuses.emit(next, this.#thrown)
-      if (error) this.#call(lease.options.onError, error)
-    }
+    deliverStatus(this.leases, next, next === 'error' ? this.lastError : undefined, this.#thrown)
     this.#ctx.changed()
   }
 
@@ -434,33 +427,8 @@ export class ManagedChannel {
       resume,
       lost,
     }
-    this.#ctx.logger.info(resumed ? 'channel resumed' : 'channel back after a gap', { channel: this.name, resume, lost })
-    for (const lease of this.leases) {
-      this.#call(resumed ? lease.options.onRecover : lease.options.onGap, event)
-      lease.gaps.emit(event, this.#thrown)
-    }
+    deliverReturn(this.leases, event, this.#thrown)
     this.#ctx.gap(event)
-  }
-
-  // ── positions ───────────────────────────────────────────────────────────────────────────────
-
-  /**
-   * Runs on every raw message before the bindings: tracks the stream, flags duplicates, and
-   * takes the live status (which may come before or after realtime-js reports `SUBSCRIBED`).
-   */
-  #inspect(event: string, p: RawPayload): void {
-    this.#drop = false
-    if (event === 'phx_reply') {
-      if (this.#stream.reply(p)) this.#speaks = true
-    } else if (event === 'system') {
-      const status = this.#stream.status(p)
-      if (!status) return
-      this.#liveStatus = status
-      if (this.#subscribed) this.#live()
-    } else {
-      this.#drop = this.#stream.duplicate(event, p)
-      this.#mark = p?.switchboard
-    }
   }
 
   // ── delivery ────────────────────────────────────────────────────────────────────────────────
@@ -472,14 +440,9 @@ export class ManagedChannel {
 
   #onChange(key: string, payload: PositionedChange): void {
     this.#touch()
-    const mark = this.#mark
+    const mark = this.#stream.mark
     if (typeof mark?.position === 'number') payload.switchboard = mark as MessageMark
-    const specific = payload.eventType === 'INSERT' ? 'onInsert' : payload.eventType === 'UPDATE' ? 'onUpdate' : 'onDelete'
-    for (const lease of this.leases) {
-      if (lease.specKey !== key) continue
-      this.#call(lease.options[specific], payload)
-      this.#call(lease.options.onChange, payload)
-    }
+    deliverChange(this.leases, key, payload, this.#thrown)
   }
 
   #onBroadcast({ event, payload, meta }: { event: string; payload?: unknown; meta?: Record<string, unknown> }): void {
@@ -488,10 +451,7 @@ export class ManagedChannel {
       const { [RESUME_KEY]: _mark, ...rest } = meta
       meta = Object.keys(rest).length > 0 ? rest : undefined
     }
-    const message: BroadcastMessage = { type: 'broadcast', event, payload, meta }
-    for (const lease of this.leases) {
-      for (const handler of [...(lease.handlers.get(event) ?? []), ...(lease.handlers.get('*') ?? [])]) this.#call(handler, message)
-    }
+    deliverBroadcast(this.leases, { type: 'broadcast', event, payload, meta }, this.#thrown)
   }
 
   /**
@@ -512,27 +472,10 @@ export class ManagedChannel {
       users.push(mine)
       users.sort(byUserId)
     }
-    const ids = (list: PresenceUser[]) => new Set(list.map((u) => u.userId))
-    const had = ids(before)
-    const has = ids(users)
-    const joined = users.filter((u) => !had.has(u.userId))
-    const left = before.filter((u) => !has.has(u.userId))
+    const { joined, left } = diffUsers(before, users)
     this.users.set(users)
-    for (const { options: o } of this.leases) {
-      for (const user of joined) this.#call(o.onJoin, user, joined)
-      for (const user of left) this.#call(o.onLeave, user, left)
-      this.#call(o.onSync, this.users.getSnapshot())
-    }
+    deliverPresence(this.leases, this.users.getSnapshot(), joined, left, this.#thrown)
     this.#ctx.changed()
-  }
-
-  /** Calls a user handler; one that throws is logged and never breaks delivery to the others. */
-  #call<A extends unknown[]>(handler: ((...args: A) => void) | undefined, ...args: A): void {
-    try {
-      handler?.(...args)
-    } catch (err) {
-      this.#thrown(err)
-    }
   }
 
   readonly #thrown = (err: unknown): void => this.#ctx.logger.error('a channel handler threw', { channel: this.name, error: err })

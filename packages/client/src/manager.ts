@@ -12,7 +12,7 @@
 import { RealtimeClient, type RealtimeClientOptions, type WebSocketLikeConstructor } from '@supabase/realtime-js'
 import { DEFAULT_BACKOFF, DEFAULT_CONNECTION_RETRY, type BackoffPolicy } from './backoff.js'
 import { systemClock, Timer, type Clock } from './clock.js'
-import { Connection, type AccessTokenFn, type ConnectionSnapshot } from './connection.js'
+import { Connection, type AccessTokenFn, type ConnectionPort, type ConnectionSnapshot } from './connection.js'
 import { createError } from './errors.js'
 import { EntityChannel, PresenceLease, type Lease } from './leases.js'
 import { silentLogger, type Logger } from './logger.js'
@@ -21,7 +21,6 @@ import { channelName, postgresSpecFor, postgresSpecKey, type ChannelKind, type E
 import { checkBroadcastPayload, DEFAULT_MAX_PAYLOAD_BYTES } from './payload.js'
 import type { PresenceMetadata, PresenceUser, PresenceUserInput } from './presence.js'
 import { DEFAULT_BROADCAST_RATE, type RateLimit } from './rate-limiter.js'
-import { browserSignals, type SignalSource } from './signals.js'
 import type { Status } from './status.js'
 import { Emitter, sameJson, Store, type ReadableStore } from './store.js'
 import type { ChangeHandlers, ChannelInfo, GapEvent, LeaseOptions, LifecycleHandlers, PresenceHandlers, ReconnectOptions } from './types.js'
@@ -62,11 +61,6 @@ export interface RealtimeConfig {
   connectionRetry?: Partial<BackoffPolicy>
   /** How long one connect attempt may take (default 10 000 ms). */
   connectTimeoutMs?: number
-  /**
-   * On `online` and when the page is shown again, a heartbeat must be answered within this many
-   * ms or the socket is dropped and reopened (default 2000): the network may have died under it.
-   */
-  probeTimeoutMs?: number
   /** Join reply timeout (default 10 000 ms). */
   joinTimeoutMs?: number
   /** How long `broadcast` waits for the channel to join (default 10 000 ms). */
@@ -79,14 +73,21 @@ export interface RealtimeConfig {
   maxPayloadBytes?: number
   /** Client-side broadcast rate limit per channel (default 20/s). */
   broadcastRateLimit?: RateLimit
-  /** Structured logger (default: silent). */
+  /**
+   * Structured logger (default: silent). The core logs handlers that threw, failed presence
+   * updates and realtime-js's lines (`debug`); the lifecycle lines come with `debugLogging()`.
+   */
   logger?: Logger
   /** Clock for every timer (default: the global timers). */
   clock?: Clock
   /** Random source of the backoff jitter (default `Math.random`). */
   random?: () => number
-  /** Lifecycle signals; default: the browser's when present, none in Node. `false` disables them. */
-  signals?: SignalSource | false
+  /**
+   * Opt-in features, each from its own entry point so apps that do not use them do not ship them:
+   * `browserLifecycle()` of `@switchboard/client/lifecycle` (online/offline, visibility, probes),
+   * `debugLogging()` of `@switchboard/client/logging` (connection and channel lifecycle lines).
+   */
+  plugins?: RealtimePlugin[]
   /**
    * Switchboard positions and resume (default true): every channel sends a namespaced
    * `switchboard: { session, resume }` join key (ignored by hosted Supabase), tracks the position of
@@ -96,6 +97,23 @@ export interface RealtimeConfig {
   /** @internal The resume `session` of every channel (tab sharing keeps one per browser across leader changes). */
   session?: string
 }
+
+/** What a plug-in is given: the manager, its realtime-js client, clock and logger, the connection's port and the channels. */
+export interface PluginHost {
+  manager: ChannelManager
+  client: RealtimeClient
+  clock: Clock
+  logger: Logger
+  connection: ConnectionPort
+  /** The manager's channels now. */
+  channels(): Iterable<{ readonly name: string; readonly status: ReadableStore<Status>; readonly lastError: Error | undefined }>
+}
+
+/**
+ * An opt-in feature of a manager (see `RealtimeConfig.plugins`): called once when the manager is
+ * created; returns its teardown, called by `destroy()`.
+ */
+export type RealtimePlugin = (host: PluginHost) => (() => void) | undefined
 
 /** Options of `subscribeToEntity`. */
 export interface SubscribeToEntityOptions<Row extends Record<string, unknown> = Record<string, unknown>>
@@ -202,6 +220,8 @@ export class ChannelManager {
   readonly #idle: Timer
   readonly #ctx: ChannelContext
   readonly #idleMs: number
+  /** Teardowns of the plug-ins. */
+  readonly #plugins: Array<(() => void) | undefined>
   #destroyed = false
 
   constructor(config: RealtimeConfig) {
@@ -229,11 +249,8 @@ export class ChannelManager {
       accessToken,
       clock,
       random,
-      logger,
       policy: { ...DEFAULT_CONNECTION_RETRY, ...config.connectionRetry },
       connectTimeoutMs: config.connectTimeoutMs ?? 10_000,
-      probeTimeoutMs: config.probeTimeoutMs ?? 2000,
-      signals: config.signals === false ? undefined : (config.signals ?? browserSignals()),
       notify: (event, error) => {
         for (const channel of [...this.#channels.values()]) channel.onConnection(event, error)
       },
@@ -268,6 +285,8 @@ export class ChannelManager {
         this.#gaps.emit(event)
       },
     }
+    const host: PluginHost = { manager: this, client: this.realtime, clock, logger, connection: this.#connection, channels: () => this.#channels.values() }
+    this.#plugins = (config.plugins ?? []).map((plugin) => plugin(host))
   }
 
   /** Connection status right now. */
@@ -473,6 +492,7 @@ export class ChannelManager {
     if (this.#destroyed) return
     this.#destroyed = true
     await this.cleanupAll()
+    for (const teardown of this.#plugins) teardown?.()
     this.#connection.destroy()
     this.#gaps.listeners.clear()
     for (const store of this.#userStores.values()) store.listeners.clear()

@@ -61,5 +61,13 @@ export function presenceUsers(state: Record<string, Meta[] | undefined>): Presen
   return users.sort(byUserId)
 }
 
+/** Who joined and who left between two lists of users, by user id. */
+export function diffUsers(before: PresenceUser[], now: PresenceUser[]): { joined: PresenceUser[]; left: PresenceUser[] } {
+  const ids = (list: PresenceUser[]) => new Set(list.map((u) => u.userId))
+  const had = ids(before)
+  const has = ids(now)
+  return { joined: now.filter((u) => !had.has(u.userId)), left: before.filter((u) => !has.has(u.userId)) }
+}
+
 /** Order of presence users: by user id. */
 export const byUserId = (a: PresenceUser, b: PresenceUser): number => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0)

@@ -45,6 +45,15 @@ export class StreamPosition {
   readonly #ids = new Set<string>()
   /** A join was sent and its reply has not come yet (see {@link join}). */
   #joining = false
+  // What {@link read} learnt of the current join (reset by {@link join}):
+  /** Its reply carried `switchboard`: the server speaks positions and will say Fresh/Resumed/Gap. */
+  speaks = false
+  /** Its live status, once received. */
+  live: ResumeStatus | undefined
+  /** The message read last is a duplicate or an older join's: bindings skip it. */
+  drop = false
+  /** The mark of the message read last (handed to change handlers as `switchboard`). */
+  mark: Partial<MessageMark> | undefined
 
   /** Where to resume, or `null` before anything was received. */
   resumePoint(): ResumePoint | null {
@@ -87,7 +96,28 @@ export class StreamPosition {
    */
   join(): ResumePoint | null {
     this.#joining = true
+    this.speaks = this.drop = false
+    this.live = this.mark = undefined
     return this.resumePoint()
+  }
+
+  /**
+   * Reads one raw message of the current join, before realtime-js dispatches it: tracks the
+   * stream, flags duplicates (`drop`), keeps the mark, and returns `true` when it is the live status.
+   */
+  read(event: string, p: RawPayload): boolean {
+    this.drop = false
+    if (event === 'phx_reply') {
+      if (this.reply(p)) this.speaks = true
+    } else if (event === 'system') {
+      const status = this.status(p)
+      if (status) this.live = status
+      return !!status
+    } else {
+      this.drop = this.duplicate(event, p)
+      this.mark = p?.switchboard
+    }
+    return false
   }
 
   /** A `phx_reply` (the first one of an instance answers its join): `true` when it is a join reply of a server that speaks positions. */

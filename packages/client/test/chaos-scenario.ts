@@ -220,7 +220,7 @@ async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql,
     const proxy = await startTcpProxy({ targetPort: server.port })
     const token = await signToken(SECRET, { role: 'authenticated', sub: `chaos-user-${i}`, team: 'chaos' }, 3_600)
     const m = new ChannelManager({
-      url: proxy.url, apiKey, accessToken: async () => token, transport: WebSocket, signals: false,
+      url: proxy.url, apiKey, accessToken: async () => token, transport: WebSocket,
       connectionRetry: socketRetry, connectTimeoutMs: 2_000, broadcastRateLimit: { perSecond: 100_000 },
     })
     const r: ClientResult = { rows: [], broadcasts: [], rowLatencyMs: [], gaps: [], recoveries: [], catchUpMs: [], drops: 0 }

@@ -72,7 +72,6 @@ export async function createHarness(serverOptions: ServerOptions = {}): Promise<
         url: proxy.url,
         apiKey: first.anonKey,
         transport: recordingTransport(sent),
-        signals: false,
         reconnect: { baseDelayMs: 100, maxDelayMs: 1000, maxAttempts: 5 },
         connectTimeoutMs: 2000,
         idleDisconnectMs: 200,

@@ -52,7 +52,7 @@ afterAll(async () => {
 it('SIGKILL mid-stream: the client reconnects to the new process, signals a gap, and misses nothing sent after', async () => {
   const apiKey = await signToken(SECRET, { role: 'anon' })
   const manager = (config = {}) => {
-    const m = new ChannelManager({ url: `http://127.0.0.1:${port}`, apiKey, transport: WebSocket, signals: false, reconnect: { baseDelayMs: 100, maxDelayMs: 500, maxAttempts: 50 }, connectTimeoutMs: 2000, ...config })
+    const m = new ChannelManager({ url: `http://127.0.0.1:${port}`, apiKey, transport: WebSocket, reconnect: { baseDelayMs: 100, maxDelayMs: 500, maxAttempts: 50 }, connectTimeoutMs: 2000, ...config })
     managers.push(m)
     return m
   }

@@ -29,7 +29,7 @@ afterAll(async () => {
 })
 
 function manager(config: Partial<RealtimeConfig> = {}): ChannelManager {
-  const m = new ChannelManager({ url: fake.url, apiKey: 'anon', transport: WebSocket, signals: false, idleDisconnectMs: 50, ...config })
+  const m = new ChannelManager({ url: fake.url, apiKey: 'anon', transport: WebSocket, idleDisconnectMs: 50, ...config })
   managers.push(m)
   return m
 }

@@ -30,7 +30,7 @@ afterAll(async () => {
 describe('seed API', () => {
   it('configureRealtime, subscribeToEntity, joinPresence, broadcast, stats, cleanup', async () => {
     const token = await h.token({ sub: 'u-1' })
-    configureRealtime({ url: h.proxy.url, apiKey: h.server.anonKey, accessToken: async () => token, transport: WebSocket, signals: false })
+    configureRealtime({ url: h.proxy.url, apiKey: h.server.anonKey, accessToken: async () => token, transport: WebSocket })
 
     const statuses: string[] = []
     const channel = await subscribeToEntity({
@@ -94,7 +94,7 @@ describe('seed API', () => {
 
   it('the seed examples, as written, run against the real server', async () => {
     const token = await h.token({ sub: examples.user.id })
-    configureRealtime({ url: h.proxy.url, apiKey: h.server.anonKey, accessToken: async () => token, transport: WebSocket, signals: false })
+    configureRealtime({ url: h.proxy.url, apiKey: h.server.anonKey, accessToken: async () => token, transport: WebSocket })
 
     const channel = await examples.subscribeExample()
     expect(channel.status).toBe('connected')

@@ -1,11 +1,13 @@
 /**
- * Browser signals (online/offline, visibilitychange, pageshow) and adopting an existing client
- * with `configureRealtime({ client })`, against a real server behind the TCP proxy.
+ * Browser signals (online/offline, visibilitychange, pageshow) through the opt-in
+ * `browserLifecycle()` plug-in, and adopting an existing client with `configureRealtime({ client })`,
+ * against a real server behind the TCP proxy.
  */
 import { RealtimeClient } from '@supabase/realtime-js'
 import WebSocket from 'ws'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { browserSignals, cleanupAllChannels, configureRealtime, getChannelManager, manualSignals, subscribeToEntity, type Signal } from '@switchboard/client'
+import { cleanupAllChannels, configureRealtime, getChannelManager, subscribeToEntity } from '@switchboard/client'
+import { browserLifecycle, browserSignals, manualSignals, type Signal } from '@switchboard/client/lifecycle'
 import { createHarness, freezableTransport, hangingTransport, sleep, waitFor, type Harness } from './helpers.js'
 import { ManualClock } from './manual-clock.js'
 
@@ -57,7 +59,7 @@ describe('signals drive the connection', () => {
   it('offline pauses reconnects; online reconnects at once with a fresh budget', async () => {
     const signals = manualSignals()
     // A slow policy: without the online signal the retry would take seconds.
-    const m = h.manager({ signals, reconnect: { baseDelayMs: 20_000, maxDelayMs: 20_000, maxAttempts: 5 } })
+    const m = h.manager({ plugins: [browserLifecycle({ signals })], reconnect: { baseDelayMs: 20_000, maxDelayMs: 20_000, maxAttempts: 5 } })
     const sub = await m.subscribeToEntity({ entityType: 'sig', entityId: '1', reconnectDelay: 20_000 })
     signals.emit('offline')
     h.proxy.dropAll()
@@ -75,7 +77,7 @@ describe('signals drive the connection', () => {
     const signals = manualSignals()
     let calls = 0
     const token = await h.token()
-    const m = h.manager({ signals, accessToken: async () => (calls++, token), reconnect: { baseDelayMs: 20_000, maxDelayMs: 20_000, maxAttempts: 5 } })
+    const m = h.manager({ plugins: [browserLifecycle({ signals })], accessToken: async () => (calls++, token), reconnect: { baseDelayMs: 20_000, maxDelayMs: 20_000, maxAttempts: 5 } })
     const sub = await m.subscribeToEntity({ entityType: 'sig', entityId: '2', reconnectDelay: 20_000 })
     const before = calls
     signals.emit('visible')
@@ -92,10 +94,23 @@ describe('signals drive the connection', () => {
     await waitFor(() => sub.status === 'connected', 5000, 'reconnected on visible')
   })
 
+  it('is opt-in: a manager without the plug-in listens to nothing; destroy() removes the plug-in\'s listeners', async () => {
+    const signals = manualSignals()
+    let listening = 0
+    const counting = { ...signals, subscribe: (l: Parameters<typeof signals.subscribe>[0]) => (listening++, ((off) => () => (listening--, off()))(signals.subscribe(l))) }
+    const plain = h.manager()
+    const withPlugin = h.manager({ plugins: [browserLifecycle({ signals: counting })] })
+    expect(listening).toBe(1)
+    await plain.destroy()
+    expect(listening).toBe(1)
+    await withPlugin.destroy()
+    expect(listening).toBe(0)
+  })
+
   it('starts paused when the environment says it is offline', async () => {
     const signals = manualSignals()
     signals.online = false
-    const m = h.manager({ signals })
+    const m = h.manager({ plugins: [browserLifecycle({ signals })] })
     const sub = m.acquireEntity({ entityType: 'sig', entityId: '3' })
     await sleep(300)
     expect(sub.status).toBe('connecting')
@@ -111,7 +126,7 @@ describe('a socket the network left half-dead', () => {
     const clock = new ManualClock()
     const { transport, freeze } = freezableTransport()
     // A slow socket schedule and a manual clock: only the immediate reconnect on `online` can bring it back.
-    const m = h.manager({ signals, clock, transport, heartbeatIntervalMs: 60_000, probeTimeoutMs: 1500, connectionRetry: { baseDelayMs: 60_000 } })
+    const m = h.manager({ plugins: [browserLifecycle({ signals, probeTimeoutMs: 1500 })], clock, transport, heartbeatIntervalMs: 60_000, connectionRetry: { baseDelayMs: 60_000 } })
     const sender = h.manager()
     const got: unknown[] = []
     const sub = await m.subscribeToEntity({ entityType: 'sig', entityId: 'half-dead', changes: false })
@@ -137,7 +152,7 @@ describe('a socket the network left half-dead', () => {
     const signals = manualSignals()
     const clock = new ManualClock()
     const heartbeats: string[] = []
-    const m = h.manager({ signals, clock, heartbeatIntervalMs: 60_000, probeTimeoutMs: 1500, realtimeOptions: { heartbeatCallback: (status) => void heartbeats.push(status) } })
+    const m = h.manager({ plugins: [browserLifecycle({ signals, probeTimeoutMs: 1500 })], clock, heartbeatIntervalMs: 60_000, realtimeOptions: { heartbeatCallback: (status) => void heartbeats.push(status) } })
     const sub = await m.subscribeToEntity({ entityType: 'sig', entityId: 'healthy', changes: false })
     const accepted = h.proxy.accepted
     signals.emit('offline')
@@ -155,7 +170,7 @@ describe('a socket the network left half-dead', () => {
     const signals = manualSignals()
     const clock = new ManualClock() // the connect timeout never fires: only `online` can unstick it
     const hanging = await hangingTransport()
-    const m = h.manager({ signals, clock, transport: hanging.transport })
+    const m = h.manager({ plugins: [browserLifecycle({ signals })], clock, transport: hanging.transport })
     const lease = await m.subscribeToEntity({ entityType: 'sig', entityId: 'hanging-attempt', changes: false })
     hanging.hang = true
     h.proxy.dropAll()
@@ -192,7 +207,7 @@ describe('configureRealtime({ client })', () => {
       transport: WebSocket as never,
       logger: () => undefined,
     })
-    const manager = configureRealtime({ client, signals: false })
+    const manager = configureRealtime({ client })
     expect(getChannelManager()).toBe(manager)
     expect(manager.realtime).toBe(client)
     const channel = await subscribeToEntity({ entityType: 'adopted', entityId: '1' })
@@ -200,7 +215,7 @@ describe('configureRealtime({ client })', () => {
     expect(client.getChannels().map((c) => c.topic)).toContain('realtime:subscription:adopted:1')
 
     // Replacing the configuration cleans up the previous manager.
-    const next = configureRealtime({ client, signals: false })
+    const next = configureRealtime({ client })
     await waitFor(() => channel.status === 'disconnected', 5000, 'previous manager cleaned up')
     expect(getChannelManager()).toBe(next)
     const again = await subscribeToEntity({ entityType: 'adopted', entityId: '2' })
@@ -219,7 +234,7 @@ describe('configureRealtime({ client })', () => {
     })
     client.connect()
     await waitFor(() => client.isConnected(), 5000, 'client connected')
-    const manager = configureRealtime({ client, signals: false })
+    const manager = configureRealtime({ client })
     await waitFor(() => manager.status === 'connected', 5000, 'manager sees the open socket')
     const channel = await subscribeToEntity({ entityType: 'adopted', entityId: '3' })
     expect(channel.status).toBe('connected')

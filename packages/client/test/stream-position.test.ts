@@ -24,6 +24,28 @@ describe('StreamPosition', () => {
     expect(s.resumePoint()).toBeNull() // nothing received yet
   })
 
+  it('read(): one join as the channel feeds it (reply, status, messages), and join() starts the next one afresh', () => {
+    const s = new StreamPosition()
+    expect(s.join()).toBeNull()
+    expect(s.read('postgres_changes', change(3, [1]))).toBe(false)
+    expect(s.drop).toBe(true) // positioned before the reply: an older join's
+    expect(s.read('phx_reply', reply('e1'))).toBe(false)
+    expect(s.speaks).toBe(true)
+    expect(s.read('system', { extension: 'postgres_changes', status: 'ok', message: 'Subscribed to PostgreSQL' } as RawPayload)).toBe(false)
+    expect(s.live).toBeUndefined()
+    expect(s.read('system', status('Fresh', 'e1', 10, lsn(1)))).toBe(true)
+    expect(s.live).toMatchObject({ code: 'Fresh', position: 10 })
+    expect(s.read('postgres_changes', change(11, [1], lsn(2)))).toBe(false)
+    expect([s.drop, s.mark]).toEqual([false, { position: 11, lsn: lsn(2) }])
+    s.read('postgres_changes', change(11, [1], lsn(2)))
+    expect(s.drop).toBe(true) // the same change again
+    expect(s.read('broadcast', { event: 'x', payload: {} } as RawPayload)).toBe(false)
+    expect(s.drop).toBe(false) // unpositioned: never a duplicate
+
+    expect(s.join()).toEqual({ epoch: 'e1', position: 11, lsn: lsn(2) })
+    expect([s.speaks, s.live, s.drop, s.mark]).toEqual([false, undefined, false, undefined])
+  })
+
   it('takes the live status of the resume contract only', () => {
     const s = new StreamPosition()
     s.reply(reply('e1'))

@@ -34,6 +34,8 @@ async function bundlePage(): Promise<string> {
     resolve: {
       alias: {
         '@switchboard/client/tabs': src('client/src/tabs/index.ts'),
+        '@switchboard/client/lifecycle': src('client/src/lifecycle.ts'),
+        '@switchboard/client/logging': src('client/src/logging.ts'),
         '@switchboard/client': src('client/src/index.ts'),
         '@switchboard/protocol': src('protocol/src/index.ts'),
       },

@@ -62,7 +62,6 @@ function openBrowser(url?: string) {
       apiKey: h.server.anonKey,
       accessToken: async () => h.server.serviceRoleKey,
       transport,
-      signals: false,
       idleDisconnectMs: 200,
       shareAcrossTabs: {
         name,

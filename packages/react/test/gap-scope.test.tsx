@@ -47,7 +47,7 @@ it('a gap limited to broadcasts does not refetch; a full gap does', async () => 
     else if (n === 2) join.push('system', status('Resumed', 'e2', 1, { replayed: 0, lost: ['broadcast'] }))
     else join.push('system', status('Gap', 'e2', 9, { reason: 'evicted' }))
   }
-  manager = new ChannelManager({ url: fake.url, apiKey: 'anon', transport: WebSocket, signals: false, idleDisconnectMs: 50 })
+  manager = new ChannelManager({ url: fake.url, apiKey: 'anon', transport: WebSocket, idleDisconnectMs: 50 })
   const gaps: GapEvent[] = []
   manager.onGap((g) => gaps.push(g))
   const qc = testQueryClient()

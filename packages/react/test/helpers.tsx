@@ -85,7 +85,7 @@ export async function createHarness(): Promise<Harness> {
         url: proxy.url,
         apiKey: anonKey,
         transport: recordingTransport(sent, received),
-        signals: false,
+       
         reconnect: { baseDelayMs: 100, maxDelayMs: 500, maxAttempts: 50 },
         connectTimeoutMs: 2000,
         idleDisconnectMs: 200,

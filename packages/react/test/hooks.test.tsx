@@ -5,7 +5,8 @@
 import { StrictMode, useEffect, useSyncExternalStore } from 'react'
 import { act, cleanup, render, renderHook, waitFor } from '@testing-library/react'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { manualSignals, type ChannelManager } from '@switchboard/client'
+import type { ChannelManager } from '@switchboard/client'
+import { browserLifecycle, manualSignals } from '@switchboard/client/lifecycle'
 import {
   RealtimeProvider,
   useBroadcast,
@@ -48,7 +49,7 @@ describe('RealtimeProvider', () => {
       return null
     }
     // Nothing subscribes, so the manager never connects to this address.
-    const config = { url: 'http://127.0.0.1:1', apiKey: 'anon', signals: counting }
+    const config = { url: 'http://127.0.0.1:1', apiKey: 'anon', plugins: [browserLifecycle({ signals: counting })] }
     const view = render(
       <StrictMode>
         <RealtimeProvider config={config}>
