@@ -140,20 +140,20 @@ describe('Switchboard Ops in chromium: live bids, chart and simulator', () => {
     // On, at the fastest rate (300 events/min, about 2 calls a second).
     await alice.selectOption('[data-testid="simulator"] select', '300')
     // The select is controlled by the stored settings: it shows 300/min once they are re-read.
-    await alice.waitForFunction(() => document.querySelector<HTMLSelectElement>('[data-testid="simulator"] select')?.value === '300', undefined, { timeout: 3000 })
+    await alice.waitForFunction(() => document.querySelector<HTMLSelectElement>('[data-testid="simulator"] select')?.value === '300', undefined, { timeout: 8000 })
     await alice.waitForSelector(`${toggle}:enabled`, { state: 'attached' })
     await alice.click('[data-testid="simulator"] label.switch')
-    await alice.waitForSelector(`${toggle}:checked:enabled`, { state: 'attached', timeout: 3000 })
-    await victor.waitForSelector(`${toggle}:checked`, { state: 'attached', timeout: 3000 }) // the switch is live for everyone
-    await expect.poll(async () => (await callIds(alice)).filter((id) => !seen.has(id)).length, { timeout: 6000 }).toBeGreaterThanOrEqual(3)
-    await expect.poll(async () => Number(await statValue(alice, 'stat-calls-today')), { timeout: 3000 }).toBeGreaterThanOrEqual(today + 3)
+    await alice.waitForSelector(`${toggle}:checked:enabled`, { state: 'attached', timeout: 8000 })
+    await victor.waitForSelector(`${toggle}:checked`, { state: 'attached', timeout: 8000 }) // the switch is live for everyone
+    await expect.poll(async () => (await callIds(alice)).filter((id) => !seen.has(id)).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3)
+    await expect.poll(async () => Number(await statValue(alice, 'stat-calls-today')), { timeout: 8000 }).toBeGreaterThanOrEqual(today + 3)
     await shot(alice, 'simulator-on-admin')
     await shot(victor, 'simulator-on-viewer')
 
     // Off: once in-flight events have landed, nothing new shows up.
     await alice.click('[data-testid="simulator"] label.switch')
-    await alice.waitForSelector(`${toggle}:not(:checked):enabled`, { state: 'attached', timeout: 3000 })
-    await victor.waitForSelector(`${toggle}:not(:checked)`, { state: 'attached', timeout: 3000 })
+    await alice.waitForSelector(`${toggle}:not(:checked):enabled`, { state: 'attached', timeout: 8000 })
+    await victor.waitForSelector(`${toggle}:not(:checked)`, { state: 'attached', timeout: 8000 })
     await sleep(1000)
     for (const id of await callIds(alice)) seen.add(id)
     const stopped = await statValue(alice, 'stat-calls-today')
