@@ -96,8 +96,9 @@ export function redactPassword(url: string): string {
 
 /**
  * The multi-tenant options of `switchboard start` (environment MULTI_TENANT, CONTROL_DATABASE_URL,
- * SECRETS_KEY, PREVIOUS_SECRETS_KEY, TENANT_IDLE_SECONDS). `--multi-tenant` or a control database turns it on; the
- * admin key (`--admin-key`, START_OPTIONS) then also opens the tenants admin API.
+ * SECRETS_KEY, PREVIOUS_SECRETS_KEY, TENANT_IDLE_SECONDS). `--multi-tenant` or a control
+ * database turns it on; the admin key (`--admin-key`, START_OPTIONS) then also opens the
+ * tenants admin API.
  */
 export const TENANT_OPTIONS = {
   'multi-tenant': { type: 'boolean' },
