@@ -5,16 +5,17 @@
  *   switchboard start [--port 4000] [--host 127.0.0.1] [--database-url URL]
  *                     [--jwt-secret S] [--data-dir .switchboard] [--log-level info]
  *                     [--admin-key K] [--trace-messages 500] [--multi-tenant]
- *                     [--control-database-url URL] [--secrets-key K] [--tenant-idle-seconds 300]
+ *                     [--control-database-url URL] [--secrets-key K] [--previous-secrets-key K]
+ *                     [--tenant-idle-seconds 300]
  *                     [--redis-url URL] [--node-id ID] [--workers N] [--no-postgres-changes]
  *   switchboard tenants list|show|add|update|remove|rotate-secret …   (tenants-cli.ts)
  *
  * Environment variables PORT, HOST, DATABASE_URL, JWT_SECRET, DATA_DIR, LOG_LEVEL, ADMIN_KEY,
- * TRACE_MESSAGES, MULTI_TENANT, CONTROL_DATABASE_URL, SECRETS_KEY, TENANT_IDLE_SECONDS, REDIS_URL,
- * NODE_ID, WORKERS and POSTGRES_CHANGES work too; flags win. Problems (a bad flag, an
- * unreachable database) print one line on stderr and exit non-zero. `--workers N` (N > 1)
- * makes this process the primary of N workers, each of which runs this file again as a single
- * node (workers-cli.ts).
+ * TRACE_MESSAGES, MULTI_TENANT, CONTROL_DATABASE_URL, SECRETS_KEY, PREVIOUS_SECRETS_KEY,
+ * TENANT_IDLE_SECONDS, REDIS_URL, NODE_ID, WORKERS and POSTGRES_CHANGES work too; flags win.
+ * Problems (a bad flag, an unreachable database) print one line on stderr and exit non-zero.
+ * `--workers N` (N > 1) makes this process the primary of N workers, each of which runs this
+ * file again as a single node (workers-cli.ts).
  */
 import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
@@ -133,7 +134,7 @@ async function main(): Promise<void> {
   const worker = readWorkerIdentity(process.env)
   let server: RunningSwitchboard
   try {
-    const { multiTenant, controlDatabaseUrl, secretsKey, tenantIdleSeconds, workers: _workers, redisUrl, nodeId, postgresChanges, ...start } = flags
+    const { multiTenant, controlDatabaseUrl, secretsKey, previousSecretsKey, tenantIdleSeconds, workers: _workers, redisUrl, nodeId, postgresChanges, ...start } = flags
     const databaseUrl = worker?.databaseUrl ?? start.databaseUrl
     const node = workerNodeId(nodeId, worker)
     // Loaded here, not at the top: `switchboard tenants …` and `--help` start faster without it.
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
       ...(multiTenant ? { multiTenant } : {}),
       ...(controlDatabaseUrl ? { controlDatabaseUrl } : {}),
       ...(secretsKey ? { secretsKey } : {}),
+      ...(previousSecretsKey ? { previousSecretsKey } : {}),
       ...(tenantIdleSeconds ? { tenants: { idleStopMs: tenantIdleSeconds * 1000 } } : {}),
     })
   } catch (error) {

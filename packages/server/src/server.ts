@@ -120,6 +120,11 @@ export interface SwitchboardOptions {
   controlDatabaseUrl?: string
   /** 32 bytes, hex or base64 (`openssl rand -base64 32`): encrypts tenant secrets at rest. */
   secretsKey?: string
+  /**
+   * The secrets key being rotated away from (`--previous-secrets-key`): at start, stored values
+   * it opens are re-encrypted under `secretsKey`, in one transaction (docs/operations.md).
+   */
+  previousSecretsKey?: string
   tenants?: TenantsOptions
   /** Extra HTTP routes (the demo, dev token endpoint). */
   extend?: (app: FastifyInstance, server: { sql: Sql; tenant: Tenant; jwtSecret: string }) => void | Promise<void>
@@ -168,6 +173,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   const multiTenant = options.multiTenant === true || options.controlDatabaseUrl !== undefined
   // Fail on a bad key before anything starts.
   const secretsKey = options.secretsKey ? parseSecretsKey(options.secretsKey) : null
+  const previousSecretsKey = options.previousSecretsKey ? parseSecretsKey(options.previousSecretsKey) : null
   const cleanups: (() => Promise<void>)[] = []
   const cleanup = async () => {
     for (const step of cleanups.reverse()) await step().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'))
@@ -215,7 +221,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     let controlDatabaseUrl: string | null = null
     if (multiTenant) {
       controlDatabaseUrl = options.controlDatabaseUrl ?? (await ensureDatabase(databaseUrl, DEFAULT_CONTROL_DATABASE))
-      store = await PostgresTenantStore.open(controlDatabaseUrl, { secretsKey, logger })
+      store = await PostgresTenantStore.open(controlDatabaseUrl, { secretsKey, previousSecretsKey, logger })
       const opened = store
       cleanups.push(() => opened.close())
     }

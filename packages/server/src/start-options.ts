@@ -96,13 +96,15 @@ export function redactPassword(url: string): string {
 
 /**
  * The multi-tenant options of `switchboard start` (environment MULTI_TENANT, CONTROL_DATABASE_URL,
- * SECRETS_KEY, TENANT_IDLE_SECONDS). `--multi-tenant` or a control database turns it on; the
- * admin key (`--admin-key`, START_OPTIONS) then also opens the tenants admin API.
+ * SECRETS_KEY, PREVIOUS_SECRETS_KEY, TENANT_IDLE_SECONDS). `--multi-tenant` or a control
+ * database turns it on; the admin key (`--admin-key`, START_OPTIONS) then also opens the
+ * tenants admin API.
  */
 export const TENANT_OPTIONS = {
   'multi-tenant': { type: 'boolean' },
   'control-database-url': { type: 'string' },
   'secrets-key': { type: 'string' },
+  'previous-secrets-key': { type: 'string' },
   'tenant-idle-seconds': { type: 'string' },
 } as const
 
@@ -114,6 +116,9 @@ export const TENANT_OPTIONS_HELP = `  --multi-tenant        serve the tenants of
                         server's own database)
   --secrets-key <key>   32 bytes as hex or base64 encrypting tenant secrets and database
                         passwords at rest (env SECRETS_KEY; make one: openssl rand -base64 32)
+  --previous-secrets-key <key>
+                        the key to rotate away from (env PREVIOUS_SECRETS_KEY): at start, values
+                        it encrypted are re-encrypted with --secrets-key; drop it afterwards
   --tenant-idle-seconds <n>
                         stop a tenant's pool and replication stream after n seconds without
                         sockets or requests (env TENANT_IDLE_SECONDS; default 300)`
@@ -122,6 +127,7 @@ export interface TenantFlags {
   multiTenant: boolean
   controlDatabaseUrl: string | undefined
   secretsKey: string | undefined
+  previousSecretsKey: string | undefined
   tenantIdleSeconds: number | undefined
 }
 
@@ -129,6 +135,7 @@ interface TenantValues {
   'multi-tenant'?: boolean
   'control-database-url'?: string
   'secrets-key'?: string
+  'previous-secrets-key'?: string
   'tenant-idle-seconds'?: string
 }
 
@@ -142,18 +149,26 @@ export function resolveTenantFlags(values: TenantValues, env: NodeJS.ProcessEnv)
   if (multiTenantEnv !== undefined && !['', '0', '1', 'true', 'false'].includes(multiTenantEnv)) throw new UsageError(`MULTI_TENANT must be 1, true, 0 or false, got '${multiTenantEnv}'`)
   const multiTenant = values['multi-tenant'] === true || multiTenantEnv === '1' || multiTenantEnv === 'true' || controlDatabaseUrl !== undefined
   const secretsKey = values['secrets-key'] ?? env.SECRETS_KEY
-  if (secretsKey !== undefined) {
-    try {
-      parseSecretsKey(secretsKey)
-    } catch (error) {
-      throw new UsageError(`--secrets-key: ${(error as Error).message}`)
-    }
+  const key = secretsKey === undefined ? null : parseKeyFlag('--secrets-key', secretsKey)
+  const previousSecretsKey = values['previous-secrets-key'] ?? env.PREVIOUS_SECRETS_KEY
+  if (previousSecretsKey !== undefined) {
+    const previous = parseKeyFlag('--previous-secrets-key', previousSecretsKey)
+    if (!key) throw new UsageError('--previous-secrets-key needs --secrets-key (SECRETS_KEY): the new key to re-encrypt the tenant secrets with')
+    if (key.equals(previous)) throw new UsageError('--previous-secrets-key is the same as --secrets-key: give the old key there, the new one as --secrets-key')
   }
   const idleText = values['tenant-idle-seconds'] ?? env.TENANT_IDLE_SECONDS
   if (idleText !== undefined && (!/^\d+(\.\d+)?$/.test(idleText) || Number(idleText) <= 0)) {
     throw new UsageError(`--tenant-idle-seconds must be a positive number, got '${idleText}'`)
   }
-  return { multiTenant, controlDatabaseUrl, secretsKey, tenantIdleSeconds: idleText === undefined ? undefined : Number(idleText) }
+  return { multiTenant, controlDatabaseUrl, secretsKey, previousSecretsKey, tenantIdleSeconds: idleText === undefined ? undefined : Number(idleText) }
+}
+
+function parseKeyFlag(flag: string, text: string): Buffer {
+  try {
+    return parseSecretsKey(text)
+  } catch (error) {
+    throw new UsageError(`${flag}: ${(error as Error).message}`)
+  }
 }
 
 /**

@@ -2,11 +2,13 @@
  * The `switchboard` CLI as a user runs it: the built binary in a child process.
  * (`npm test` builds first; run `npm run build` before running this file alone.)
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { silentLogger } from '../src/logger.js'
 import { startSwitchboard, type RunningSwitchboard } from '../src/server.js'
+import { PostgresTenantStore } from '../src/tenant/postgres-tenant-store.js'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/database.js'
 import { freePort } from '../../../test-support/free-port.js'
 
@@ -33,7 +35,7 @@ describe('switchboard CLI', () => {
   test('--help explains every option', async () => {
     const { code, stdout } = await run(['--help'])
     expect(code).toBe(0)
-    for (const option of ['--port', '--host', '--database-url', '--jwt-secret', '--data-dir', '--log-level', '--admin-key', '--multi-tenant', '--control-database-url', '--secrets-key', '--tenant-idle-seconds', '--redis-url', '--node-id', '--workers', '--no-postgres-changes']) expect(stdout).toContain(option)
+    for (const option of ['--port', '--host', '--database-url', '--jwt-secret', '--data-dir', '--log-level', '--admin-key', '--multi-tenant', '--control-database-url', '--secrets-key', '--previous-secrets-key', '--tenant-idle-seconds', '--redis-url', '--node-id', '--workers', '--no-postgres-changes']) expect(stdout).toContain(option)
     expect(stdout).toContain('switchboard tenants')
   })
 
@@ -60,6 +62,16 @@ describe('switchboard CLI', () => {
     const badSecretsKey = await run(['start', '--secrets-key', 'not-a-key'])
     expect(badSecretsKey.code).toBe(2)
     expect(badSecretsKey.stderr).toContain('openssl rand -base64 32')
+    const key = randomBytes(32).toString('base64')
+    const previousAlone = await run(['start', '--previous-secrets-key', key])
+    expect(previousAlone.code).toBe(2)
+    expect(previousAlone.stderr).toContain('--previous-secrets-key needs --secrets-key (SECRETS_KEY)')
+    const sameKeys = await run(['start', '--secrets-key', key], { PREVIOUS_SECRETS_KEY: Buffer.from(key, 'base64').toString('hex') })
+    expect(sameKeys.code).toBe(2)
+    expect(sameKeys.stderr).toContain('--previous-secrets-key is the same as --secrets-key')
+    const badPrevious = await run(['start', '--secrets-key', key, '--previous-secrets-key', 'short'])
+    expect(badPrevious.code).toBe(2)
+    expect(badPrevious.stderr).toContain('--previous-secrets-key: the secrets key must be 32 bytes')
     const unknown = await run(['start', '--frobnicate'])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toMatch(/^switchboard: .*frobnicate/)
@@ -132,6 +144,40 @@ describe('switchboard CLI', () => {
         const exited = new Promise((resolve) => child.on('close', resolve))
         child.kill('SIGTERM')
         expect(await exited).toBe(0)
+        await control.drop()
+      }
+    })
+
+    test('rotating the secrets key: a wrong previous key gives one clear line and exit 1, the right one logs the rotation', { timeout: 60_000 }, async () => {
+      const control = await createTestDatabase('cli_rekey')
+      const oldKey = randomBytes(32).toString('base64')
+      const newKey = randomBytes(32).toString('base64')
+      const store = await PostgresTenantStore.open(control.url, { secretsKey: Buffer.from(oldKey, 'base64'), logger: silentLogger })
+      await store.create({ externalId: 'acme', name: null, databaseUrl: database.url, jwtSecret: 'acme-secret-0123456789', jwks: null, limits: {}, privateOnly: false, suspended: false })
+      await store.close()
+      const env = { DATABASE_URL: database.url, CONTROL_DATABASE_URL: control.url, SECRETS_KEY: newKey }
+      let child: ChildProcess | null = null
+      try {
+        const wrong = await run(['start', '--port', '0', '--previous-secrets-key', randomBytes(32).toString('hex')], env)
+        expect(wrong.code).toBe(1)
+        expect(wrong.stderr.trim().split('\n')).toHaveLength(1)
+        expect(wrong.stderr).toMatch(/^switchboard: neither --secrets-key nor --previous-secrets-key is the key the stored tenants were encrypted with/)
+
+        child = spawn(process.execPath, [CLI, 'start', '--port', '0'], { env: { ...process.env, ...env, PREVIOUS_SECRETS_KEY: oldKey, LOG_LEVEL: 'info' } })
+        let stdout = ''
+        child.stdout!.on('data', (chunk) => (stdout += chunk))
+        const deadline = Date.now() + 30_000
+        while (!/listening on http/.test(stdout)) {
+          if (Date.now() > deadline) throw new Error(`no banner: ${stdout}`)
+          await new Promise((r) => setTimeout(r, 50))
+        }
+        expect(stdout).toContain('secrets key rotated: re-encrypted 2 value(s) of 1 tenant(s) under the current key')
+      } finally {
+        if (child) {
+          const exited = new Promise((resolve) => child!.on('close', resolve))
+          child.kill('SIGTERM')
+          await exited
+        }
         await control.drop()
       }
     })

@@ -6,6 +6,10 @@
  *                         previous_jwt_secret encrypted (tenant/secret-box.ts)
  *   switchboard.settings  the secrets key's check value
  *
+ * With a previous secrets key, opening the store rotates: values under the previous key are
+ * re-sealed under the current one in the opening transaction (tenant/secrets-rekey.ts), and
+ * values that a node still on the old key writes meanwhile are read with either key.
+ *
  * Every write notifies channel `switchboard_tenants` with the tenant id in its transaction, so
  * every node that watches (LISTEN) hears of it once it is committed. Nothing is written without
  * a secrets key: tenants always carry a secret or a password.
@@ -20,12 +24,11 @@ import type { Jwks } from '../auth/jwt-verifier.js'
 import { connectDatabase } from '../db/connect.js'
 import type { Logger } from '../logger.js'
 import { SecretBox, SecretsKeyError } from './secret-box.js'
+import { checkSecretsKey, type RekeyReport, type SecretsKeys } from './secrets-rekey.js'
 import type { NewTenant, TenantConfig, TenantLimitSettings } from './tenant-config.js'
 import { TenantExistsError, type TenantStore, type TenantStoreListener } from './tenant-store.js'
 
 export const TENANTS_CHANNEL = 'switchboard_tenants'
-const KEY_CHECK = 'secrets_key_check'
-const KEY_CHECK_PLAIN = 'switchboard secrets key check'
 
 const SCHEMA_SQL = /* sql */ `
 create schema if not exists switchboard;
@@ -67,44 +70,49 @@ interface Row {
 export interface TenantStoreOptions {
   /** 32-byte AES key (tenant/secret-box.ts `parseSecretsKey`); null when the server has none. */
   secretsKey: Buffer | null
+  /**
+   * The key the stored values may still be encrypted with (`--previous-secrets-key`): opening
+   * re-encrypts them under `secretsKey`. Needs `secretsKey`.
+   */
+  previousSecretsKey?: Buffer | null
   logger: Logger
 }
 
 export class PostgresTenantStore implements TenantStore {
   readonly #sql: Sql
-  readonly #box: SecretBox | null
+  readonly #keys: SecretsKeys | null
+  /** What opening the store re-encrypted (all zero without a previous key, or once rotated). */
+  readonly rekey: RekeyReport
 
-  private constructor(sql: Sql, box: SecretBox | null) {
+  private constructor(sql: Sql, keys: SecretsKeys | null, rekey: RekeyReport) {
     this.#sql = sql
-    this.#box = box
+    this.#keys = keys
+    this.rekey = rekey
   }
 
   /**
    * Connects, creates the schema if missing and checks the secrets key against the one the
-   * stored tenants were encrypted with (throws SecretsKeyError with what to do).
+   * stored tenants were encrypted with, rotating from `previousSecretsKey` when given (throws
+   * SecretsKeyError with what to do; nothing is changed then).
    */
   static async open(url: string, options: TenantStoreOptions): Promise<PostgresTenantStore> {
+    const previousKey = options.previousSecretsKey ?? null
+    if (previousKey && !options.secretsKey) throw new SecretsKeyError('--previous-secrets-key needs --secrets-key: the key to re-encrypt the tenant secrets with')
+    if (previousKey && options.secretsKey?.equals(previousKey)) throw new SecretsKeyError('--previous-secrets-key is the same as --secrets-key: give the old key there, the new one as --secrets-key')
+    const keys = options.secretsKey ? { current: new SecretBox(options.secretsKey), previous: previousKey ? new SecretBox(previousKey) : null } : null
     const sql = await connectDatabase(url, { logger: options.logger, max: 4 })
     try {
-      const box = options.secretsKey ? new SecretBox(options.secretsKey) : null
-      await sql.begin(async (tx) => {
+      const rekey = await sql.begin(async (tx) => {
+        // One opening at a time across the cluster: schema creation and key rotation.
         await tx.unsafe(`select pg_advisory_xact_lock(hashtext('switchboard.control'))`)
         await tx.unsafe(SCHEMA_SQL).simple()
-        const [check] = await tx<{ value: string }[]>`select value from switchboard.settings where name = ${KEY_CHECK}`
-        if (check && box) {
-          try {
-            box.open(check.value, `settings/${KEY_CHECK}`)
-          } catch (cause) {
-            throw new SecretsKeyError('the secrets key does not match the one the stored tenants were encrypted with', { cause })
-          }
-        } else if (box) {
-          await tx`insert into switchboard.settings (name, value) values (${KEY_CHECK}, ${box.seal(KEY_CHECK_PLAIN, `settings/${KEY_CHECK}`)})`
-        } else {
-          const [{ count } = { count: 0 }] = await tx<{ count: number }[]>`select count(*)::int as count from switchboard.tenants`
-          if (count > 0) throw new SecretsKeyError(`the control database holds ${count} tenant(s) with encrypted secrets: start the server with --secrets-key (SECRETS_KEY)`)
-        }
+        if (keys) return checkSecretsKey(tx, keys)
+        const [{ count } = { count: 0 }] = await tx<{ count: number }[]>`select count(*)::int as count from switchboard.tenants`
+        if (count > 0) throw new SecretsKeyError(`the control database holds ${count} tenant(s) with encrypted secrets: start the server with --secrets-key (SECRETS_KEY)`)
+        return { reencrypted: 0, tenants: 0, checkRotated: false }
       })
-      return new PostgresTenantStore(sql, box)
+      if (keys?.previous) logRekey(options.logger, rekey)
+      return new PostgresTenantStore(sql, keys, rekey)
     } catch (error) {
       await sql.end({ timeout: 1 }).catch(() => {})
       throw error
@@ -195,14 +203,25 @@ export class PostgresTenantStore implements TenantStore {
   }
 
   #requireBox(): SecretBox {
-    if (!this.#box) throw new SecretsKeyError('tenant secrets are stored encrypted: start the server with --secrets-key (SECRETS_KEY), e.g. the output of `openssl rand -base64 32`')
-    return this.#box
+    if (!this.#keys) throw new SecretsKeyError('tenant secrets are stored encrypted: start the server with --secrets-key (SECRETS_KEY), e.g. the output of `openssl rand -base64 32`')
+    return this.#keys.current
+  }
+
+  /** Opens with the current key, or the previous one (a value a node still on it wrote). */
+  #open(value: string, context: string): string {
+    const current = this.#requireBox()
+    const previous = this.#keys?.previous
+    try {
+      return current.open(value, context)
+    } catch (error) {
+      if (!previous || !(error instanceof SecretsKeyError)) throw error
+      return previous.open(value, context)
+    }
   }
 
   #decode(row: Row): TenantConfig {
-    const box = this.#requireBox()
     const id = row.external_id
-    const open = (value: string | null, field: string) => (value === null ? null : box.open(value, `${id}/${field}`))
+    const open = (value: string | null, field: string) => (value === null ? null : this.#open(value, `${id}/${field}`))
     const jwks = open(row.jwt_jwks, 'jwt_jwks')
     return {
       externalId: id,
@@ -219,4 +238,15 @@ export class PostgresTenantStore implements TenantStore {
       updatedAt: row.updated_at.getTime(),
     }
   }
+}
+
+function logRekey(logger: Logger, report: RekeyReport): void {
+  if (report.reencrypted === 0 && !report.checkRotated) {
+    logger.info({ reencrypted: 0 }, 'secrets key: every stored value is already under the current key; --previous-secrets-key (PREVIOUS_SECRETS_KEY) can be dropped')
+    return
+  }
+  logger.info(
+    { reencrypted: report.reencrypted, tenants: report.tenants },
+    `secrets key rotated: re-encrypted ${report.reencrypted} value(s) of ${report.tenants} tenant(s) under the current key; drop --previous-secrets-key (PREVIOUS_SECRETS_KEY) once every node runs with the new key`,
+  )
 }

@@ -8,7 +8,8 @@
  *
  * The key is 32 bytes given as 64 hex characters or base64 (`openssl rand -base64 32`), from
  * `--secrets-key` / SECRETS_KEY. A check value stored next to the tenants tells a wrong key
- * apart from corrupted data at start (tenant/postgres-tenant-store.ts).
+ * apart from corrupted data at start, and `--previous-secrets-key` rotates to a new key
+ * (tenant/secrets-rekey.ts).
  *
  * @example
  * const box = new SecretBox(parseSecretsKey(process.env.SECRETS_KEY!))
