@@ -18,8 +18,8 @@ import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
 import type { ChangeException, TraceSlot } from '../inspect/delivery-tracer.js'
 import type { Logger } from '../logger.js'
 import type { Catalog, RoleTableFacts, TableFacts } from './catalog.js'
-import type { Change, ChangePosition } from './change.js'
-import { buildChangeData, buildErrorData, ERROR_400_NO_PK, ERROR_401, ERROR_413, variantKey, type PayloadVariant } from './change-payload.js'
+import type { Change } from './change.js'
+import { buildChangeData, buildErrorData, ChangeData, ERROR_400_NO_PK, ERROR_401, ERROR_413, variantKey, type PayloadVariant } from './change-payload.js'
 import type { RlsAuthorizer, VisibilityRequest, VisibilityResult } from './rls-authorizer.js'
 import type { IndexedBinding, SubscriptionIndex } from './subscription-index.js'
 import { claimValuesKey } from './policy-claims.js'
@@ -27,7 +27,7 @@ import { RlsQuarantine } from './rls-quarantine.js'
 
 /** The channel's side of the seam (see postgres-changes-service.ts). */
 export interface ChangeSink {
-  deliverChange(ids: readonly number[], dataJson: string, position: ChangePosition): void
+  deliverChange(ids: readonly number[], data: ChangeData): void
   systemMessage?(status: 'ok' | 'error', message: string): void
 }
 
@@ -144,9 +144,12 @@ export class ChangeDispatcher {
       if (!route) continue
       const { change, table, matches, decisions, contexts } = route
       const seenBy = seenByTable.get(table.oid)
-      const encoded = new Map<string, string>()
-      /** Encoded payload per decision and `select` list (bindings without one: ''). */
-      const payloads = new Map<Decision, Map<string, string>>()
+      const payloads = new ChangePayloads(change, table, this.maxRecordBytes)
+      // The payload of the last subscriber with one binding and no `select`: most of the
+      // others (same role, same old-row visibility) get the same one, without the lookups.
+      let lastDecision: Decision | null = null
+      let lastKeyOnly = false
+      let lastData: ChangeData | null = null
       for (const [entry, bindings] of matches) {
         const ctx = contexts.get(entry)
         if (ctx === undefined) {
@@ -159,16 +162,13 @@ export class ChangeDispatcher {
           continue // its check raised: rls-quarantine.ts
         }
         const decision = decisions.get(ctx.role)!
-        let json: string | null = null
         if (decision.kind === 'skip') {
           tracer?.changeException(change, entry, { kind: 'no_select_privilege', role: entry.auth.role })
           continue
         }
         if (decision.kind === 'error') {
           tracer?.changeException(change, entry, { kind: 'error_payload', error: decision.error })
-          json = encoded.get(decision.error) ?? buildErrorData(change, decision.error)
-          encoded.set(decision.error, json)
-          deliveries += this.#send(entry, bindings.map((b) => b.id), json, change.position)
+          deliveries += this.#send(entry, bindings.map((b) => b.id), payloads.error(decision.error))
           continue
         }
         if (decision.checkCurrent && !seen?.current.has(change)) {
@@ -181,22 +181,18 @@ export class ChangeDispatcher {
           continue
         }
         const keyOnly = decision.keyOnly || !oldVisible
-        let byDecision = payloads.get(decision)
-        if (!byDecision) payloads.set(decision, (byDecision = new Map()))
-        const payload = (select: readonly string[] | null): string => {
-          const memo = select === null ? (keyOnly ? 'k' : 'f') : `${keyOnly ? 'k' : 'f'}:${[...select].sort().join(',')}`
-          let data = byDecision!.get(memo)
-          if (data === undefined) {
-            const variant = this.#variant(table, decision.role, select, keyOnly)
-            const key = variantKey(variant)
-            data = encoded.get(key)
-            if (data === undefined) encoded.set(key, (data = buildChangeData(change, variant, this.maxRecordBytes)))
-            byDecision!.set(memo, data)
-          }
-          return data
-        }
         if (bindings.length === 1) {
-          deliveries += this.#send(entry, [bindings[0]!.id], payload(bindings[0]!.select), change.position)
+          const binding = bindings[0]!
+          if (binding.select !== null) {
+            deliveries += this.#send(entry, [binding.id], payloads.get(decision.role, keyOnly, binding.select))
+            continue
+          }
+          if (decision !== lastDecision || keyOnly !== lastKeyOnly || lastData === null) {
+            lastData = payloads.get(decision.role, keyOnly, null)
+            lastDecision = decision
+            lastKeyOnly = keyOnly
+          }
+          deliveries += this.#send(entry, [binding.id], lastData)
           continue
         }
         // Bindings of one channel with different `select` lists get one message per list.
@@ -207,7 +203,7 @@ export class ChangeDispatcher {
           if (list) list.push(b)
           else bySelect.set(k, [b])
         }
-        for (const group of bySelect.values()) deliveries += this.#send(entry, group.map((b) => b.id), payload(group[0]!.select), change.position)
+        for (const group of bySelect.values()) deliveries += this.#send(entry, group.map((b) => b.id), payloads.get(decision.role, keyOnly, group[0]!.select))
       }
     }
     tracer?.changesDispatched()
@@ -230,24 +226,14 @@ export class ChangeDispatcher {
     return { kind: 'rls_denied', row, role: entry.auth.role, claimPaths: this.catalog.cachedPolicyClaimPaths(entry.auth.role, table.oid) }
   }
 
-  #send(entry: SubscriberEntry, ids: number[], json: string, position: ChangePosition): number {
+  #send(entry: SubscriberEntry, ids: number[], data: ChangeData): number {
     try {
-      entry.sink.deliverChange(ids, json, position)
+      entry.sink.deliverChange(ids, data)
       return 1
     } catch (error) {
       this.logger.error({ err: error }, 'cdc: subscriber threw in deliverChange')
       return 0
     }
-  }
-
-  #variant(table: TableFacts, role: RoleTableFacts | null, select: readonly string[] | null, keyOnly: boolean): PayloadVariant {
-    let columns: Set<string> | null = role === null ? null : new Set(role.selectable)
-    if (select !== null) {
-      const wanted = new Set([...select, ...table.primaryKey])
-      columns = new Set([...(columns ?? table.columns.map((c) => c.name))].filter((c) => wanted.has(c)))
-    }
-    if (columns !== null && table.columns.every((c) => columns!.has(c.name))) columns = null
-    return { columns, oldRecordKeyOnly: keyOnly, primaryKey: table.primaryKey }
   }
 
   /** `#decide` without a round trip: null when the role's facts are not cached. */
@@ -276,5 +262,54 @@ export class ChangeDispatcher {
     return change.hasFullOldRow
       ? { kind: 'deliver', role, checkCurrent: false, checkOld: true, keyOnly: false }
       : { kind: 'deliver', role, checkCurrent: false, checkOld: false, keyOnly: true }
+  }
+}
+
+/**
+ * One change's payloads, each encoded once: per (role's visible columns, `select` list, old-row
+ * shape), and per error. Roles with the same visible columns share one encoding.
+ */
+class ChangePayloads {
+  /** By variantKey (and by error text). */
+  readonly #encoded = new Map<string, ChangeData>()
+  /** By role facts (null: all columns), then old-row shape and sorted `select` list. */
+  readonly #byRole = new Map<RoleTableFacts | null, Map<string, ChangeData>>()
+
+  constructor(
+    private readonly change: Change,
+    private readonly table: TableFacts,
+    private readonly maxRecordBytes: number,
+  ) {}
+
+  get(role: RoleTableFacts | null, keyOnly: boolean, select: readonly string[] | null): ChangeData {
+    let byRole = this.#byRole.get(role)
+    if (!byRole) this.#byRole.set(role, (byRole = new Map()))
+    const memo = select === null ? (keyOnly ? 'k' : 'f') : `${keyOnly ? 'k' : 'f'}:${[...select].sort().join(',')}`
+    let data = byRole.get(memo)
+    if (data === undefined) {
+      const variant = this.#variant(role, select, keyOnly)
+      const key = variantKey(variant)
+      data = this.#encoded.get(key)
+      if (data === undefined) this.#encoded.set(key, (data = new ChangeData(buildChangeData(this.change, variant, this.maxRecordBytes), this.change.position)))
+      byRole.set(memo, data)
+    }
+    return data
+  }
+
+  /** Supabase's error payload (change-payload.ts). */
+  error(error: string): ChangeData {
+    let data = this.#encoded.get(error)
+    if (data === undefined) this.#encoded.set(error, (data = new ChangeData(buildErrorData(this.change, error), this.change.position)))
+    return data
+  }
+
+  #variant(role: RoleTableFacts | null, select: readonly string[] | null, keyOnly: boolean): PayloadVariant {
+    let columns: Set<string> | null = role === null ? null : new Set(role.selectable)
+    if (select !== null) {
+      const wanted = new Set([...select, ...this.table.primaryKey])
+      columns = new Set([...(columns ?? this.table.columns.map((c) => c.name))].filter((c) => wanted.has(c)))
+    }
+    if (columns !== null && this.table.columns.every((c) => columns!.has(c.name))) columns = null
+    return { columns, oldRecordKeyOnly: keyOnly, primaryKey: this.table.primaryKey }
   }
 }

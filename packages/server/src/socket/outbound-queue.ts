@@ -52,6 +52,32 @@ function wireFrame(frame: OutFrame, frameFn: FrameFn): Buffer {
 }
 
 /**
+ * A text frame's complete wire bytes (the frame `wireFrame` would build) with its payload still
+ * to be written: the header is in place, the last `payloadLength` bytes are the caller's to
+ * fill. One allocation for a sender that assembles each recipient's payload from shared parts
+ * (channel/change-frame.ts), instead of a string, its UTF-8 copy and a header concatenated.
+ *
+ * The header is RFC 6455 §5.2 for a server frame, as ws's `Sender.frame` writes it unmasked:
+ * FIN + opcode, then the length in 7 bits, or 126 + 16 bits, or 127 + 64 bits (big-endian).
+ */
+export function allocTextFrame(payloadLength: number): Buffer {
+  const headerLength = payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10
+  const wire = Buffer.allocUnsafe(headerLength + payloadLength)
+  wire[0] = 0x80 | OPCODE_TEXT
+  if (headerLength === 2) {
+    wire[1] = payloadLength
+  } else if (headerLength === 4) {
+    wire[1] = 126
+    wire.writeUInt16BE(payloadLength, 2)
+  } else {
+    wire[1] = 127
+    wire.writeUInt32BE(Math.floor(payloadLength / 2 ** 32), 2)
+    wire.writeUInt32BE(payloadLength >>> 0, 6)
+  }
+  return wire
+}
+
+/**
  * The last frame list a flush concatenated in this turn: the next socket with exactly the same
  * frames (the next member of the same room) writes the same Buffer.
  */
