@@ -49,11 +49,29 @@ interface Routed {
   matches: Map<SubscriberEntry, IndexedBinding<SubscriberEntry>[]>
   /** Decisions per role (a decision depends on the context only through its role). */
   decisions: Map<string, Decision>
-  /** The auth context each subscriber was routed under (a token refresh mid-batch applies from the next batch). */
-  contexts: Map<SubscriberEntry, AuthContext>
+  /**
+   * The auth context each subscriber was routed under, in the order of `matches` (undefined:
+   * registered after the change). A token refresh mid-batch applies from the next batch.
+   */
+  contexts: (AuthContext | undefined)[]
 }
 
 export interface DispatchStats { deliveries: number; authQueries: number }
+
+// ─── Bounded turns ──────────────────────────────────────────────────────────────────────
+// A batch that queued up while the server was behind can hold hundreds of changes, each for
+// 1,000 subscribers: delivered in one synchronous run, that is hundreds of MB of frames, all
+// live at once, queued before the first socket write, each socket's hundreds of frames
+// concatenated in one Buffer, and the replication stream unread meanwhile (seen in the CDC
+// bench on 2026-12-02 past its capacity: batches of 500 changes, 12 s per batch). So the
+// batch's changes are delivered in turns of about DELIVERIES_PER_TURN, and the event loop
+// flushes each turn's frames (socket/outbound-queue.ts) before the next: each socket still gets
+// a turn's frames in one write, and they are garbage once written. Changes are still delivered whole and in order; a subscriber
+// that registers between turns was registered after the batch was positioned and is owed none
+// of it (it is not among the routed `matches`); one that leaves gets nothing more (its channel
+// drops deliveries once closed).
+const DELIVERIES_PER_TURN = 16_384
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export class ChangeDispatcher {
   constructor(
@@ -97,14 +115,16 @@ export class ChangeDispatcher {
       const table = await this.catalog.table(change.schema, change.table)
       if (!table) continue
       const decisions = new Map<string, Decision>()
-      const contexts = new Map<SubscriberEntry, AuthContext>()
+      const contexts: (AuthContext | undefined)[] = new Array(matches.size)
       let keys = visibilityKeys.get(table.oid)
       if (!keys) visibilityKeys.set(table.oid, (keys = new Map()))
       let last: VisibilityRequest | undefined
+      let at = -1
       for (const entry of matches.keys()) {
+        at++
         if (entry.cursor >= change.position.seq) continue
         const ctx = entry.auth
-        contexts.set(entry, ctx)
+        contexts[at] = ctx
         let decision = decisions.get(ctx.role)
         if (!decision) decisions.set(ctx.role, (decision = this.#decideCached(change, table, ctx) ?? (await this.#decide(change, table, ctx))))
         if (decision.kind !== 'deliver' || (!decision.checkCurrent && !decision.checkOld)) continue
@@ -139,9 +159,14 @@ export class ChangeDispatcher {
     }
 
     let deliveries = 0
+    let turnStart = 0
     for (const candidate of changes) {
       const route = routed.get(candidate)
       if (!route) continue
+      if (deliveries - turnStart >= DELIVERIES_PER_TURN) {
+        await nextTurn()
+        turnStart = deliveries
+      }
       const { change, table, matches, decisions, contexts } = route
       const seenBy = seenByTable.get(table.oid)
       const payloads = new ChangePayloads(change, table, this.maxRecordBytes)
@@ -150,8 +175,9 @@ export class ChangeDispatcher {
       let lastDecision: Decision | null = null
       let lastKeyOnly = false
       let lastData: ChangeData | null = null
+      let at = -1
       for (const [entry, bindings] of matches) {
-        const ctx = contexts.get(entry)
+        const ctx = contexts[++at]
         if (ctx === undefined) {
           tracer?.changeException(change, entry, { kind: 'joined_after', cursor: entry.cursor })
           continue // registered after this change was positioned

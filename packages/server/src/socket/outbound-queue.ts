@@ -52,29 +52,28 @@ function wireFrame(frame: OutFrame, frameFn: FrameFn): Buffer {
 }
 
 /**
- * A text frame's complete wire bytes (the frame `wireFrame` would build) with its payload still
- * to be written: the header is in place, the last `payloadLength` bytes are the caller's to
- * fill. One allocation for a sender that assembles each recipient's payload from shared parts
- * (channel/change-frame.ts), instead of a string, its UTF-8 copy and a header concatenated.
- *
- * The header is RFC 6455 §5.2 for a server frame, as ws's `Sender.frame` writes it unmasked:
- * FIN + opcode, then the length in 7 bits, or 126 + 16 bits, or 127 + 64 bits (big-endian).
+ * The header of a text frame of `payloadLength` bytes, as `wireFrame` (ws's `Sender.frame`,
+ * unmasked) writes it, for a sender that assembles each recipient's frame from shared parts in
+ * one buffer (channel/change-frame.ts) instead of a string, its UTF-8 copy and a concatenation.
+ * RFC 6455 §5.2: FIN + opcode, then the length in 7 bits, or 126 + 16 bits, or 127 + 64 bits.
  */
-export function allocTextFrame(payloadLength: number): Buffer {
-  const headerLength = payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10
-  const wire = Buffer.allocUnsafe(headerLength + payloadLength)
-  wire[0] = 0x80 | OPCODE_TEXT
-  if (headerLength === 2) {
-    wire[1] = payloadLength
-  } else if (headerLength === 4) {
-    wire[1] = 126
-    wire.writeUInt16BE(payloadLength, 2)
+export function textFrameHeaderLength(payloadLength: number): number {
+  return payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10
+}
+
+/** Writes the header of `textFrameHeaderLength(payloadLength)` bytes at `at`. */
+export function writeTextFrameHeader(target: Buffer, at: number, payloadLength: number): void {
+  target[at] = 0x80 | OPCODE_TEXT
+  if (payloadLength < 126) {
+    target[at + 1] = payloadLength
+  } else if (payloadLength < 65536) {
+    target[at + 1] = 126
+    target.writeUInt16BE(payloadLength, at + 2)
   } else {
-    wire[1] = 127
-    wire.writeUInt32BE(Math.floor(payloadLength / 2 ** 32), 2)
-    wire.writeUInt32BE(payloadLength >>> 0, 6)
+    target[at + 1] = 127
+    target.writeUInt32BE(Math.floor(payloadLength / 2 ** 32), at + 2)
+    target.writeUInt32BE(payloadLength >>> 0, at + 6)
   }
-  return wire
 }
 
 /**
