@@ -50,7 +50,11 @@ export class ChangeFrameEncoder {
     const tail = this.#tail
     const length = head.length + idsBytes.length + body.length + (mark === null ? 0 : mark.length) + tail.length
     const headerLength = textFrameHeaderLength(length)
-    const wire = allocate(headerLength + length)
+    // From Node's 8 KiB pool, as the frames before were. Not from larger slabs of our own (tried:
+    // fewer pool refills, a few % of the server's time at most): a slow socket holding one frame
+    // from each of many changes would pin a whole slab per frame, maxBufferedBytesPerSocket ×
+    // (slab / frame) of memory at worst, against the pool's ×20.
+    const wire = Buffer.allocUnsafe(headerLength + length)
     writeTextFrameHeader(wire, 0, length)
     // TypedArray#set, not Buffer#copy: the same memmove without Buffer's argument checks.
     let at = headerLength
@@ -95,25 +99,4 @@ function markBytes(position: ChangePosition): Buffer {
     markedSeq = position.seq
   }
   return markedBytes
-}
-
-// Frames are cut from slabs of SLAB_BYTES, as Buffer.allocUnsafe cuts small buffers from its
-// 8 KiB pool, but larger: one change to 1,000 subscribers takes ~400 KiB of frames, ~50 pool
-// refills (a new ArrayBuffer each) with Node's pool, two with these. A slab lives as long as a
-// frame cut from it is queued or being written, as Node's pool does.
-const SLAB_BYTES = 256 * 1024
-/** Frames larger than this get their own buffer (a slab holds at least 32 of them). */
-const SLAB_MAX_FRAME = SLAB_BYTES / 32
-let slab = Buffer.allocUnsafeSlow(0)
-let slabUsed = 0
-
-function allocate(size: number): Buffer {
-  if (size > SLAB_MAX_FRAME) return Buffer.allocUnsafe(size)
-  if (slabUsed + size > slab.length) {
-    slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
-    slabUsed = 0
-  }
-  const frame = slab.subarray(slabUsed, slabUsed + size)
-  slabUsed += (size + 7) & ~7 // 8-byte aligned, as Node's pool
-  return frame
 }

@@ -119,7 +119,7 @@ describe('ChangeFrameEncoder', () => {
       }
     }
     expect(checked).toBeGreaterThan(1000)
-    // Frames share slabs: none was overwritten by a later one.
+    // Frames share Node's buffer pool: none was overwritten by a later one.
     expect(kept.every(([wire, expected]) => wire.equals(expected))).toBe(true)
   })
 
