@@ -464,6 +464,26 @@ async function ladder(ctx, { strategy, policy }) {
 
 // ─── main ───────────────────────────────────────────────────────────────────────────────
 
+/** Writes a run's result to bench/results/<kind>-<date>.json, with the machine's facts; returns the path. */
+function writeResults(kind, options, result) {
+  mkdirSync(resultsDir, { recursive: true })
+  const file = join(resultsDir, `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+  writeFileSync(file, JSON.stringify({
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin, loadAverage: loadavg() },
+    options,
+    ...result,
+  }, null, 2))
+  return file
+}
+
+/** Ends a run that is a mode of its own (--compare, --tracing): reports, stops Postgres, exits. */
+async function endRun(file) {
+  console.log(`  took ${Math.round((Date.now() - started) / 1000)} s; wrote ${file}`)
+  await sql.end({ timeout: 2 })
+  await pg.stop()
+  process.exit(0)
+}
+
 const started = Date.now()
 const pg = await startPostgres({ tmpPrefix: 'switchboard-bench-cdc-', extraFlags: ['-c', 'max_connections=200'] })
 const PROFILE_DIR = option('profile', null) // a directory: the server runs under `node --cpu-prof`
@@ -492,24 +512,12 @@ try {
     await server.stop('stop')
     const result = await compareRun(ctx)
     await writer.stop()
-    mkdirSync(resultsDir, { recursive: true })
-    const file = join(resultsDir, `cdc-compare-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-    writeFileSync(file, JSON.stringify({
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin, loadAverage: loadavg() },
-      options: { REPS, WARMUP_MS, SUBSCRIBERS, USERS, FIXED_RATES, FIXED_MS, POLICY_NAMES, COMPARE },
-      ...result,
-    }, null, 2))
-    console.log(`  took ${Math.round((Date.now() - started) / 1000)} s; wrote ${file}`)
-    await sql.end({ timeout: 2 })
-    await pg.stop()
-    process.exit(0)
+    await endRun(writeResults('cdc-compare', { REPS, WARMUP_MS, SUBSCRIBERS, USERS, FIXED_RATES, FIXED_MS, POLICY_NAMES, COMPARE }, result))
   }
   if (TRACING) {
     // --tracing is its own run (tracingRun); the standard run below does not start.
     const result = await tracingRun(ctx)
     await writer.stop()
-    mkdirSync(resultsDir, { recursive: true })
-    const file = join(resultsDir, `cdc-tracing-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
     await server.call('stop').catch(() => server.kill())
     if (PROFILE_DIR) {
       // The server writes its profile as it exits: the share of its running time in the inspector's code.
@@ -525,15 +533,7 @@ try {
         console.log(`  profile: the inspector's code is ${(shares.inspector * 100).toFixed(2)} % of the server's running time over the run, tracing on half of it; GC ${(shares.gc * 100).toFixed(1)} %`)
       }
     }
-    writeFileSync(file, JSON.stringify({
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin },
-      options: { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, FIXED_INSERTS, FIXED_MS, POLICY_NAMES },
-      ...result,
-    }, null, 2))
-    console.log(`  took ${Math.round((Date.now() - started) / 1000)} s; wrote ${file}`)
-    await sql.end({ timeout: 2 })
-    await pg.stop()
-    process.exit(0)
+    await endRun(writeResults('cdc-tracing', { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, FIXED_INSERTS, FIXED_MS, POLICY_NAMES }, result))
   }
   const reps = []
   for (let rep = 0; rep < REPS; rep++) {
