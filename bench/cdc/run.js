@@ -50,6 +50,11 @@
  *            subscribers, --fixed-inserts/s for 5 s: deliveries per server CPU-second), then the
  *            ladder with every rate measured off and on on the same subscribers (drained between
  *            the halves). Reports paired on/off ratios. No baseline. Policies default to `tenant`.
+ *        [--compare NAME=/abs/path/to/packages/server/dist[,NAME2=…] [--fixed-inserts 40,120]]
+ *            server CPU per delivery, this build against others in the same run: per repetition,
+ *            each build in turn (order alternating) serves the engine (per-context) a fixed load
+ *            (--subscribers over --users, each --fixed-inserts/s for 5 s) and reports deliveries
+ *            per server CPU-second. Reports medians and paired ratios to this build. No ladder.
  *        BENCH_TRACE=1 prints per-stage server timestamps (trace.js).
  * Writes bench/results/cdc-<date>.json.
  */
@@ -95,7 +100,14 @@ const POLICIES = {
   },
 }
 const TRACING = flag('tracing')
-const FIXED_INSERTS = Number(option('fixed-inserts', 40))
+const FIXED_RATES = option('fixed-inserts', '40').split(',').map(Number)
+const FIXED_INSERTS = FIXED_RATES[0]
+/** `--compare`: other server builds (their `packages/server/dist`), by name. */
+const COMPARE = option('compare', null)?.split(',').map((pair) => {
+  const at = pair.indexOf('=')
+  if (at <= 0) throw new Error(`--compare wants NAME=/abs/path/to/dist, got ${pair}`)
+  return { name: pair.slice(0, at), dist: pair.slice(at + 1) }
+}) ?? null
 const FIXED_MS = 5_000
 const POLICY_NAMES = option('policies', TRACING ? 'tenant' : 'tenant,per-user').split(',')
 for (const name of POLICY_NAMES) if (!POLICIES[name]) throw new Error(`unknown policy ${name}`)
@@ -256,6 +268,8 @@ const describe = (r) => `p50 ${r.p50} ms, p99 ${r.p99 ?? `> ${GRACE_MS}`} ms${r.
   `CPU % server ${r.serverCpu} clients ${r.clientsCpu} postgres ${r.postgresCpu} writer ${r.writerCpu}; ` +
   `run-queue wait % server ${r.serverWait} clients ${r.clientsWait}; load ${r.loadAverage}; RLS queries/s ${r.authQueriesPerSecond}`
 const round = (x) => Math.round(x * 10) / 10
+/** a / b to three decimals; null when either is missing or b is 0. */
+const ratio = (a, b) => (b > 0 && a != null && b != null ? Math.round((a / b) * 1000) / 1000 : null)
 
 async function withClients(ctx, count, users, tenant, unique, table, body) {
   const clients = spawnChild('clients.js', '1')
@@ -283,10 +297,10 @@ async function lightLoad(ctx, policy) {
 }
 
 /** 1,000 subscribers at FIXED_INSERTS/s for FIXED_MS: deliveries per second of server CPU. */
-async function fixedLoad(ctx, policy) {
+async function fixedLoad(ctx, policy, rate = FIXED_INSERTS) {
   await ctx.server.call('strategy', { perSubscriber: false })
   return withClients(ctx, SUBSCRIBERS, USERS, 'fixed', false, POLICIES[policy].table, async (c) => {
-    const r = await measure(c, FIXED_INSERTS, policy, 'fixed', SUBSCRIBERS, FIXED_MS)
+    const r = await measure(c, rate, policy, 'fixed', SUBSCRIBERS, FIXED_MS)
     ctx.writer.set(0, policy, 'fixed')
     await drain(c.clients)
     r.deliveriesPerServerCpuSecond = r.serverCpu > 0 ? Math.round(r.deliveries / (r.serverCpu / 100)) : null
@@ -347,7 +361,6 @@ async function tracingRun(ctx) {
     reps.push(byPolicy)
   }
   await setTracing(ctx.port, false)
-  const ratio = (on, off) => (off > 0 && on != null && off != null ? Math.round((on / off) * 1000) / 1000 : null)
   const perCpu = (r) => (r.serverCpu > 0 ? r.deliveries / (r.serverCpu / 100) : null)
   const summary = {}
   console.log(`\nsummary: tracing on / off, ${REPS} reps`)
@@ -380,6 +393,53 @@ async function tracingRun(ctx) {
   return { summary, reps }
 }
 
+/**
+ * `--compare`: per repetition, each build (this one first, then the others; order alternating)
+ * in its own server process serves each fixed rate; deliveries per server CPU-second, and the
+ * ratio of each build to this one within the repetition.
+ */
+async function compareRun(ctx) {
+  const builds = [{ name: 'this', dist: null }, ...COMPARE]
+  const reps = []
+  for (let rep = 0; rep < REPS; rep++) {
+    console.log(`rep ${rep + 1}/${REPS}`)
+    const byBuild = {}
+    for (const build of rep % 2 === 0 ? builds : [...builds].reverse()) {
+      const server = spawnChild('server-proc.js', '0', {
+        env: { ...ctx.serverEnv, ...(build.dist ? { BENCH_SERVER_DIST: build.dist } : {}) },
+        // --profile: one profile per build and repetition, named after both.
+        execArgv: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `${build.name}-rep${rep + 1}.cpuprofile`] : [],
+      })
+      try {
+        const { port } = await server.ready
+        byBuild[build.name] = {}
+        for (const policy of POLICY_NAMES) {
+          for (const rate of FIXED_RATES) {
+            const r = await fixedLoad({ ...ctx, server, port }, policy, rate)
+            byBuild[build.name][`${policy}@${rate}`] = r
+            console.log(`  ${build.name.padEnd(8)} ${policy} ${rate}/s × ${SUBSCRIBERS}: ${Math.round(r.deliveries)} deliveries/s, ${r.deliveriesPerServerCpuSecond} per server CPU-second; ${describe(r)}`)
+          }
+        }
+      } finally {
+        await server.stop('stop')
+      }
+    }
+    reps.push(byBuild)
+  }
+  const summary = {}
+  console.log('\nsummary (medians of', REPS, 'reps): deliveries per server CPU-second')
+  for (const key of Object.keys(reps[0].this)) {
+    const line = {}
+    for (const { name } of builds) {
+      line[name] = median(reps.map((r) => r[name][key].deliveriesPerServerCpuSecond))
+      if (name !== 'this') line[`this/${name}`] = median(reps.map((r) => ratio(r.this[key].deliveriesPerServerCpuSecond, r[name][key].deliveriesPerServerCpuSecond)))
+    }
+    summary[key] = line
+    console.log(`  ${key}: ${Object.entries(line).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  }
+  return { summary, reps }
+}
+
 async function ladder(ctx, { strategy, policy }) {
   const perSubscriber = strategy === 'per-subscriber'
   await ctx.server.call('strategy', { perSubscriber })
@@ -404,11 +464,32 @@ async function ladder(ctx, { strategy, policy }) {
 
 // ─── main ───────────────────────────────────────────────────────────────────────────────
 
+/** Writes a run's result to bench/results/<kind>-<date>.json, with the machine's facts; returns the path. */
+function writeResults(kind, options, result) {
+  mkdirSync(resultsDir, { recursive: true })
+  const file = join(resultsDir, `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+  writeFileSync(file, JSON.stringify({
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin, loadAverage: loadavg() },
+    options,
+    ...result,
+  }, null, 2))
+  return file
+}
+
+/** Ends a run that is a mode of its own (--compare, --tracing): reports, stops Postgres, exits. */
+async function endRun(file) {
+  console.log(`  took ${Math.round((Date.now() - started) / 1000)} s; wrote ${file}`)
+  await sql.end({ timeout: 2 })
+  await pg.stop()
+  process.exit(0)
+}
+
 const started = Date.now()
 const pg = await startPostgres({ tmpPrefix: 'switchboard-bench-cdc-', extraFlags: ['-c', 'max_connections=200'] })
 const PROFILE_DIR = option('profile', null) // a directory: the server runs under `node --cpu-prof`
+const serverEnv = { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET, ...(TRACING ? { BENCH_ADMIN_KEY } : {}) }
 const server = spawnChild('server-proc.js', '0', {
-  env: { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET, ...(TRACING ? { BENCH_ADMIN_KEY } : {}) },
+  env: serverEnv,
   execArgv: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [],
 })
 const sql = postgres(pg.url, { max: 8, onnotice: () => {} })
@@ -424,14 +505,19 @@ try {
     `).simple()
   }
   const writer = startWriter(sql)
-  const ctx = { port, server, writer, pgCpuUs: pg.cpuUs }
+  const ctx = { port, server, writer, pgCpuUs: pg.cpuUs, serverEnv }
   console.log(`Postgres Changes bench: ${SUBSCRIBERS} subscribers over ${USERS} users, ${REPS} reps, ${cpus().length} cores${canPin ? ' (server core 0, clients core 1)' : ''}`)
+  if (COMPARE) {
+    // Its own run: one server at a time (they would share the replication slot).
+    await server.stop('stop')
+    const result = await compareRun(ctx)
+    await writer.stop()
+    await endRun(writeResults('cdc-compare', { REPS, WARMUP_MS, SUBSCRIBERS, USERS, FIXED_RATES, FIXED_MS, POLICY_NAMES, COMPARE }, result))
+  }
   if (TRACING) {
     // --tracing is its own run (tracingRun); the standard run below does not start.
     const result = await tracingRun(ctx)
     await writer.stop()
-    mkdirSync(resultsDir, { recursive: true })
-    const file = join(resultsDir, `cdc-tracing-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
     await server.call('stop').catch(() => server.kill())
     if (PROFILE_DIR) {
       // The server writes its profile as it exits: the share of its running time in the inspector's code.
@@ -447,15 +533,7 @@ try {
         console.log(`  profile: the inspector's code is ${(shares.inspector * 100).toFixed(2)} % of the server's running time over the run, tracing on half of it; GC ${(shares.gc * 100).toFixed(1)} %`)
       }
     }
-    writeFileSync(file, JSON.stringify({
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: canPin },
-      options: { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, FIXED_INSERTS, FIXED_MS, POLICY_NAMES },
-      ...result,
-    }, null, 2))
-    console.log(`  took ${Math.round((Date.now() - started) / 1000)} s; wrote ${file}`)
-    await sql.end({ timeout: 2 })
-    await pg.stop()
-    process.exit(0)
+    await endRun(writeResults('cdc-tracing', { REPS, WARMUP_MS, DURATION_MS, GRACE_MS, SUBSCRIBERS, USERS, LIGHT, P99_LIMIT_MS, FIXED_INSERTS, FIXED_MS, POLICY_NAMES }, result))
   }
   const reps = []
   for (let rep = 0; rep < REPS; rep++) {

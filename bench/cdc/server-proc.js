@@ -16,10 +16,12 @@
  * IPC: reports `{ ready, port }`; answers `{ id, cmd: 'stats' }` with CPU time and the CDC
  * counters, `{ id, cmd: 'strategy', perSubscriber }` and `{ id, cmd: 'stop' }`.
  */
+import { pathToFileURL } from 'node:url'
 import { serve } from '../lib/child-ipc.js'
 import { runQueueWaitNs } from '../lib/cpu.js'
 
-const dist = new URL('../../packages/server/dist/', import.meta.url)
+// BENCH_SERVER_DIST: another build's packages/server/dist (run.js --compare).
+const dist = process.env.BENCH_SERVER_DIST ? pathToFileURL(`${process.env.BENCH_SERVER_DIST.replace(/\/$/, '')}/`) : new URL('../../packages/server/dist/', import.meta.url)
 const { createLogger, startSwitchboard } = await import(new URL('index.js', dist).href)
 const { RlsAuthorizer } = await import(new URL('cdc/rls-authorizer.js', dist).href)
 const { Catalog } = await import(new URL('cdc/catalog.js', dist).href)

@@ -8,7 +8,7 @@
  * clients (the Supabase server skips them too).
  */
 import type { InboundMessage, UserBroadcast } from './message.js'
-import { type DecodeResult, type Serializer, decodeUtf8, readRef, userBroadcastPayloadJson } from './serializer.js'
+import { type DecodeResult, type JsonPayloadAffixes, type Serializer, decodeUtf8, readRef, userBroadcastPayloadJson } from './serializer.js'
 
 function decode(data: Uint8Array, isBinary: boolean): DecodeResult {
   if (isBinary) return { ok: false, error: 'binary frames are not part of vsn 1.0.0' }
@@ -44,8 +44,13 @@ function encode(_joinRef: string | null, ref: string | null, topic: string, even
   return JSON.stringify({ topic, event, payload, ref })
 }
 
-function encodeJsonPayload(_joinRef: string | null, ref: string | null, topic: string, event: string, payloadJson: string): string {
-  return `{"topic":${JSON.stringify(topic)},"event":${JSON.stringify(event)},"payload":${payloadJson},"ref":${JSON.stringify(ref)}}`
+function encodeJsonPayload(joinRef: string | null, ref: string | null, topic: string, event: string, payloadJson: string): string {
+  const { prefix, suffix } = jsonPayloadAffixes(joinRef, ref, topic, event)
+  return prefix + payloadJson + suffix
+}
+
+function jsonPayloadAffixes(_joinRef: string | null, ref: string | null, topic: string, event: string): JsonPayloadAffixes {
+  return { prefix: `{"topic":${JSON.stringify(topic)},"event":${JSON.stringify(event)},"payload":`, suffix: `,"ref":${JSON.stringify(ref)}}` }
 }
 
 function encodeUserBroadcast(topic: string, broadcast: UserBroadcast): string | null {
@@ -61,5 +66,6 @@ export const serializerV1: Serializer = Object.freeze({
   decode,
   encode,
   encodeJsonPayload,
+  jsonPayloadAffixes,
   encodeUserBroadcast,
 })

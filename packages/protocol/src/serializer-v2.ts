@@ -17,7 +17,7 @@
  * handler), so replies and pushes are always JSON text here.
  */
 import type { InboundMessage, UserBroadcast } from './message.js'
-import { type DecodeResult, type Frame, type Serializer, decodeUtf8, readRef, userBroadcastPayloadJson } from './serializer.js'
+import { type DecodeResult, type JsonPayloadAffixes, type Frame, type Serializer, decodeUtf8, readRef, userBroadcastPayloadJson } from './serializer.js'
 
 export const KIND_USER_BROADCAST_PUSH = 3
 export const KIND_USER_BROADCAST = 4
@@ -120,7 +120,12 @@ function encode(joinRef: string | null, ref: string | null, topic: string, event
 }
 
 function encodeJsonPayload(joinRef: string | null, ref: string | null, topic: string, event: string, payloadJson: string): string {
-  return `[${JSON.stringify(joinRef)},${JSON.stringify(ref)},${JSON.stringify(topic)},${JSON.stringify(event)},${payloadJson}]`
+  const { prefix, suffix } = jsonPayloadAffixes(joinRef, ref, topic, event)
+  return prefix + payloadJson + suffix
+}
+
+function jsonPayloadAffixes(joinRef: string | null, ref: string | null, topic: string, event: string): JsonPayloadAffixes {
+  return { prefix: `[${JSON.stringify(joinRef)},${JSON.stringify(ref)},${JSON.stringify(topic)},${JSON.stringify(event)},`, suffix: ']' }
 }
 
 function encodeUserBroadcast(topic: string, broadcast: UserBroadcast): Frame | null {
@@ -156,5 +161,6 @@ export const serializerV2: Serializer = Object.freeze({
   decode,
   encode,
   encodeJsonPayload,
+  jsonPayloadAffixes,
   encodeUserBroadcast,
 })

@@ -13,6 +13,9 @@ export type DecodeResult = { ok: true; message: InboundMessage } | { ok: false; 
 /** One outbound WebSocket message: text or binary. */
 export type Frame = string | Uint8Array
 
+/** What goes before and after a pre-encoded payload (Serializer.jsonPayloadAffixes). */
+export interface JsonPayloadAffixes { prefix: string; suffix: string }
+
 export interface Serializer {
   readonly vsn: Vsn
   /** Decodes one WebSocket message. Never throws: malformed input gives `{ ok: false }`. */
@@ -21,6 +24,12 @@ export interface Serializer {
   encode(joinRef: string | null, ref: string | null, topic: string, event: string, payload: unknown): string
   /** Encodes a message whose payload is already JSON text (pre-encoded once for many recipients). */
   encodeJsonPayload(joinRef: string | null, ref: string | null, topic: string, event: string, payloadJson: string): string
+  /**
+   * The text around the payload of `encodeJsonPayload`: `prefix + payloadJson + suffix` is
+   * exactly `encodeJsonPayload(joinRef, ref, topic, event, payloadJson)`. For a sender that
+   * builds many messages of one topic around shared payload bytes (postgres_changes frames).
+   */
+  jsonPayloadAffixes(joinRef: string | null, ref: string | null, topic: string, event: string): JsonPayloadAffixes
   /** Encodes a user broadcast for delivery, or returns null when this format cannot carry it (binary payload to vsn 1.0.0). */
   encodeUserBroadcast(topic: string, broadcast: UserBroadcast): Frame | null
 }

@@ -104,6 +104,13 @@ describe('serializerV1', () => {
       expect(spliced).toBe('{"topic":"realtime:\\"q\\"","event":"broadcast","payload":{"type":"broadcast","event":"cursor","payload":{"x":1}},"ref":null}')
       expect(spliced).toBe(serializerV1.encode('3', null, 'realtime:"q"', 'broadcast', payload))
     })
+
+    it('jsonPayloadAffixes are the text around the payload of encodeJsonPayload', () => {
+      for (const [ref, topic] of [[null, 'realtime:"q" ☕'], ['7', 'realtime:room']] as const) {
+        const { prefix, suffix } = serializerV1.jsonPayloadAffixes(null, ref, topic, 'postgres_changes')
+        expect(prefix + '{"ids":[1]}' + suffix).toBe(serializerV1.encodeJsonPayload(null, ref, topic, 'postgres_changes', '{"ids":[1]}'))
+      }
+    })
   })
 
   describe('encodeUserBroadcast', () => {

@@ -251,6 +251,13 @@ describe('serializerV2', () => {
       expect(spliced).toBe(serializerV2.encode(null, null, 'realtime:room1', 'broadcast', payload))
     })
 
+    it('jsonPayloadAffixes are the text around the payload of encodeJsonPayload', () => {
+      for (const [joinRef, ref, topic] of [[null, null, 'realtime:"q" ☕'], ['3', '7', 'realtime:room']] as const) {
+        const { prefix, suffix } = serializerV2.jsonPayloadAffixes(joinRef, ref, topic, 'postgres_changes')
+        expect(prefix + '{"ids":[1]}' + suffix).toBe(serializerV2.encodeJsonPayload(joinRef, ref, topic, 'postgres_changes', '{"ids":[1]}'))
+      }
+    })
+
     it('round-trips through decode', () => {
       const text = serializerV2.encode('3', '9', 'realtime:room1', 'phx_leave', {})
       expect(decodeOk(utf8(text), false)).toEqual({

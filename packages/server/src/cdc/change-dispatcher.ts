@@ -18,8 +18,8 @@ import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
 import type { ChangeException, TraceSlot } from '../inspect/delivery-tracer.js'
 import type { Logger } from '../logger.js'
 import type { Catalog, RoleTableFacts, TableFacts } from './catalog.js'
-import type { Change, ChangePosition } from './change.js'
-import { buildChangeData, buildErrorData, ERROR_400_NO_PK, ERROR_401, ERROR_413, variantKey, type PayloadVariant } from './change-payload.js'
+import type { Change } from './change.js'
+import { buildChangeData, buildErrorData, ChangeData, ERROR_400_NO_PK, ERROR_401, ERROR_413, variantKey, type PayloadVariant } from './change-payload.js'
 import type { RlsAuthorizer, VisibilityRequest, VisibilityResult } from './rls-authorizer.js'
 import type { IndexedBinding, SubscriptionIndex } from './subscription-index.js'
 import { claimValuesKey } from './policy-claims.js'
@@ -27,7 +27,7 @@ import { RlsQuarantine } from './rls-quarantine.js'
 
 /** The channel's side of the seam (see postgres-changes-service.ts). */
 export interface ChangeSink {
-  deliverChange(ids: readonly number[], dataJson: string, position: ChangePosition): void
+  deliverChange(ids: readonly number[], data: ChangeData): void
   systemMessage?(status: 'ok' | 'error', message: string): void
 }
 
@@ -49,11 +49,29 @@ interface Routed {
   matches: Map<SubscriberEntry, IndexedBinding<SubscriberEntry>[]>
   /** Decisions per role (a decision depends on the context only through its role). */
   decisions: Map<string, Decision>
-  /** The auth context each subscriber was routed under (a token refresh mid-batch applies from the next batch). */
-  contexts: Map<SubscriberEntry, AuthContext>
+  /**
+   * The auth context each subscriber was routed under, in the order of `matches` (undefined:
+   * registered after the change). A token refresh mid-batch applies from the next batch.
+   */
+  contexts: (AuthContext | undefined)[]
 }
 
 export interface DispatchStats { deliveries: number; authQueries: number }
+
+// ─── Bounded turns ──────────────────────────────────────────────────────────────────────
+// A batch that queued up while the server was behind can hold hundreds of changes, each for
+// 1,000 subscribers: delivered in one synchronous run, that is hundreds of MB of frames, all
+// live at once, queued before the first socket write, each socket's hundreds of frames
+// concatenated in one Buffer, and the replication stream unread meanwhile (seen in the CDC
+// bench on 2026-12-02 past its capacity: batches of 500 changes, 12 s per batch). So the
+// batch's changes are delivered in turns of about DELIVERIES_PER_TURN, and the event loop
+// flushes each turn's frames (socket/outbound-queue.ts) before the next: each socket still gets
+// a turn's frames in one write, and they are garbage once written. Changes are still delivered whole and in order; a subscriber
+// that registers between turns was registered after the batch was positioned and is owed none
+// of it (it is not among the routed `matches`); one that leaves gets nothing more (its channel
+// drops deliveries once closed).
+const DELIVERIES_PER_TURN = 16_384
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export class ChangeDispatcher {
   constructor(
@@ -97,14 +115,16 @@ export class ChangeDispatcher {
       const table = await this.catalog.table(change.schema, change.table)
       if (!table) continue
       const decisions = new Map<string, Decision>()
-      const contexts = new Map<SubscriberEntry, AuthContext>()
+      const contexts: (AuthContext | undefined)[] = new Array(matches.size)
       let keys = visibilityKeys.get(table.oid)
       if (!keys) visibilityKeys.set(table.oid, (keys = new Map()))
       let last: VisibilityRequest | undefined
+      let at = -1
       for (const entry of matches.keys()) {
+        at++
         if (entry.cursor >= change.position.seq) continue
         const ctx = entry.auth
-        contexts.set(entry, ctx)
+        contexts[at] = ctx
         let decision = decisions.get(ctx.role)
         if (!decision) decisions.set(ctx.role, (decision = this.#decideCached(change, table, ctx) ?? (await this.#decide(change, table, ctx))))
         if (decision.kind !== 'deliver' || (!decision.checkCurrent && !decision.checkOld)) continue
@@ -139,16 +159,25 @@ export class ChangeDispatcher {
     }
 
     let deliveries = 0
+    let turnStart = 0
     for (const candidate of changes) {
       const route = routed.get(candidate)
       if (!route) continue
+      if (deliveries - turnStart >= DELIVERIES_PER_TURN) {
+        await nextTurn()
+        turnStart = deliveries
+      }
       const { change, table, matches, decisions, contexts } = route
       const seenBy = seenByTable.get(table.oid)
-      const encoded = new Map<string, string>()
-      /** Encoded payload per decision and `select` list (bindings without one: ''). */
-      const payloads = new Map<Decision, Map<string, string>>()
+      const payloads = new ChangePayloads(change, table, this.maxRecordBytes)
+      // The payload of the last subscriber with one binding and no `select`: most of the
+      // others (same role, same old-row visibility) get the same one, without the lookups.
+      let lastDecision: Decision | null = null
+      let lastKeyOnly = false
+      let lastData: ChangeData | null = null
+      let at = -1
       for (const [entry, bindings] of matches) {
-        const ctx = contexts.get(entry)
+        const ctx = contexts[++at]
         if (ctx === undefined) {
           tracer?.changeException(change, entry, { kind: 'joined_after', cursor: entry.cursor })
           continue // registered after this change was positioned
@@ -159,16 +188,13 @@ export class ChangeDispatcher {
           continue // its check raised: rls-quarantine.ts
         }
         const decision = decisions.get(ctx.role)!
-        let json: string | null = null
         if (decision.kind === 'skip') {
           tracer?.changeException(change, entry, { kind: 'no_select_privilege', role: entry.auth.role })
           continue
         }
         if (decision.kind === 'error') {
           tracer?.changeException(change, entry, { kind: 'error_payload', error: decision.error })
-          json = encoded.get(decision.error) ?? buildErrorData(change, decision.error)
-          encoded.set(decision.error, json)
-          deliveries += this.#send(entry, bindings.map((b) => b.id), json, change.position)
+          deliveries += this.#send(entry, bindings.map((b) => b.id), payloads.error(decision.error))
           continue
         }
         if (decision.checkCurrent && !seen?.current.has(change)) {
@@ -181,22 +207,18 @@ export class ChangeDispatcher {
           continue
         }
         const keyOnly = decision.keyOnly || !oldVisible
-        let byDecision = payloads.get(decision)
-        if (!byDecision) payloads.set(decision, (byDecision = new Map()))
-        const payload = (select: readonly string[] | null): string => {
-          const memo = select === null ? (keyOnly ? 'k' : 'f') : `${keyOnly ? 'k' : 'f'}:${[...select].sort().join(',')}`
-          let data = byDecision!.get(memo)
-          if (data === undefined) {
-            const variant = this.#variant(table, decision.role, select, keyOnly)
-            const key = variantKey(variant)
-            data = encoded.get(key)
-            if (data === undefined) encoded.set(key, (data = buildChangeData(change, variant, this.maxRecordBytes)))
-            byDecision!.set(memo, data)
-          }
-          return data
-        }
         if (bindings.length === 1) {
-          deliveries += this.#send(entry, [bindings[0]!.id], payload(bindings[0]!.select), change.position)
+          const binding = bindings[0]!
+          if (binding.select !== null) {
+            deliveries += this.#send(entry, [binding.id], payloads.get(decision.role, keyOnly, binding.select))
+            continue
+          }
+          if (decision !== lastDecision || keyOnly !== lastKeyOnly || lastData === null) {
+            lastData = payloads.get(decision.role, keyOnly, null)
+            lastDecision = decision
+            lastKeyOnly = keyOnly
+          }
+          deliveries += this.#send(entry, [binding.id], lastData)
           continue
         }
         // Bindings of one channel with different `select` lists get one message per list.
@@ -207,7 +229,7 @@ export class ChangeDispatcher {
           if (list) list.push(b)
           else bySelect.set(k, [b])
         }
-        for (const group of bySelect.values()) deliveries += this.#send(entry, group.map((b) => b.id), payload(group[0]!.select), change.position)
+        for (const group of bySelect.values()) deliveries += this.#send(entry, group.map((b) => b.id), payloads.get(decision.role, keyOnly, group[0]!.select))
       }
     }
     tracer?.changesDispatched()
@@ -230,24 +252,14 @@ export class ChangeDispatcher {
     return { kind: 'rls_denied', row, role: entry.auth.role, claimPaths: this.catalog.cachedPolicyClaimPaths(entry.auth.role, table.oid) }
   }
 
-  #send(entry: SubscriberEntry, ids: number[], json: string, position: ChangePosition): number {
+  #send(entry: SubscriberEntry, ids: number[], data: ChangeData): number {
     try {
-      entry.sink.deliverChange(ids, json, position)
+      entry.sink.deliverChange(ids, data)
       return 1
     } catch (error) {
       this.logger.error({ err: error }, 'cdc: subscriber threw in deliverChange')
       return 0
     }
-  }
-
-  #variant(table: TableFacts, role: RoleTableFacts | null, select: readonly string[] | null, keyOnly: boolean): PayloadVariant {
-    let columns: Set<string> | null = role === null ? null : new Set(role.selectable)
-    if (select !== null) {
-      const wanted = new Set([...select, ...table.primaryKey])
-      columns = new Set([...(columns ?? table.columns.map((c) => c.name))].filter((c) => wanted.has(c)))
-    }
-    if (columns !== null && table.columns.every((c) => columns!.has(c.name))) columns = null
-    return { columns, oldRecordKeyOnly: keyOnly, primaryKey: table.primaryKey }
   }
 
   /** `#decide` without a round trip: null when the role's facts are not cached. */
@@ -276,5 +288,54 @@ export class ChangeDispatcher {
     return change.hasFullOldRow
       ? { kind: 'deliver', role, checkCurrent: false, checkOld: true, keyOnly: false }
       : { kind: 'deliver', role, checkCurrent: false, checkOld: false, keyOnly: true }
+  }
+}
+
+/**
+ * One change's payloads, each encoded once: per (role's visible columns, `select` list, old-row
+ * shape), and per error. Roles with the same visible columns share one encoding.
+ */
+class ChangePayloads {
+  /** By variantKey (and by error text). */
+  readonly #encoded = new Map<string, ChangeData>()
+  /** By role facts (null: all columns), then old-row shape and sorted `select` list. */
+  readonly #byRole = new Map<RoleTableFacts | null, Map<string, ChangeData>>()
+
+  constructor(
+    private readonly change: Change,
+    private readonly table: TableFacts,
+    private readonly maxRecordBytes: number,
+  ) {}
+
+  get(role: RoleTableFacts | null, keyOnly: boolean, select: readonly string[] | null): ChangeData {
+    let byRole = this.#byRole.get(role)
+    if (!byRole) this.#byRole.set(role, (byRole = new Map()))
+    const memo = select === null ? (keyOnly ? 'k' : 'f') : `${keyOnly ? 'k' : 'f'}:${[...select].sort().join(',')}`
+    let data = byRole.get(memo)
+    if (data === undefined) {
+      const variant = this.#variant(role, select, keyOnly)
+      const key = variantKey(variant)
+      data = this.#encoded.get(key)
+      if (data === undefined) this.#encoded.set(key, (data = new ChangeData(buildChangeData(this.change, variant, this.maxRecordBytes), this.change.position)))
+      byRole.set(memo, data)
+    }
+    return data
+  }
+
+  /** Supabase's error payload (change-payload.ts). */
+  error(error: string): ChangeData {
+    let data = this.#encoded.get(error)
+    if (data === undefined) this.#encoded.set(error, (data = new ChangeData(buildErrorData(this.change, error), this.change.position)))
+    return data
+  }
+
+  #variant(role: RoleTableFacts | null, select: readonly string[] | null, keyOnly: boolean): PayloadVariant {
+    let columns: Set<string> | null = role === null ? null : new Set(role.selectable)
+    if (select !== null) {
+      const wanted = new Set([...select, ...this.table.primaryKey])
+      columns = new Set([...(columns ?? this.table.columns.map((c) => c.name))].filter((c) => wanted.has(c)))
+    }
+    if (columns !== null && this.table.columns.every((c) => columns!.has(c.name))) columns = null
+    return { columns, oldRecordKeyOnly: keyOnly, primaryKey: this.table.primaryKey }
   }
 }

@@ -6,7 +6,25 @@
  * Key order follows Supabase: schema, table, commit_timestamp, type, columns, record,
  * old_record, errors (INSERT has no old_record, DELETE no record).
  */
-import type { Change, Row } from './change.js'
+import type { Change, ChangePosition, Row } from './change.js'
+
+/**
+ * One change's `data` for one payload variant, as every recipient of that variant shares it:
+ * the JSON text, and its UTF-8 bytes made on first use (the frames of all its recipients are
+ * spliced around the same bytes: channel/change-frame.ts).
+ */
+export class ChangeData {
+  #bytes: Buffer | null = null
+
+  constructor(
+    readonly json: string,
+    readonly position: ChangePosition,
+  ) {}
+
+  get bytes(): Buffer {
+    return (this.#bytes ??= Buffer.from(this.json, 'utf8'))
+  }
+}
 
 export interface PayloadVariant {
   /** Columns the recipient may see (column privileges ∩ `select` + primary key); null = all. */

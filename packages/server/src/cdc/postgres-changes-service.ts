@@ -30,7 +30,8 @@ import type { Logger } from '../logger.js'
 import { validateBindings } from './binding-validator.js'
 import { Catalog } from './catalog.js'
 import { cdcMetrics, type CdcMetrics } from './cdc-metrics.js'
-import { Change, relationInfo, tupleBytes, type ChangePosition, type RelationInfo } from './change.js'
+import { Change, relationInfo, tupleBytes, type RelationInfo } from './change.js'
+import type { ChangeData } from './change-payload.js'
 import { ChangeDispatcher, type SubscriberEntry } from './change-dispatcher.js'
 import { databaseBroadcastFrom, isMessagesRelation, type DatabaseBroadcast } from './database-broadcast.js'
 import { formatCommitTimestamp, pgTimeToUnixMs } from './replication-frames.js'
@@ -47,11 +48,12 @@ import { omittedChanges } from './transaction-overflow.js'
 import { decodeChangeBatch, encodeChangeBatch } from './change-codec.js'
 
 export type { ChangePosition, Change } from './change.js'
+export type { ChangeData } from './change-payload.js'
 export type { DatabaseBroadcast } from './database-broadcast.js'
 
 export interface ChangeSubscriber {
-  /** One change for this channel: ids of ITS bindings that matched, and the `data` object of the postgres_changes message, as JSON text (encoded once per distinct payload, shared by all recipients). */
-  deliverChange(ids: readonly number[], dataJson: string, position: ChangePosition): void
+  /** One change for this channel: ids of ITS bindings that matched, and the `data` object of the postgres_changes message (encoded once per distinct payload, shared by all recipients; it carries the change's position). */
+  deliverChange(ids: readonly number[], data: ChangeData): void
   /** A `system` message with extension "postgres_changes" ("Subscribed to PostgreSQL" or an error). */
   systemMessage(status: 'ok' | 'error', message: string): void
 }
@@ -115,8 +117,7 @@ export type PreparedBindings = { ok: true; bindings: CompiledBinding[] } | { ok:
 /** One change replayed to one subscriber (see `replay`). */
 export interface ReplayedChange {
   ids: readonly number[]
-  dataJson: string
-  position: ChangePosition
+  data: ChangeData
 }
 
 /** Slot names: lower-case letters, digits, underscore; at most 63 characters. */
@@ -659,7 +660,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     if (!registered || changes.length === 0) return []
     const replayed: ReplayedChange[] = []
     const entry: SubscriberEntry = {
-      sink: { deliverChange: (ids, dataJson, position) => void replayed.push({ ids, dataJson, position }) },
+      sink: { deliverChange: (ids, data) => void replayed.push({ ids, data }) },
       auth: registered.entry.auth,
       cursor: -1,
     }

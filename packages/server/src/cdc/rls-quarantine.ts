@@ -34,8 +34,8 @@ export class RlsQuarantine {
    * this change's table raised) quarantines it now, which tells it once.
    */
   holds(entry: SubscriberEntry, failure: CheckFailure | undefined): boolean {
+    if (failure === undefined) return this.#held.size !== 0 && this.#held.has(entry)
     if (this.#held.has(entry)) return true
-    if (failure === undefined) return false
     this.#held.set(entry, entry.auth)
     this.index.suspend(entry)
     this.logger.warn({ table: failure.table, code: failure.code, role: entry.auth.role }, 'cdc: RLS check raised for a subscriber; quarantined until it rejoins or refreshes its token')

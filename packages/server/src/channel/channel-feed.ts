@@ -243,10 +243,11 @@ export class ChannelFeed implements OrderedSubscriber {
     if (changes.length > 0 && engine) {
       const extra: HeldFrame[] = []
       for (const replayed of await engine.replay(port.changeSubscriber, changes)) {
-        const frame = port.changeFrame(replayed.ids, replayed.dataJson, replayed.position)
-        const slot = changeSlots.get(replayed.position.seq)
+        const frame = port.changeFrame(replayed.ids, replayed.data)
+        const seq = replayed.data.position.seq
+        const slot = changeSlots.get(seq)
         if (slot !== undefined && out[slot]!.frame === null) out[slot]!.frame = frame
-        else extra.push({ position: replayed.position.seq, frame }) // several payload variants of one change
+        else extra.push({ position: seq, frame }) // several payload variants of one change
       }
       for (const item of extra) {
         const at = out.findIndex((o) => o.position > item.position)

@@ -6,7 +6,7 @@
 import type { JoinConfig, Serializer } from '@switchboard/protocol'
 import type { AuthContext } from '../auth/auth-context.js'
 import type { FanoutSubscriber } from '../broadcast/topic-registry.js'
-import type { ChangePosition } from '../cdc/change.js'
+import type { ChangeData } from '../cdc/change-payload.js'
 import type { ChangeSubscriber } from '../cdc/postgres-changes-service.js'
 import type { OutFrame } from '../socket/outbound-queue.js'
 import type { Tenant } from '../tenant/tenant.js'
@@ -40,7 +40,7 @@ export interface ChannelPort {
   readonly changeSubscriber: ChangeSubscriber
 
   /** A `postgres_changes` frame for this channel (with its mark when positions were asked). */
-  changeFrame(ids: readonly number[], dataJson: string, position: ChangePosition): OutFrame
+  changeFrame(ids: readonly number[], data: ChangeData): OutFrame
   /** A reply to a client push (`phx_reply`). */
   reply(ref: string | null, status: 'ok' | 'error', response: unknown): void
   /** A server push on this channel. */

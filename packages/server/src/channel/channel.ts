@@ -14,15 +14,16 @@
  * `join_ref`; pushes carry the `join_ref` and a null `ref`; a server-side shutdown sends a
  * `system` error and then `phx_close` `[join_ref, join_ref, topic, "phx_close", {}]`.
  */
-import { ErrorCode, RealtimeError, formatStreamPoint, type InboundMessage, type JoinConfig, type JoinPayload, type ResumePoint } from '@switchboard/protocol'
+import { ErrorCode, RealtimeError, type InboundMessage, type JoinConfig, type JoinPayload, type ResumePoint } from '@switchboard/protocol'
 import { createAuthContext, isServiceRole, type AuthContext } from '../auth/auth-context.js'
 import { expiredError } from '../auth/jwt-verifier.js'
 import type { ClockTimer } from '../clock.js'
-import { topicKey as makeTopicKey, toOutFrame, type FanoutSubscriber } from '../broadcast/topic-registry.js'
-import type { ChangePosition } from '../cdc/change.js'
+import { topicKey as makeTopicKey, type FanoutSubscriber } from '../broadcast/topic-registry.js'
+import type { ChangeData } from '../cdc/change-payload.js'
 import type { ChangeSubscriber } from '../cdc/postgres-changes-service.js'
-import { markMember, type Mark } from '../hub/log-entry.js'
+import type { Mark } from '../hub/log-entry.js'
 import type { OutFrame } from '../socket/outbound-queue.js'
+import { ChangeFrameEncoder } from './change-frame.js'
 import type { ChannelHost } from './channel-host.js'
 import type { ChannelPort, ReadPermissions } from './channel-port.js'
 import { ChannelState, isClosed, isJoined, transition } from './channel-state.js'
@@ -60,6 +61,8 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
   readonly #presence: PresenceFeature
   readonly #writes: WritePermissions
   #expiryTimer: ClockTimer | null = null
+  /** Made on the first change delivered (change-frame.ts). */
+  #changeFrames: ChangeFrameEncoder | null = null
 
   constructor(host: ChannelHost, topic: string, subTopic: string, joinRef: string, payload: JoinPayload) {
     this.host = host
@@ -338,16 +341,14 @@ export class Channel implements ChannelPort, FanoutSubscriber, ChangeSubscriber 
     this.host.send({ data: this.serializer.encode(this.joinRef, null, this.topic, event, payload), binary: false })
   }
 
-  deliverChange(ids: readonly number[], dataJson: string, position: ChangePosition): void {
+  deliverChange(ids: readonly number[], data: ChangeData): void {
     if (!isJoined(this.#state) || !this.#feed) return
-    this.#feed.enqueueChange(this.changeFrame(ids, dataJson, position), position.seq)
+    this.#feed.enqueueChange(this.changeFrame(ids, data), data.position.seq)
   }
 
-  /** A `postgres_changes` frame; the mark rides next to `ids` and `data`, which realtime-js ignores. */
-  changeFrame(ids: readonly number[], dataJson: string, position: ChangePosition): OutFrame {
-    const mark = this.wantsPositions && position.seq > 0 ? `,${markMember({ position: position.seq, point: formatStreamPoint(position.lsn, position.index) })}` : ''
-    const payload = `{"ids":[${ids.join(',')}],"data":${dataJson}${mark}}`
-    return toOutFrame(this.serializer.encodeJsonPayload(null, null, this.topic, 'postgres_changes', payload))!
+  /** A `postgres_changes` frame (change-frame.ts); the mark rides next to `ids` and `data`, which realtime-js ignores. */
+  changeFrame(ids: readonly number[], data: ChangeData): OutFrame {
+    return (this.#changeFrames ??= new ChangeFrameEncoder(this.serializer, this.topic)).frame(ids, data, this.wantsPositions)
   }
 
   systemMessage(status: 'ok' | 'error', message: string): void {

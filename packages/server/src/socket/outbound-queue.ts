@@ -52,6 +52,31 @@ function wireFrame(frame: OutFrame, frameFn: FrameFn): Buffer {
 }
 
 /**
+ * The header of a text frame of `payloadLength` bytes, as `wireFrame` (ws's `Sender.frame`,
+ * unmasked) writes it, for a sender that assembles each recipient's frame from shared parts in
+ * one buffer (channel/change-frame.ts) instead of a string, its UTF-8 copy and a concatenation.
+ * RFC 6455 §5.2: FIN + opcode, then the length in 7 bits, or 126 + 16 bits, or 127 + 64 bits.
+ */
+export function textFrameHeaderLength(payloadLength: number): number {
+  return payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10
+}
+
+/** Writes the header of `textFrameHeaderLength(payloadLength)` bytes at `at`. */
+export function writeTextFrameHeader(target: Buffer, at: number, payloadLength: number): void {
+  target[at] = 0x80 | OPCODE_TEXT
+  if (payloadLength < 126) {
+    target[at + 1] = payloadLength
+  } else if (payloadLength < 65536) {
+    target[at + 1] = 126
+    target.writeUInt16BE(payloadLength, at + 2)
+  } else {
+    target[at + 1] = 127
+    target.writeUInt32BE(Math.floor(payloadLength / 2 ** 32), at + 2)
+    target.writeUInt32BE(payloadLength >>> 0, at + 6)
+  }
+}
+
+/**
  * The last frame list a flush concatenated in this turn: the next socket with exactly the same
  * frames (the next member of the same room) writes the same Buffer.
  */

@@ -7,6 +7,7 @@ import postgres from 'postgres'
 import { Registry } from 'prom-client'
 import { createTestDatabase, type TestDatabase } from '../../../../test-support/database.js'
 import { createAuthContext, type AuthContext } from '../../src/auth/auth-context.js'
+import type { ChangeData } from '../../src/cdc/change-payload.js'
 import { PostgresChangesService, type ChangePosition, type ChangeSubscriber, type DatabaseBroadcast } from '../../src/cdc/postgres-changes-service.js'
 import { systemClock } from '../../src/clock.js'
 import { migrate } from '../../src/db/migrations.js'
@@ -26,8 +27,8 @@ export class RecordingSubscriber implements ChangeSubscriber {
   readonly system: { status: 'ok' | 'error'; message: string }[] = []
   #waiters: (() => void)[] = []
 
-  deliverChange(ids: readonly number[], dataJson: string, position: ChangePosition): void {
-    this.changes.push({ ids: [...ids], data: JSON.parse(dataJson), json: dataJson, position })
+  deliverChange(ids: readonly number[], data: ChangeData): void {
+    this.changes.push({ ids: [...ids], data: JSON.parse(data.json), json: data.json, position: data.position })
     this.#wake()
   }
 
