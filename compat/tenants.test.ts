@@ -10,7 +10,7 @@
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { signToken } from '@switchboard/server'
+import { signToken, tenantSlotName } from '@switchboard/server'
 import { createTestDatabase } from '../test-support/database.js'
 import { subscribe, waitFor } from './support/harness.js'
 import { listen } from './support/pg-changes.js'
@@ -304,7 +304,7 @@ describe('two tenants on one server', () => {
       await setup.unsafe(TENANT_SQL).simple()
       expect((await h.admin('PATCH', '/api/tenants/mover', { database_url: target.url })).status).toBe(200)
       expect((await socket.closed).code).toBe(1001)
-      expect(await mover.sql`select slot_name from pg_replication_slots where slot_name = 'switchboard_t_mover'`).toEqual([])
+      expect(await mover.sql`select slot_name from pg_replication_slots where slot_name = ${tenantSlotName('mover', mover.database.url)}`).toEqual([])
       const listener = await listen(h.client('mover', { key: mover.serviceRoleKey }), [{ event: 'INSERT', table: 'items' }])
       await setup`insert into items values (7, 'on the new database')`
       await waitFor(() => listener.changes.length === 1, 10_000, 'change from the new database')
@@ -322,7 +322,7 @@ describe('two tenants on one server', () => {
     const listener = await listen(h.client('doomed', { key: doomed.serviceRoleKey }), [{ event: 'INSERT', table: 'items' }])
     const socket = await RawSocket.connect(h.server.url, doomed.anonKey, { headers: h.headers('doomed', 'header') })
     await socket.join('realtime:room', joinPayload({ presence: { key: 'd', enabled: true } }))
-    expect((await doomed.sql`select slot_name from pg_replication_slots where slot_name = 'switchboard_t_doomed'`).length).toBe(1)
+    expect((await doomed.sql`select slot_name from pg_replication_slots where slot_name = ${tenantSlotName('doomed', doomed.database.url)}`).length).toBe(1)
 
     const removed = await h.admin('DELETE', '/api/tenants/doomed')
     expect(removed.status).toBe(204)
@@ -333,7 +333,7 @@ describe('two tenants on one server', () => {
     expect(await upgradeAnswer(h.server.url, doomed.serviceRoleKey, h.headers('doomed'))).toEqual({ status: 404, body: { error: 'Tenant not found' } })
     expect((await h.admin('GET', '/api/tenants/doomed')).status).toBe(404)
     // The replication slot would keep the database's WAL forever: it is gone.
-    expect(await doomed.sql`select slot_name from pg_replication_slots where slot_name = 'switchboard_t_doomed'`).toEqual([])
+    expect(await doomed.sql`select slot_name from pg_replication_slots where slot_name = ${tenantSlotName('doomed', doomed.database.url)}`).toEqual([])
   })
 
   test('a restart with the control database intact serves the same tenants', { timeout: 30_000 }, async () => {
@@ -381,7 +381,7 @@ describe('an idle tenant', () => {
 
     // No socket, no request: the tenant stops (pool, replication connection), its slot stays.
     await waitFor(() => slot?.state === 'idle', 5_000, 'the tenant to stop')
-    expect(await sleepy.sql`select active from pg_replication_slots where slot_name = 'switchboard_t_sleepy'`).toEqual([{ active: false }])
+    expect(await sleepy.sql`select active from pg_replication_slots where slot_name = ${tenantSlotName('sleepy', sleepy.database.url)}`).toEqual([{ active: false }])
     await sleepy.sql`insert into items values (2, 'while stopped')`
 
     // The next client starts it again; a resume from the previous run is served from the slot.

@@ -21,6 +21,7 @@
  * restarted server re-reads the window from the slot and rebuilds its log (entries read before
  * the startup marker come back as `historical`: for resuming channels, not delivered live).
  */
+import { databaseNameOf } from '../db/database-name.js'
 import postgres, { type Sql } from 'postgres'
 import type { Registry } from 'prom-client'
 import type { AuthContext } from '../auth/auth-context.js'
@@ -122,7 +123,7 @@ export interface ReplayedChange {
 
 /** Slot names: lower-case letters, digits, underscore; at most 63 characters. */
 export function defaultSlotName(databaseUrl: string): string {
-  const db = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, '') || 'postgres')
+  const db = databaseNameOf(databaseUrl)
   return `switchboard_${db.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63)
 }
 

@@ -16,6 +16,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http'
 import { JwtVerifier } from '../auth/jwt-verifier.js'
+import { databaseNameOf } from '../db/database-name.js'
 import type { Clock } from '../clock.js'
 import { LocalClusterAdapter, type ClusterAdapter } from '../cluster/cluster-adapter.js'
 import type { Limits } from '../limits.js'
@@ -242,7 +243,7 @@ export class TenantRegistry {
         verifier: slot.verifier,
         limits: slot.limits,
         privateOnly: config.privateOnly,
-        postgresChanges: { slotName: tenantSlotName(slot.id), metricsLabel: metrics.forTenant(slot.id).label },
+        postgresChanges: { slotName: tenantSlotName(slot.id, config.databaseUrl), metricsLabel: metrics.forTenant(slot.id).label },
         poolSize: this.#options.tenantPoolSize ?? 4,
       },
       { logger, clock, metrics, replay, cluster: this.#options.clusterFor?.(slot.id) ?? new LocalClusterAdapter() },
@@ -311,15 +312,25 @@ export class TenantRegistry {
 }
 
 /**
- * The replication slot of a stored tenant: `switchboard_t_<id>` (hyphens as underscores; a DNS
- * label has no underscore, so distinct ids give distinct names). Slots are per Postgres server,
- * and two tenants may share a database: the name follows the tenant, not the database. Ids too
- * long for the 63-character limit keep a prefix and a hash.
+ * The replication slot of a stored tenant: `switchboard_t_<id>_<hash of its database's name>`
+ * (hyphens as underscores; a DNS label has no underscore, so distinct ids give distinct names).
+ * Slots are per Postgres server, not per database: the id alone would make two deployments
+ * that share a server (staging and production, each with a tenant `acme` in its own database)
+ * take the same slot, and the second one's changes would never flow. Two tenants may share a
+ * database: the id keeps their slots apart. Ids too long for the 63-character limit keep a
+ * prefix and a hash of both.
  */
-export function tenantSlotName(id: string): string {
-  const name = `switchboard_t_${id.replace(/-/g, '_')}`
+export function tenantSlotName(id: string, databaseUrl: string): string {
+  const database = databaseNameOf(databaseUrl)
+  const base = `switchboard_t_${id.replace(/-/g, '_')}`
+  const name = `${base}_${fnv1a(database)}`
   if (name.length <= 63) return name
+  return `${base.slice(0, 45)}_${fnv1a(`${id}\u0000${database}`)}`
+}
+
+/** 32-bit FNV-1a as 8 hex digits: short, stable names; not a security boundary. */
+function fnv1a(text: string): string {
   let hash = 0x811c9dc5
-  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193) >>> 0
-  return `${name.slice(0, 54)}_${hash.toString(16).padStart(8, '0')}`
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0
+  return hash.toString(16).padStart(8, '0')
 }

@@ -87,7 +87,7 @@ export async function registerAdminApi(app: FastifyInstance, options: AdminApiOp
 
     /** Drops the tenant's slot on `databaseUrl` once this node's stream has let go of it (best effort, logged). */
     const dropSlot = async (id: string, databaseUrl: string) => {
-      const slot = tenantSlotName(id)
+      const slot = tenantSlotName(id, databaseUrl)
       let outcome = 'absent'
       for (let attempt = 0; attempt < SLOT_DROP_ATTEMPTS; attempt++) {
         outcome = await dropReplicationSlot(databaseUrl, slot).catch((error: unknown) => `failed: ${(error as Error).message}`)
