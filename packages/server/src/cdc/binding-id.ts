@@ -4,6 +4,7 @@
  * the binding's canonical JSON (keys sorted at every level) with 32-bit FNV-1a and keep 27
  * bits, phash2's default range, so ids look alike.
  */
+import { fnv1a } from '../fnv1a.js'
 
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
@@ -15,11 +16,5 @@ function canonicalJson(value: unknown): string {
 }
 
 export function stableBindingId(binding: Record<string, unknown>): number {
-  const text = canonicalJson(binding)
-  let hash = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return (hash >>> 0) & 0x7ffffff
+  return fnv1a(canonicalJson(binding)) & 0x7ffffff
 }

@@ -41,7 +41,7 @@ export class Catalog {
   readonly #clock: Clock
   readonly #ttlMs: number
   readonly #types = new Map<number, TypeInfo>()
-  readonly #tables = new Map<string, Cached<TableFacts | null>>()
+  readonly #tables = new Map<string, Cached<TableFacts>>()
   readonly #roleFacts = new Map<string, Cached<RoleTableFacts>>()
   readonly #roles = new Map<string, Cached<boolean>>()
   readonly #policyClaims = new Map<string, Cached<ClaimPaths | null>>()
@@ -93,8 +93,9 @@ export class Catalog {
   async table(schema: string, table: string, expectedOid?: number): Promise<TableFacts | null> {
     const key = `${schema}.${table}`
     const cached = this.#tables.get(key)
-    if (this.#fresh(cached) && cached.value !== null && (expectedOid === undefined || cached.value.oid === expectedOid)) return cached.value
-    if (cached) this.invalidateTable(schema, table)
+    const replaced = cached !== undefined && expectedOid !== undefined && cached.value.oid !== expectedOid
+    if (replaced) this.invalidateTable(schema, table)
+    else if (this.#fresh(cached)) return cached.value
     const [row] = await this.#sql<{ oid: number; rls: boolean; forced: boolean; owner: string; pk: string[] | null; columns: TableFacts['columns'] }[]>`
       select c.oid::int as oid, c.relrowsecurity as rls, c.relforcerowsecurity as forced, pg_get_userbyid(c.relowner) as owner,
         (select array_agg(a.attname::text order by array_position(i.indkey::int2[], a.attnum))

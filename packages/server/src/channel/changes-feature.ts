@@ -7,6 +7,7 @@ import { ErrorCode, RealtimeError } from '@switchboard/protocol'
 import type { CompiledBinding } from '../cdc/binding-validator.js'
 import type { PostgresChangesEngine } from '../tenant/tenant.js'
 import type { ChannelPort } from './channel-port.js'
+import { fnv1a } from '../fnv1a.js'
 
 export class ChangesFeature {
   readonly #port: ChannelPort
@@ -103,11 +104,5 @@ export class ChangesFeature {
 
 // Without a Postgres Changes engine the ids only have to be stable integers (FNV-1a of the JSON).
 function fallbackBindingId(binding: Readonly<Record<string, unknown>>): number {
-  const text = JSON.stringify(binding)
-  let hash = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193) >>> 0
-  }
-  return hash
+  return fnv1a(JSON.stringify(binding))
 }

@@ -17,6 +17,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { JwtVerifier } from '../auth/jwt-verifier.js'
 import { databaseNameOf } from '../db/database-name.js'
+import { fnv1a } from '../fnv1a.js'
 import type { Clock } from '../clock.js'
 import { LocalClusterAdapter, type ClusterAdapter } from '../cluster/cluster-adapter.js'
 import type { Limits } from '../limits.js'
@@ -323,14 +324,9 @@ export class TenantRegistry {
 export function tenantSlotName(id: string, databaseUrl: string): string {
   const database = databaseNameOf(databaseUrl)
   const base = `switchboard_t_${id.replace(/-/g, '_')}`
-  const name = `${base}_${fnv1a(database)}`
+  const name = `${base}_${hex8(database)}`
   if (name.length <= 63) return name
-  return `${base.slice(0, 45)}_${fnv1a(`${id}\u0000${database}`)}`
+  return `${base.slice(0, 45)}_${hex8(`${id}\u0000${database}`)}`
 }
 
-/** 32-bit FNV-1a as 8 hex digits: short, stable names; not a security boundary. */
-function fnv1a(text: string): string {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0
-  return hash.toString(16).padStart(8, '0')
-}
+const hex8 = (text: string): string => fnv1a(text).toString(16).padStart(8, '0')
