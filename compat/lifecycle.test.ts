@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startHarness, subscribe, waitFor, type Harness } from './support/harness.js'
 import { metricsText, sample } from './support/checks.js'
-import { RawSocket, joinPayload, userBroadcastPush } from './support/raw-socket.js'
+import WebSocket from 'ws'
+import { RawSocket, joinPayload, socketUrl, userBroadcastPush } from './support/raw-socket.js'
 
 const unique = (name: string) => `realtime:${name}-${Math.random().toString(36).slice(2, 8)}`
 
@@ -200,6 +201,37 @@ test('server.close(): "Server requested disconnect" on every channel, then close
   } finally {
     v2.close()
     v1.close()
+    await h.close()
+  }
+})
+
+test('server.close() while sockets are still being set up: every socket that opened is drained (1012), and close() returns', async () => {
+  // Upgrades await (tenant lookup, key verification) between the shutdown check and the
+  // handshake. A socket that finished its handshake after the drain loop was never drained
+  // and held the HTTP server, and with it close() and every restart, open until its client
+  // left (seen once in CI as a restart that never finished).
+  const h = await startHarness()
+  const sockets: WebSocket[] = []
+  try {
+    const outcomes = Array.from({ length: 60 }, () => {
+      const ws = new WebSocket(socketUrl(h.server.url, { apikey: h.server.anonKey, vsn: '2.0.0' }))
+      sockets.push(ws)
+      let opened = false
+      ws.once('open', () => (opened = true))
+      ws.once('error', () => {})
+      // Sockets refused before their handshake (503) or cut by the closing HTTP server (1006)
+      // never opened: their clients reconnect elsewhere or later, as after any refusal.
+      return new Promise<string>((resolve) => ws.once('close', (code) => resolve(opened ? `opened, closed ${code}` : 'never opened')))
+    })
+    // Close as soon as the first socket is through: the others are somewhere in their set-up.
+    await new Promise((resolve) => sockets[0]!.once('open', resolve))
+    const closed = h.server.close().then(() => 'closed')
+    expect(await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve('still open after 8 s'), 8_000))])).toBe('closed')
+    const seen = await Promise.all(outcomes)
+    expect(seen.filter((outcome) => outcome !== 'never opened' && outcome !== 'opened, closed 1012')).toEqual([])
+    expect(seen).toContain('opened, closed 1012')
+  } finally {
+    for (const ws of sockets) ws.terminate()
     await h.close()
   }
 })

@@ -47,6 +47,7 @@ import { TenantRegistry } from './tenant/tenant-registry.js'
 import { createHttpApp } from './transport/http-app.js'
 import { defaultInspectorDir } from './transport/inspector-page.js'
 import { createUpgradeHandler } from './transport/websocket-upgrade.js'
+import { runShutdown, type ShutdownStep } from './shutdown.js'
 import { CloseCode, type Connection } from './socket/connection.js'
 
 /** The control database created beside the server's own database when none is given. */
@@ -174,17 +175,18 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   // Fail on a bad key before anything starts.
   const secretsKey = options.secretsKey ? parseSecretsKey(options.secretsKey) : null
   const previousSecretsKey = options.previousSecretsKey ? parseSecretsKey(options.previousSecretsKey) : null
-  const cleanups: (() => Promise<void>)[] = []
-  const cleanup = async () => {
-    for (const step of cleanups.reverse()) await step().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'))
-  }
+  // Shutdown steps, run last-registered first. Each is logged if it is slow, so a shutdown that
+  // hangs says where (a restart that never finished was seen once in CI and nowhere else).
+  const closeSteps: ShutdownStep[] = []
+  const onClose = (name: string, run: () => Promise<void>) => closeSteps.push({ name, run })
+  const cleanup = () => runShutdown(closeSteps.reverse(), { logger, clock })
 
   try {
     let databaseUrl = options.databaseUrl
     let embedded: EmbeddedPostgresHandle | null = null
     if (!databaseUrl) {
       embedded = await startEmbeddedPostgres({ dataDir: resolve(options.dataDir ?? '.switchboard'), logger })
-      cleanups.push(() => embedded!.stop())
+      onClose('embedded postgres', () => embedded!.stop())
       databaseUrl = embedded.url
     }
 
@@ -195,7 +197,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       // under the same id (a worker, a pod) must not be taken for the one that died (its
       // presences and slot lease are the dead process's, not the new one's).
       const node = new RedisNode({ url: options.redisUrl, nodeId: `${nodeId}.${randomBytes(3).toString('hex')}`, logger, clock })
-      cleanups.push(() => node.stop())
+      onClose('redis node', () => node.stop())
       await node.start()
       redisNode = node
     }
@@ -213,7 +215,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       },
       { logger, clock, metrics, replay, cluster: options.cluster ?? clusterFor(DEFAULT_TENANT_ID) },
     )
-    cleanups.push(() => defaultTenant.stop()) // idempotent: the registry stops it first
+    onClose('default tenant', () => defaultTenant.stop()) // idempotent: the registry stops it first
     const tenant = defaultTenant.tenant
     const sql = defaultTenant.sql
 
@@ -223,7 +225,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       controlDatabaseUrl = options.controlDatabaseUrl ?? (await ensureDatabase(databaseUrl, DEFAULT_CONTROL_DATABASE))
       store = await PostgresTenantStore.open(controlDatabaseUrl, { secretsKey, previousSecretsKey, logger })
       const opened = store
-      cleanups.push(() => opened.close())
+      onClose('control database', () => opened.close())
     }
     // The inspector follows every tenant that runs on this node: the default one from now on,
     // stored ones from their start to their stop.
@@ -252,7 +254,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
         beforeSample: syncDeliveryCounters,
       })
     inspect(defaultTenant)
-    cleanups.push(async () => inspector.stop())
+    onClose('inspector', async () => inspector.stop())
 
     const registry = new TenantRegistry({
       observer: { started: inspect, stopped: (id) => inspector.removeTenant(id) },
@@ -268,7 +270,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       ...(options.tenants?.maxCachedTenants !== undefined ? { maxCachedTenants: options.tenants.maxCachedTenants } : {}),
       ...(options.tenants?.poolSize !== undefined ? { tenantPoolSize: options.tenants.poolSize } : {}),
     })
-    cleanups.push(() => registry.close())
+    onClose('tenants', () => registry.close())
     await registry.start()
 
     const upgrade = createUpgradeHandler({ registry, scheduler, metrics, logger, limits })
@@ -282,7 +284,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       }
     }, Math.min(IDLE_SWEEP_MS, limits.idleTimeoutMs))
     idleSweeper.unref()
-    cleanups.push(async () => clearInterval(idleSweeper))
+    onClose('idle sweeper', async () => clearInterval(idleSweeper))
 
     const clusterView = redisNode ? { node: redisNode, tenants: () => registry.runningTenants() } : null
     if (clusterView) registerClusterMetrics(metrics.registry, clusterView)
@@ -310,7 +312,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     await app.listen({ port: options.port ?? 4000, host })
     const address = app.server.address()
     const port = typeof address === 'object' && address ? address.port : (options.port ?? 4000)
-    cleanups.push(async () => {
+    onClose('sockets and http', async () => {
       upgrade.stopAccepting()
       registry.markShuttingDown()
       for (const connection of upgrade.connections) connection.drain()

@@ -109,8 +109,12 @@ export function createUpgradeHandler(options: UpgradeOptions): UpgradeHandler {
         connections.delete(connection)
         slot.detach(connection)
       })
+      // Shutdown began while this socket was being set up (the checks above await): the drain
+      // has already run over `connections`, so this one is drained here or it would hold the
+      // HTTP server open, and the restart with it, until the client left.
+      if (!accepting) connection.drain()
       // Removed or suspended (or stopped) while this socket was being set up: tell it at once.
-      if (slot.refusal !== null || slot.tenant !== tenant) connection.disconnect('Server requested disconnect', TENANT_GONE_CLOSE, 'tenant unavailable')
+      else if (slot.refusal !== null || slot.tenant !== tenant) connection.disconnect('Server requested disconnect', TENANT_GONE_CLOSE, 'tenant unavailable')
     })
   }
 

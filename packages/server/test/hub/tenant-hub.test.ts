@@ -7,7 +7,7 @@
 import { describe, expect, test } from 'vitest'
 import { formatStreamPoint, serializerV1, STREAM_START, type Serializer } from '@switchboard/protocol'
 import type { FanoutSubscriber } from '../../src/broadcast/topic-registry.js'
-import type { Clock, ClockTimer } from '../../src/clock.js'
+import { ManualClock } from '../support/manual-clock.js'
 import { LocalClusterAdapter } from '../../src/cluster/cluster-adapter.js'
 import { DEFAULT_LOG_LIMITS } from '../../src/hub/delivery-log.js'
 import type { Mark } from '../../src/hub/log-entry.js'
@@ -16,28 +16,6 @@ import type { TopicMarks } from '../../src/hub/topic-marks.js'
 import { silentLogger } from '../../src/logger.js'
 import type { OutFrame } from '../../src/socket/outbound-queue.js'
 import type { DatabaseBroadcast } from '../../src/cdc/database-broadcast.js'
-
-/** A clock whose time and timers move only when the test says so. */
-class ManualClock implements Clock {
-  #now = 1_000_000
-  #timers: { at: number; run: () => void; id: number }[] = []
-  #nextId = 1
-  now(): number { return this.#now }
-  setTimeout(run: () => void, ms: number): ClockTimer {
-    const id = this.#nextId++
-    this.#timers.push({ at: this.#now + ms, run, id })
-    return id as unknown as ClockTimer
-  }
-  clearTimeout(timer: ClockTimer): void {
-    this.#timers = this.#timers.filter((t) => t.id !== (timer as unknown as number))
-  }
-  advance(ms: number): void {
-    this.#now += ms
-    const due = this.#timers.filter((t) => t.at <= this.#now).sort((a, b) => a.at - b.at)
-    this.#timers = this.#timers.filter((t) => t.at > this.#now)
-    for (const t of due) t.run()
-  }
-}
 
 /** A subscriber that records what reaches it (what a channel's feed would be handed). */
 class Recorder implements FanoutSubscriber, OrderedSubscriber {
@@ -61,7 +39,7 @@ class Recorder implements FanoutSubscriber, OrderedSubscriber {
 
 const instantMarks: TopicMarks = { mark: async () => {}, marked: async () => false }
 
-function hub(clock = new ManualClock(), marks: TopicMarks = instantMarks): TenantHub {
+function hub(clock = new ManualClock(1_000_000), marks: TopicMarks = instantMarks): TenantHub {
   return new TenantHub({ limits: DEFAULT_LOG_LIMITS, clock, logger: silentLogger, cluster: new LocalClusterAdapter(), marks })
 }
 
@@ -126,7 +104,7 @@ describe('TenantHub', () => {
   })
 
   test('the first ephemeral broadcast of a topic waits for its mark, in order with those behind it, at most 1 s', async () => {
-    const clock = new ManualClock()
+    const clock = new ManualClock(1_000_000)
     let recorded: () => void = () => {}
     const slowMarks: TopicMarks = { mark: () => new Promise<void>((resolve) => { recorded = resolve }), marked: async () => true }
     const h = hub(clock, slowMarks)

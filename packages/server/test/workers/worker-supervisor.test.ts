@@ -3,38 +3,10 @@
  * (node:cluster, signals, one port) are tested through the CLI in cli-workers.test.ts.
  */
 import { describe, expect, test } from 'vitest'
-import type { Clock, ClockTimer } from '../../src/clock.js'
+import { ManualClock } from '../support/manual-clock.js'
 import { silentLogger } from '../../src/logger.js'
 import { decideRestart, DEFAULT_RESTART_POLICY } from '../../src/workers/restart-policy.js'
 import { WorkerSupervisor, type ListenAddress, type WorkerProcess } from '../../src/workers/worker-supervisor.js'
-
-class FakeClock implements Clock {
-  time = 0
-  #timers = new Map<number, { at: number; callback: () => void }>()
-  #next = 1
-  now(): number {
-    return this.time
-  }
-  setTimeout(callback: () => void, ms: number): ClockTimer {
-    const id = this.#next++
-    this.#timers.set(id, { at: this.time + ms, callback })
-    return id as unknown as ClockTimer
-  }
-  clearTimeout(timer: ClockTimer): void {
-    this.#timers.delete(timer as unknown as number)
-  }
-  advance(ms: number): void {
-    const until = this.time + ms
-    for (;;) {
-      const due = [...this.#timers].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0]
-      if (!due) break
-      this.#timers.delete(due[0])
-      this.time = due[1].at
-      due[1].callback()
-    }
-    this.time = until
-  }
-}
 
 let nextPid = 100
 
@@ -64,7 +36,7 @@ class FakeWorker implements WorkerProcess {
 }
 
 function pool(count: number, shutdownTimeoutMs = 30_000) {
-  const clock = new FakeClock()
+  const clock = new ManualClock()
   const forked: FakeWorker[] = []
   const supervisor = new WorkerSupervisor({
     count,
