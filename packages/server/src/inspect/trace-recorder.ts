@@ -3,8 +3,8 @@
  * while somebody traces (tenant-inspector.ts attaches and detaches it), keeping the last messages
  * in a bounded ring (trace-ring.ts).
  *
- * On the delivery path it only keeps references (the subscribers of a broadcast's topic, the
- * dispatcher's map of matched subscribers), the exceptions, a redacted preview of broadcast
+ * On the delivery path it only keeps references (the subscribers of a broadcast's topic, a flat
+ * copy of the dispatcher's matched subscribers), the exceptions, a redacted preview of broadcast
  * payloads and two timestamps; verdicts are computed when the trace is read (verdicts.ts).
  * Latency: a message is "handed out" at fan-out (broadcasts) or routing (changes); the next
  * flush of the sockets (FlushScheduler.afterFlush → `flushed`) writes its frames, and its time
@@ -21,7 +21,7 @@ import type { LogMessage } from '../hub/log-entry.js'
 import type { CatchUp, ChangeException, DeliveryTracer, RefusedReason } from './delivery-tracer.js'
 import { previewBytes, previewJson } from './payload-preview.js'
 import { TraceRing } from './trace-ring.js'
-import { watchKeyOf, type Audience, type LaterVerdict, type TracedBroadcast, type TracedChange, type TracedMessage } from './traced-message.js'
+import { flattenMatches, watchKeyOf, type Audience, type LaterVerdict, type TracedBroadcast, type TracedChange, type TracedMessage } from './traced-message.js'
 
 export interface TraceBounds {
   /** Messages kept per tenant (default 500). */
@@ -114,7 +114,7 @@ export class TraceRecorder implements DeliveryTracer {
     const retried = this.ring.indexedAt(position)
     if (retried?.kind === 'change' && retried.change === change) {
       // A failed batch is dispatched again: the retry's outcome replaces the first attempt's.
-      retried.matches = matches
+      retried.matches = matches && flattenMatches(matches)
       retried.exceptions = null
       retried.t0 = performance.now()
       retried.flushedAt = null
@@ -127,7 +127,7 @@ export class TraceRecorder implements DeliveryTracer {
       position,
       change,
       table: `${change.schema}.${change.table}`,
-      matches,
+      matches: matches && flattenMatches(matches),
       exceptions: null,
       t0: performance.now(),
       flushedAt: null,

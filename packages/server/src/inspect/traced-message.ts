@@ -4,8 +4,9 @@
  * (verdicts.ts).
  *
  *   broadcast  the subscribers of its topic at fan-out, and the few that were skipped and why
- *   change     the subscribers its bindings matched (the dispatcher's own map), and the few of
- *              those that got no data and why; who did not match is explained at query time
+ *   change     the subscribers its bindings matched (two flat arrays copied from the dispatcher's
+ *              map), and the few of those that got no data and why; who did not match is
+ *              explained at query time
  *   refused    a client message the edge refused (rate limit, size, write permission)
  *
  * Later verdicts (a channel that replayed the message after a resume, or whose resume ended in a
@@ -26,6 +27,30 @@ import type { RingItem } from './trace-ring.js'
 export interface Audience {
   readonly subscribers: readonly FanoutSubscriber[]
   readonly unauthorized: ReadonlySet<FanoutSubscriber> | null
+}
+
+/**
+ * The subscribers a change's bindings matched and the ids of the bindings that matched, by
+ * index (a number for the usual one binding, an array for several). Kept flat because the ring
+ * holds hundreds of changes: the dispatcher's own map (a small array per subscriber, a thousand
+ * per change at the benchmark's load) kept that long made the old generation's collector, not
+ * the trace's code, the main cost of tracing changes.
+ */
+export interface MatchedSubscribers {
+  readonly entries: readonly SubscriberEntry[]
+  readonly bindingIds: readonly (number | readonly number[])[]
+}
+
+/** Copies the dispatcher's map of matched subscribers into the trace's flat form. */
+export function flattenMatches(matches: ReadonlyMap<SubscriberEntry, readonly { id: number }[]>): MatchedSubscribers {
+  const entries: SubscriberEntry[] = new Array(matches.size)
+  const bindingIds: (number | number[])[] = new Array(matches.size)
+  let i = 0
+  for (const [entry, bindings] of matches) {
+    entries[i] = entry
+    bindingIds[i++] = bindings.length === 1 ? bindings[0]!.id : bindings.map((b) => b.id)
+  }
+  return { entries, bindingIds }
 }
 
 /** A verdict that came after the message's own delivery (a resume). `channel` is the channel (port) that resumed. */
@@ -60,7 +85,7 @@ export interface TracedChange extends Base {
   readonly change: Change
   /** `schema.table`. */
   readonly table: string
-  matches: ReadonlyMap<SubscriberEntry, readonly { id: number }[]> | null
+  matches: MatchedSubscribers | null
   exceptions: Map<SubscriberEntry, ChangeException> | null
 }
 

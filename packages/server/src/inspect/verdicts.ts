@@ -95,11 +95,14 @@ export function traceReport(message: TracedMessage, context: VerdictContext, lim
 
 function changeVerdicts(message: TracedChange, context: VerdictContext, verdicts: Verdict[]): void {
   const matchedSinks = new Set<unknown>()
-  for (const [entry, bindings] of message.matches ?? []) {
+  const entries = message.matches?.entries ?? []
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
     matchedSinks.add(entry.sink)
     const channel = channelOf(entry.sink)
     const view = channel ? subscriberView(channel) : unknownSubscriber()
-    const bindingIds = bindings.map((b) => b.id)
+    const ids = message.matches!.bindingIds[i]!
+    const bindingIds = typeof ids === 'number' ? [ids] : [...ids]
     const exception = message.exceptions?.get(entry)
     if (!exception) {
       verdicts.push({ ...delivery(message, channel, view), bindingIds })
@@ -213,7 +216,7 @@ export function messageSummary(message: TracedMessage): MessageSummary {
     const change = message.change
     return {
       id: message.id, position: message.position, kind: message.kind, topic: message.table, event: change.type, at,
-      preview: previewJson(change.record ?? change.oldRecord), recipients: message.matches?.size ?? 0, exceptions: message.exceptions?.size ?? 0,
+      preview: previewJson(change.record ?? change.oldRecord), recipients: message.matches?.entries.length ?? 0, exceptions: message.exceptions?.size ?? 0,
     }
   }
   return { id: message.id, position: null, kind: message.kind, topic: message.topicKey, event: message.event, at, preview: message.preview, recipients: 0, exceptions: 0, refused: message.reason.kind }
