@@ -148,3 +148,40 @@ describe('Postgres Changes across nodes', () => {
     for (const listener of listeners) expect(listener.changes.map((c) => c.new.id)).toEqual([...Array(3_000).keys()].map((i) => i + 1))
   })
 })
+
+describe('the inspector across nodes', () => {
+  test('any node\'s overview lists every node with its own connections, and the one that reads the slot as CDC leader', async () => {
+    // Two sockets on node B, one on C, none of this test's on A.
+    const onB = [cluster.client(1).channel('inspect-b1'), cluster.client(1).channel('inspect-b2')]
+    const onC = cluster.client(2).channel('inspect-c')
+    for (const channel of [...onB, onC]) expect((await subscribe(channel)).status).toBe('SUBSCRIBED')
+    type Overview = { node: string; cdc: { leader: string | null } | null; nodes: { id: string; connections: number; channels: number; cdcLeader: boolean }[] }
+    const overviewOn = async (index: number): Promise<Overview> => {
+      const node = cluster.nodes[index]!
+      const response = await fetch(`${node.url}/api/inspect/tenants/default/overview`, { headers: { authorization: `Bearer ${node.serviceRoleKey}` } })
+      expect(response.status).toBe(200)
+      return (await response.json()) as Overview
+    }
+    const memberOf = (overview: Overview, prefix: string) => overview.nodes.find((n) => n.id.startsWith(`${prefix}.`))
+    // Figures travel with the nodes' heartbeats (1 s): poll until A has seen B's and C's latest.
+    let seen: Overview | null = null
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline) {
+      seen = await overviewOn(0)
+      if (seen.nodes.length === 3 && (memberOf(seen, 'node-b')?.connections ?? 0) >= 2 && (memberOf(seen, 'node-c')?.connections ?? 0) >= 1 && seen.cdc?.leader) break
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    expect(seen!.node.startsWith('node-a.')).toBe(true)
+    expect(seen!.nodes.map((n) => n.id.split('.')[0])).toEqual(['node-a', 'node-b', 'node-c'])
+    expect(memberOf(seen!, 'node-b')!.connections).toBeGreaterThanOrEqual(2)
+    expect(memberOf(seen!, 'node-b')!.channels).toBeGreaterThanOrEqual(2)
+    expect(memberOf(seen!, 'node-c')!.connections).toBeGreaterThanOrEqual(1)
+    const leaders = seen!.nodes.filter((n) => n.cdcLeader)
+    expect(leaders).toHaveLength(1)
+    expect(seen!.cdc!.leader).toBe(leaders[0]!.id)
+    const reader = cluster.nodes.findIndex((node) => node.tenant.postgresChanges?.readsSlot)
+    expect(leaders[0]!.id.startsWith(`node-${String.fromCharCode(97 + reader)}.`)).toBe(true)
+    // Node C, asked the same, names the same leader.
+    expect((await overviewOn(2)).cdc!.leader).toBe(seen!.cdc!.leader)
+  })
+})

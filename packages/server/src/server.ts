@@ -29,6 +29,7 @@ import { RedisNode } from './cluster/redis-node.js'
 import { RedisTenantLog } from './cluster/redis-tenant-log.js'
 import { defaultNodeId, isValidNodeId } from './cluster/node-id.js'
 import { clusterHealth, registerClusterMetrics } from './cluster/cluster-metrics.js'
+import { nodeReport } from './cluster/node-report.js'
 import type { TraceMode } from './inspect/api-types.js'
 import { Inspector } from './inspect/inspector.js'
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
@@ -252,6 +253,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
         },
         trace: inspectOptions.maxMessages === 0 ? 'off' : (inspectOptions.trace ?? 'watched'),
         beforeSample: syncDeliveryCounters,
+        cluster: redisNode ? { nodeId: redisNode.id, peers: () => redisNode!.peerFigures(running.tenant.id) } : null,
       })
     inspect(defaultTenant)
     onClose('inspector', async () => inspector.stop())
@@ -287,6 +289,8 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     onClose('idle sweeper', async () => clearInterval(idleSweeper))
 
     const clusterView = redisNode ? { node: redisNode, tenants: () => registry.runningTenants() } : null
+    // Each heartbeat tells the other nodes what this one serves (the inspector's per-node overview).
+    redisNode?.reportWith(() => nodeReport(registry.runningTenants(), upgrade.connections))
     if (clusterView) registerClusterMetrics(metrics.registry, clusterView)
     const healthChecks: Record<string, () => Promise<unknown>> = { database: () => sql`select 1` }
     if (store) {

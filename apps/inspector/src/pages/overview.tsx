@@ -43,7 +43,7 @@ export function OverviewPage({ tenant, stream }: { tenant: string; stream: Strea
         <Stat id="messages-out" label="Messages out /s" value={rate(now?.messagesOut)} />
         <Stat id="rls-checks" label="RLS checks /s" value={rate(now?.rlsChecks)} />
         <Stat id="slot-lag" label="Slot lag (not sent · oldest undelivered)" value={overview.cdc ? `${bytes(lag?.lagBytes)} · ${seconds(now?.slotLagSeconds)}` : 'no stream'} />
-        <Stat id="cdc" label="CDC leader" value={overview.cdc ? (overview.cdc.streaming ? overview.cdc.leader : 'not streaming') : 'off'} small />
+        <Stat id="cdc" label="CDC leader" value={overview.cdc ? (overview.cdc.streaming ? (overview.cdc.leader ?? 'electing') : 'not streaming') : 'off'} small />
       </section>
       <section className="charts">
         <Chart testId="chart-messages" title="Messages per second" samples={samples} format={rate}

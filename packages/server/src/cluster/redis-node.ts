@@ -7,7 +7,8 @@
  * Liveness: every node refreshes `sb:node:<id>` (expiring after `nodeTtlMs`) every
  * `heartbeatMs` and lists itself in `sb:nodes`; on the same tick it checks the others, and a
  * node whose key expired is gone: its presences leave everywhere (`onNodeGone`). A SIGKILLed
- * node is therefore noticed within nodeTtlMs + heartbeatMs (4 s by default).
+ * node is therefore noticed within nodeTtlMs + heartbeatMs (4 s by default). The same beat
+ * publishes this node's figures per tenant (node-report.ts), expiring alike.
  *
  * Sharded pub/sub (SSUBSCRIBE) routes a topic's messages only to the nodes that subscribed to
  * it; `barrier()` is a PING on the subscriber connection, whose reply comes after every message
@@ -16,6 +17,7 @@
 import { createClient } from '@redis/client'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../logger.js'
+import { parseFigures, type NodeTenantFigures, type PeerFigures } from './node-report.js'
 
 export type RedisNodeState = 'connecting' | 'connected' | 'down'
 
@@ -79,6 +81,8 @@ export type RedisConnection = ReturnType<typeof connect>
 const NODES_KEY = 'sb:nodes'
 const MAX_GONE = 1_000
 const nodeKey = (id: string) => `sb:node:${id}`
+/** A node's figures for one tenant (node-report.ts), expiring with the node's liveness key. */
+const tenantFiguresKey = (node: string, tenantId: string) => `sb:node:${node}:tenant:${tenantId}`
 
 export class RedisNode {
   readonly id: string
@@ -104,6 +108,7 @@ export class RedisNode {
   #offlineTimer: ReturnType<Clock['setTimeout']> | null = null
   #timer: ReturnType<Clock['setTimeout']> | null = null
   #stopped = false
+  #report: (() => ReadonlyMap<string, NodeTenantFigures>) | null = null
   /** Commands sent to Redis (the `/metrics` round-trip counter). */
   roundTrips = 0
 
@@ -134,6 +139,20 @@ export class RedisNode {
   /** Nodes alive at the last check (this one included). */
   get liveNodes(): ReadonlySet<string> {
     return this.#live
+  }
+
+  /** What this node publishes about each tenant with every heartbeat (the inspector's per-node overview). */
+  reportWith(report: () => ReadonlyMap<string, NodeTenantFigures>): void {
+    this.#report = report
+  }
+
+  /** The other live nodes' last published figures for `tenantId` (nodes that do not serve it are absent). */
+  async peerFigures(tenantId: string): Promise<PeerFigures[]> {
+    const others = [...this.#live].filter((node) => node !== this.id).sort()
+    if (others.length === 0) return []
+    this.roundTrips += 1
+    const texts = await this.command.mGet(others.map((node) => tenantFiguresKey(node, tenantId)))
+    return others.flatMap((node, i) => parseFigures(node, texts[i] ?? null) ?? [])
   }
 
   /**
@@ -261,7 +280,9 @@ export class RedisNode {
     if (this.#stopped) return
     try {
       this.roundTrips += 2
-      const replies = await this.command.multi().set(nodeKey(this.id), '1', { PX: this.#nodeTtlMs }).sAdd(NODES_KEY, this.id).sMembers(NODES_KEY).exec()
+      const beat = this.command.multi().set(nodeKey(this.id), '1', { PX: this.#nodeTtlMs }).sAdd(NODES_KEY, this.id).sMembers(NODES_KEY)
+      for (const [tenantId, figures] of this.#report?.() ?? []) beat.set(tenantFiguresKey(this.id, tenantId), JSON.stringify(figures), { PX: this.#nodeTtlMs })
+      const replies = await beat.exec()
       const nodes = (replies[2] as unknown as string[] | undefined) ?? []
       const others = nodes.filter((node) => node !== this.id)
       const alive = others.length === 0 ? [] : await this.command.mGet(others.map(nodeKey))

@@ -64,8 +64,10 @@ export interface TenantOverview {
   at: string
   now: Sample | null
   errors: { total: Record<string, number>; last15Minutes: Record<string, number> }
-  cdc: { slot: string; streaming: boolean; leader: string; lag: SlotLag | null } | null
+  /** `leader`: the node that reads the slot (null while a cluster elects one). */
+  cdc: { slot: string; streaming: boolean; leader: string | null; lag: SlotLag | null } | null
   tracing: TraceState
+  /** This node first, then (clustered) every other live node that serves the tenant, by id. */
   nodes: { id: string; connections: number; channels: number; presences: number; cdcLeader: boolean }[]
   /** With the overview endpoint and the stream's `hello`. */
   history?: History

@@ -14,6 +14,7 @@
 import type { Registry } from 'prom-client'
 import type { Sql } from 'postgres'
 import { topicKey as makeTopicKey } from '../broadcast/topic-registry.js'
+import type { PeerFigures } from '../cluster/node-report.js'
 import { CloseCode, type Connection } from '../socket/connection.js'
 import type { Tenant } from '../tenant/tenant.js'
 import { ChannelViews, type ChangeRegistrations } from './channel-views.js'
@@ -34,7 +35,7 @@ export interface TenantInspectorOptions {
   /** The tenant's database (slot lag, policy texts). */
   sql: Sql
   /** The Postgres Changes engine's registrations and slot, when the tenant has one. */
-  changes: (ChangeRegistrations & { readonly slotName: string; readonly metricsLabel?: string; readonly streaming: boolean; readonly oldestUndelivered: number | null }) | null
+  changes: (ChangeRegistrations & { readonly slotName: string; readonly metricsLabel?: string; readonly streaming: boolean; readonly readsSlot: boolean; readonly oldestUndelivered: number | null }) | null
   /** Registry holding the tenant's Postgres Changes counters. */
   registry: Registry
   /** Every socket of the server (filtered by tenant here). */
@@ -45,6 +46,8 @@ export interface TenantInspectorOptions {
   beforeSample?: () => void
   /** Called when the trace starts or stops (the server moves its flush hook). */
   onTracingChange: () => void
+  /** In a cluster: this node's member id, and the other nodes' published figures for the tenant (cluster/node-report.ts). */
+  cluster?: { nodeId: string; peers: () => Promise<PeerFigures[]> } | null
 }
 
 export interface TraceQuery {
@@ -68,6 +71,8 @@ export class TenantInspector {
   #streams = 0
   #lingerUntil = 0
   #enabledUntil = 0
+  /** The other nodes' figures for this tenant, as last read (clustered). */
+  #peers: PeerFigures[] = []
 
   constructor(options: TenantInspectorOptions) {
     this.#options = options
@@ -128,11 +133,23 @@ export class TenantInspector {
     this.#options.onTracingChange()
   }
 
-  /** Every second: a sample for the history, the topic rates, and whether tracing has expired. */
+  /** Every second: a sample for the history, the topic rates, and whether tracing has expired; the other nodes' figures while a stream watches. */
   async tick(now = this.tenant.clock.now()): Promise<void> {
     this.#update()
     await this.sampler.sample(now)
     this.#rates.update(this.tracing ? this.recorder.counts : null, now)
+    if (this.#streams > 0) await this.refreshPeers()
+  }
+
+  /** Reads the other nodes' figures for this tenant (clustered; a no-op alone). A failed read keeps the last ones. */
+  async refreshPeers(): Promise<void> {
+    const cluster = this.#options.cluster
+    if (!cluster) return
+    try {
+      this.#peers = await cluster.peers()
+    } catch (error) {
+      this.tenant.logger.debug({ err: error }, 'inspector: could not read the other nodes\' figures')
+    }
   }
 
   // ─── views ──────────────────────────────────────────────────────────────────────────────
@@ -140,15 +157,18 @@ export class TenantInspector {
   overview(): TenantOverview {
     const gauges = this.#gauges()
     const changes = this.#options.changes
+    const node = this.#options.cluster?.nodeId ?? NODE_ID
+    const readsSlot = changes !== null && changes.readsSlot
+    const leader = readsSlot ? node : (this.#peers.find((peer) => peer.readsSlot)?.node ?? null)
     const ring = this.recorder.ring
     const until = Math.max(this.#enabledUntil, this.#streams > 0 ? 0 : this.#lingerUntil)
     return {
       tenant: this.id,
-      node: NODE_ID,
+      node,
       at: new Date().toISOString(),
       now: this.sampler.history.latest,
       errors: { total: this.sampler.errorTotals, last15Minutes: this.sampler.recentErrors },
-      cdc: changes ? { slot: changes.slotName, streaming: changes.streaming, leader: NODE_ID, lag: this.sampler.slotLag } : null,
+      cdc: changes ? { slot: changes.slotName, streaming: changes.streaming, leader, lag: this.sampler.slotLag } : null,
       tracing: {
         on: this.tracing,
         mode: this.mode,
@@ -159,7 +179,10 @@ export class TenantInspector {
         verdicts: ring.weight,
         maxVerdicts: ring.maxWeight,
       },
-      nodes: [{ id: NODE_ID, ...gauges, cdcLeader: changes !== null }],
+      nodes: [
+        { id: node, ...gauges, cdcLeader: readsSlot },
+        ...this.#peers.map((peer) => ({ id: peer.node, connections: peer.connections, channels: peer.channels, presences: peer.presences, cdcLeader: peer.readsSlot })),
+      ],
     }
   }
 

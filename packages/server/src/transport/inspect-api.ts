@@ -99,10 +99,15 @@ export function registerInspectApi(app: FastifyInstance, options: InspectApiOpti
   app.get('/api/inspect/tenants', async (request, reply) => {
     const scope = await authorize(request, reply, options)
     if (!scope) return
-    return { tenants: inspector.tenants.filter((t) => canSee(scope, t.id)).map((t) => t.overview()) }
+    const tenants = inspector.tenants.filter((t) => canSee(scope, t.id))
+    await Promise.all(tenants.map((t) => t.refreshPeers()))
+    return { tenants: tenants.map((t) => t.overview()) }
   })
 
-  app.get('/api/inspect/tenants/:tenant/overview', withTenant((tenant) => ({ ...tenant.overview(), history: tenant.history() })))
+  app.get('/api/inspect/tenants/:tenant/overview', withTenant(async (tenant) => {
+    await tenant.refreshPeers()
+    return { ...tenant.overview(), history: tenant.history() }
+  }))
 
   app.get('/api/inspect/tenants/:tenant/channels', withTenant((tenant, request) => {
     const { q, limit } = query(request)

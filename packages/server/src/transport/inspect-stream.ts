@@ -36,6 +36,8 @@ export function registerInspectStream(app: FastifyInstance, options: InspectApiO
     const tenant = await tenantOf(request, reply, options)
     if (!tenant) return
     if (streams.size >= MAX_STREAMS) return reply.code(429).send({ error: `at most ${MAX_STREAMS} inspector streams at once` })
+    // Clustered: the first overview lists the other nodes too (the tick keeps them fresh after).
+    await tenant.refreshPeers()
     const query = request.query as Record<string, string | undefined>
     const search = query.q ?? ''
     const channelKey = query.channel || null
