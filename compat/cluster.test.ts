@@ -150,12 +150,13 @@ describe('Postgres Changes across nodes', () => {
 })
 
 describe('the inspector across nodes', () => {
-  test('any node\'s overview lists every node with its own connections, and the one that reads the slot as CDC leader', async () => {
-    // Two sockets on node B, one on C, none of this test's on A.
+  test('any node\'s overview lists every node with its own connections and rates, and the one that reads the slot as CDC leader', async () => {
+    // Two sockets on node B, one on C, none of this test's on A; B's sender keeps broadcasting.
     const onB = [cluster.client(1).channel('inspect-b1'), cluster.client(1).channel('inspect-b2')]
     const onC = cluster.client(2).channel('inspect-c')
     for (const channel of [...onB, onC]) expect((await subscribe(channel)).status).toBe('SUBSCRIBED')
-    type Overview = { node: string; cdc: { leader: string | null } | null; nodes: { id: string; connections: number; channels: number; cdcLeader: boolean }[] }
+    const sending = setInterval(() => void onB[0]!.send({ type: 'broadcast', event: 'tick', payload: {} }), 20)
+    type Overview = { node: string; cdc: { leader: string | null } | null; nodes: { id: string; connections: number; channels: number; messagesIn: number; cdcLeader: boolean }[] }
     const overviewOn = async (index: number): Promise<Overview> => {
       const node = cluster.nodes[index]!
       const response = await fetch(`${node.url}/api/inspect/tenants/default/overview`, { headers: { authorization: `Bearer ${node.serviceRoleKey}` } })
@@ -168,13 +169,16 @@ describe('the inspector across nodes', () => {
     const deadline = Date.now() + 10_000
     while (Date.now() < deadline) {
       seen = await overviewOn(0)
-      if (seen.nodes.length === 3 && (memberOf(seen, 'node-b')?.connections ?? 0) >= 2 && (memberOf(seen, 'node-c')?.connections ?? 0) >= 1 && seen.cdc?.leader) break
+      const b = memberOf(seen, 'node-b')
+      if (seen.nodes.length === 3 && (b?.connections ?? 0) >= 2 && (b?.messagesIn ?? 0) > 0 && (memberOf(seen, 'node-c')?.connections ?? 0) >= 1 && seen.cdc?.leader) break
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
+    clearInterval(sending)
     expect(seen!.node.startsWith('node-a.')).toBe(true)
     expect(seen!.nodes.map((n) => n.id.split('.')[0])).toEqual(['node-a', 'node-b', 'node-c'])
     expect(memberOf(seen!, 'node-b')!.connections).toBeGreaterThanOrEqual(2)
     expect(memberOf(seen!, 'node-b')!.channels).toBeGreaterThanOrEqual(2)
+    expect(memberOf(seen!, 'node-b')!.messagesIn).toBeGreaterThan(0) // B's sender, counted on B
     expect(memberOf(seen!, 'node-c')!.connections).toBeGreaterThanOrEqual(1)
     const leaders = seen!.nodes.filter((n) => n.cdcLeader)
     expect(leaders).toHaveLength(1)

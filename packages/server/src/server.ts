@@ -29,7 +29,6 @@ import { RedisNode } from './cluster/redis-node.js'
 import { RedisTenantLog } from './cluster/redis-tenant-log.js'
 import { defaultNodeId, isValidNodeId } from './cluster/node-id.js'
 import { clusterHealth, registerClusterMetrics } from './cluster/cluster-metrics.js'
-import { nodeReport } from './cluster/node-report.js'
 import type { TraceMode } from './inspect/api-types.js'
 import { Inspector } from './inspect/inspector.js'
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './db/embedded-postgres.js'
@@ -290,7 +289,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
 
     const clusterView = redisNode ? { node: redisNode, tenants: () => registry.runningTenants() } : null
     // Each heartbeat tells the other nodes what this one serves (the inspector's per-node overview).
-    redisNode?.reportWith(() => nodeReport(registry.runningTenants(), upgrade.connections))
+    redisNode?.reportWith(() => inspector.nodeReport())
     if (clusterView) registerClusterMetrics(metrics.registry, clusterView)
     const healthChecks: Record<string, () => Promise<unknown>> = { database: () => sql`select 1` }
     if (store) {

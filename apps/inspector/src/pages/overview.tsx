@@ -76,7 +76,7 @@ export function OverviewPage({ tenant, stream }: { tenant: string; stream: Strea
         <div className="card">
           <h3>Nodes</h3>
           <table>
-            <thead><tr><th>node</th><th className="num">connections</th><th className="num">channels</th><th className="num">presences</th><th>CDC</th></tr></thead>
+            <thead><tr><th>node</th><th className="num">connections</th><th className="num">channels</th><th className="num">presences</th><th className="num">in/s</th><th className="num">out/s</th><th className="num">RLS checks/s</th><th>CDC</th></tr></thead>
             <tbody>
               {overview.nodes.map((node) => (
                 <tr key={node.id}>
@@ -84,6 +84,9 @@ export function OverviewPage({ tenant, stream }: { tenant: string; stream: Strea
                   <td className="num">{node.connections}</td>
                   <td className="num">{node.channels}</td>
                   <td className="num">{node.presences}</td>
+                  <td className="num">{node.messagesIn}</td>
+                  <td className="num">{node.messagesOut}</td>
+                  <td className="num">{node.rlsChecks}</td>
                   <td>{node.cdcLeader ? 'leader' : '—'}</td>
                 </tr>
               ))}

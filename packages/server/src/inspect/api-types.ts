@@ -58,6 +58,19 @@ export interface TraceState {
   maxVerdicts: number
 }
 
+/** One node's share of a tenant: gauges now, rates per second over the last sampled second. */
+export interface NodeFigures {
+  id: string
+  connections: number
+  channels: number
+  presences: number
+  messagesIn: number
+  messagesOut: number
+  rlsChecks: number
+  /** Whether this node reads the tenant's replication slot (the elected CDC reader). */
+  cdcLeader: boolean
+}
+
 export interface TenantOverview {
   tenant: string
   node: string
@@ -68,7 +81,7 @@ export interface TenantOverview {
   cdc: { slot: string; streaming: boolean; leader: string | null; lag: SlotLag | null } | null
   tracing: TraceState
   /** This node first, then (clustered) every other live node that serves the tenant, by id. */
-  nodes: { id: string; connections: number; channels: number; presences: number; cdcLeader: boolean }[]
+  nodes: NodeFigures[]
   /** With the overview endpoint and the stream's `hello`. */
   history?: History
 }

@@ -12,6 +12,7 @@
  * ```
  */
 import type { Clock } from '../clock.js'
+import type { NodeTenantFigures } from '../cluster/node-report.js'
 import type { Logger } from '../logger.js'
 import type { FlushScheduler } from '../socket/outbound-queue.js'
 import { TenantInspector, type TenantInspectorOptions } from './tenant-inspector.js'
@@ -48,6 +49,13 @@ export class Inspector {
     inspector.tenant.hub.tracing.current = null
     this.#tenants.delete(id)
     this.#syncFlushHook()
+  }
+
+  /** Each tenant's share on this node (published to the other nodes in a cluster: cluster/node-report.ts). */
+  nodeReport(): Map<string, NodeTenantFigures> {
+    const report = new Map<string, NodeTenantFigures>()
+    for (const [id, inspector] of this.#tenants) report.set(id, inspector.figures())
+    return report
   }
 
   tenant(id: string): TenantInspector | undefined {

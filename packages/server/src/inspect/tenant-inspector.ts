@@ -14,7 +14,7 @@
 import type { Registry } from 'prom-client'
 import type { Sql } from 'postgres'
 import { topicKey as makeTopicKey } from '../broadcast/topic-registry.js'
-import type { PeerFigures } from '../cluster/node-report.js'
+import type { NodeTenantFigures, PeerFigures } from '../cluster/node-report.js'
 import { CloseCode, type Connection } from '../socket/connection.js'
 import type { Tenant } from '../tenant/tenant.js'
 import { ChannelViews, type ChangeRegistrations } from './channel-views.js'
@@ -180,10 +180,27 @@ export class TenantInspector {
         maxVerdicts: ring.maxWeight,
       },
       nodes: [
-        { id: node, ...gauges, cdcLeader: readsSlot },
-        ...this.#peers.map((peer) => ({ id: peer.node, connections: peer.connections, channels: peer.channels, presences: peer.presences, cdcLeader: peer.readsSlot })),
+        { id: node, ...this.#sampledRates(), ...gauges, cdcLeader: readsSlot },
+        ...this.#peers.map(({ node: id, readsSlot: cdcLeader, ...figures }) => ({ id, ...figures, cdcLeader })),
       ],
     }
+  }
+
+  /** This node's share of the tenant as of the last sample (what the node publishes to the others in a cluster). */
+  figures(): NodeTenantFigures {
+    const latest = this.sampler.history.latest
+    return {
+      connections: latest?.connections ?? 0,
+      channels: latest?.channels ?? 0,
+      presences: latest?.presences ?? 0,
+      ...this.#sampledRates(),
+      readsSlot: this.#options.changes?.readsSlot ?? false,
+    }
+  }
+
+  #sampledRates(): { messagesIn: number; messagesOut: number; rlsChecks: number } {
+    const latest = this.sampler.history.latest
+    return { messagesIn: latest?.messagesIn ?? 0, messagesOut: latest?.messagesOut ?? 0, rlsChecks: latest?.rlsChecks ?? 0 }
   }
 
   history(): History {
