@@ -25,8 +25,7 @@ import { JwtVerifier, type Jwks } from './auth/jwt-verifier.js'
 import { systemClock, type Clock } from './clock.js'
 import { LocalClusterAdapter, type ClusterAdapter } from './cluster/cluster-adapter.js'
 import { randomBytes } from 'node:crypto'
-import { RedisNode } from './cluster/redis-node.js'
-import { RedisTenantLog } from './cluster/redis-tenant-log.js'
+import type { RedisNode } from './cluster/redis-node.js'
 import { defaultNodeId, isValidNodeId } from './cluster/node-id.js'
 import { clusterHealth, registerClusterMetrics } from './cluster/cluster-metrics.js'
 import type { TraceMode } from './inspect/api-types.js'
@@ -192,7 +191,11 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
 
     // A cluster node: one Redis session for every tenant this process serves (docs/cluster.md).
     let redisNode: RedisNode | null = null
+    let clusterFor = (_tenantId: string): ClusterAdapter => new LocalClusterAdapter()
     if (options.redisUrl) {
+      // Loaded only for a cluster: the Redis client was an eighth of a single node's start-up
+      // time (a restarted node serves nobody until it listens).
+      const [{ RedisNode }, { RedisTenantLog }] = await Promise.all([import('./cluster/redis-node.js'), import('./cluster/redis-tenant-log.js')])
       // The cluster member is this process: the node id plus a suffix, because a node restarted
       // under the same id (a worker, a pod) must not be taken for the one that died (its
       // presences and slot lease are the dead process's, not the new one's).
@@ -200,9 +203,8 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
       onClose('redis node', () => node.stop())
       await node.start()
       redisNode = node
+      clusterFor = (tenantId) => new RedisTenantLog({ node, tenantId, logger, maxEntries: replay.maxMessages })
     }
-    const clusterFor = (tenantId: string): ClusterAdapter =>
-      redisNode ? new RedisTenantLog({ node: redisNode, tenantId, logger, maxEntries: replay.maxMessages }) : new LocalClusterAdapter()
 
     // The `default` tenant: the flags' database and secret, started now and never idle-stopped.
     const defaultTenant = await startTenant(
