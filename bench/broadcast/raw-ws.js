@@ -44,9 +44,10 @@ export function clientFrameHeaderBytes(payloadLength) {
 /**
  * Opens a WebSocket. Resolves once the server answered 101.
  * `onChunk()` runs once per TCP read, before its frames; `onBinary(buf, start, end)` gets every
- * binary frame, `onText(string)` every text frame.
+ * binary frame, `onText(string)` every text frame, or `onTextBytes(buf, start, end)` if given
+ * (no string decoded: a reader that only scans the frame's bytes).
  */
-export function openRawWebSocket({ host, port, path, onChunk, onBinary, onText, onClose }) {
+export function openRawWebSocket({ host, port, path, onChunk, onBinary, onText, onTextBytes, onClose }) {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, noDelay: true })
     let pending = null
@@ -116,7 +117,7 @@ export function openRawWebSocket({ host, port, path, onChunk, onBinary, onText, 
         if (end > total) break
         const opcode = b0 & 0x0f
         if (opcode === OP_BINARY) onBinary(buf, offset + header, end)
-        else if (opcode === OP_TEXT) onText(buf.toString('utf8', offset + header, end))
+        else if (opcode === OP_TEXT) onTextBytes ? onTextBytes(buf, offset + header, end) : onText(buf.toString('utf8', offset + header, end))
         else if (opcode === OP_CLOSE) {
           close(`close frame ${length >= 2 ? buf.readUInt16BE(offset + header) : ''} ${buf.toString('utf8', offset + header + 2, end)}`)
           socket.destroy()

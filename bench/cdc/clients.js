@@ -7,8 +7,11 @@
  * On every `postgres_changes` frame: count it, and if the row's `sent_at` (the writer's clock
  * read just before it sent the INSERT; same machine, so the same wall clock:
  * performance.timeOrigin + performance.now()) falls in the measurement window, count it for the
- * window and record its commit-to-client latency. The value is read from the frame text without
- * a JSON.parse, so the clients stay cheaper than the server.
+ * window and record its commit-to-client latency. The value is read from the frame's bytes
+ * (no string, no JSON.parse) over the hand-written WebSocket client of the broadcast bench
+ * (../broadcast/raw-ws.js: frames parsed in place, no event or Buffer per message), so the
+ * clients stay cheaper than the server: with the `ws` client their core saturated first, at
+ * about the rate the engine reached (bench/README.md, "Postgres Changes").
  *
  * IPC: `{ id, cmd: 'open', port, tokens, table }` → `{ id, opened }` once every channel got
  * "Subscribed to PostgreSQL"; `{ mark, from, to }` starts a window of rows sent in [from, to);
@@ -16,7 +19,7 @@
  * missing deliveries counted as later than any received one; `cpu` → CPU time and main-thread
  * run-queue wait; `count` → deliveries so far; `close`.
  */
-import WebSocket from 'ws'
+import { clientFrame, openRawWebSocket } from '../broadcast/raw-ws.js'
 import { serve } from '../lib/child-ipc.js'
 import { runQueueWaitNs } from '../lib/cpu.js'
 import { LatencyHistogram } from '../lib/histogram.js'
@@ -25,7 +28,6 @@ const now = () => performance.timeOrigin + performance.now()
 const histogram = new LatencyHistogram()
 const SENT_AT = Buffer.from('"sent_at":')
 const CHANGES = Buffer.from('"postgres_changes",{"ids"')
-const SUBSCRIBED = Buffer.from('Subscribed to PostgreSQL')
 let sockets = []
 let received = 0
 let windowReceived = 0
@@ -33,15 +35,16 @@ let windowFrom = Infinity
 let windowTo = Infinity
 let errors = 0
 
-function onMessage(data, state) {
-  const head = data.indexOf(CHANGES)
-  if (head >= 0 && head < 200) {
+/** One text frame, `data[start, end)`: a change is counted from its bytes; anything else is decoded. */
+function onFrame(data, start, end, state) {
+  const head = data.indexOf(CHANGES, start)
+  if (head >= 0 && head < start + 200 && head < end) {
     received++
     const at = data.indexOf(SENT_AT, head)
-    if (at >= 0) {
-      let end = at + SENT_AT.length
-      while (end < data.length && data[end] !== 44 /* , */ && data[end] !== 125 /* } */) end++
-      const sentAt = Number(data.toString('latin1', at + SENT_AT.length, end))
+    if (at >= 0 && at < end) {
+      let stop = at + SENT_AT.length
+      while (stop < end && data[stop] !== 44 /* , */ && data[stop] !== 125 /* } */) stop++
+      const sentAt = Number(data.toString('latin1', at + SENT_AT.length, stop))
       if (sentAt >= windowFrom && sentAt < windowTo) {
         windowReceived++
         histogram.record(Math.round((now() - sentAt) * 1000))
@@ -49,31 +52,39 @@ function onMessage(data, state) {
     }
     return
   }
-  if (data.indexOf(SUBSCRIBED) >= 0) state.subscribed()
-  else if (data.includes('"status":"error"')) { errors++; state.failed(data.toString()) }
+  const text = data.toString('utf8', start, end)
+  if (text.includes('Subscribed to PostgreSQL')) state.subscribed()
+  else if (text.includes('"status":"error"')) { errors++; state.failed(text) }
 }
 
-function openOne(port, token, topic, table) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/realtime/v1/websocket?apikey=${token}&vsn=2.0.0`, { perMessageDeflate: false, skipUTF8Validation: true })
-    const timer = setTimeout(() => reject(new Error(`join of ${topic} timed out`)), 30_000)
-    const state = {
-      subscribed: () => { clearTimeout(timer); resolve(ws) },
-      failed: (text) => { clearTimeout(timer); reject(new Error(`join of ${topic} failed: ${text.slice(0, 300)}`)) },
-    }
-    ws.on('message', (data) => onMessage(data, state))
-    ws.on('error', (error) => { clearTimeout(timer); reject(error) })
-    ws.on('open', () => {
-      const config = {
-        broadcast: { ack: false, self: false },
-        presence: { key: '', enabled: false },
-        postgres_changes: [{ event: 'INSERT', schema: 'public', table }],
-        private: false,
-      }
-      ws.send(JSON.stringify(['1', '1', `realtime:${topic}`, 'phx_join', { config, access_token: token }]))
-    })
+async function openOne(port, token, topic, table) {
+  let settle
+  const subscribed = new Promise((resolve, reject) => (settle = { resolve, reject }))
+  const timer = setTimeout(() => settle.reject(new Error(`join of ${topic} timed out`)), 30_000)
+  const state = {
+    subscribed: () => { clearTimeout(timer); settle.resolve() },
+    failed: (text) => { clearTimeout(timer); settle.reject(new Error(`join of ${topic} failed: ${text.slice(0, 300)}`)) },
+  }
+  const ws = await openRawWebSocket({
+    host: '127.0.0.1',
+    port,
+    path: `/realtime/v1/websocket?apikey=${token}&vsn=2.0.0`,
+    onTextBytes: (data, start, end) => onFrame(data, start, end, state),
+    onBinary: () => {},
+    onClose: (reason) => state.failed(`socket closed: ${reason}`),
   })
+  const config = {
+    broadcast: { ack: false, self: false },
+    presence: { key: '', enabled: false },
+    postgres_changes: [{ event: 'INSERT', schema: 'public', table }],
+    private: false,
+  }
+  ws.send(textFrame(JSON.stringify(['1', '1', `realtime:${topic}`, 'phx_join', { config, access_token: token }])))
+  await subscribed
+  return ws
 }
+
+const textFrame = (text) => clientFrame(Buffer.from(text), false)
 
 let heartbeat = null
 serve({
@@ -83,8 +94,9 @@ serve({
       opened.push(...(await Promise.all(tokens.slice(i, i + 50).map((token, j) => openOne(port, token, `bench-${i + j}`, table)))))
     }
     sockets = opened
+    const beat = textFrame('[null,"hb","phoenix","heartbeat",{}]')
     heartbeat = setInterval(() => {
-      for (const ws of sockets) if (ws.readyState === WebSocket.OPEN) ws.send('[null,"hb","phoenix","heartbeat",{}]')
+      for (const ws of sockets) ws.send(beat)
     }, 20_000)
     return { opened: sockets.length }
   },
@@ -113,7 +125,7 @@ serve({
   count: () => ({ received }),
   close() {
     clearInterval(heartbeat)
-    for (const ws of sockets) ws.terminate()
+    for (const ws of sockets) ws.close()
     sockets = []
   },
 }, { exitAfter: ['close'] })
