@@ -39,6 +39,10 @@ async function bundle(input, external) {
   const { output } = await build.generate({ format: 'esm', minify: true })
   await build.close()
   const code = output.filter((o) => o.type === 'chunk').map((o) => o.code).join('\n')
+  // rolldown leaves an import it cannot resolve external without an error (with logLevel
+  // silent): an unbuilt @switchboard/protocol made the seed API 0.05 kB smaller than it ships.
+  const left = output.flatMap((o) => (o.type === 'chunk' ? o.imports : [])).filter((id) => !external.some((re) => re.test(id)))
+  if (left.length > 0) throw new Error(`unresolved imports ${left.join(', ')} (run npm run build first)`)
   return { minified: Buffer.byteLength(code), gzip: gzipSync(code, { level: 9 }).length }
 }
 
