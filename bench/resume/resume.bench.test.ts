@@ -47,6 +47,8 @@ function summarize(r: ChaosResult, rows: number) {
   const unique = r.clients.reduce((n, c) => n + new Set(c.rows).size + new Set(owed(c)).size, 0)
   const received = r.clients.reduce((n, c) => n + c.rows.length + owed(c).length, 0)
   const catchUp = r.clients.flatMap((c) => c.catchUpMs)
+  const wait = r.clients.flatMap((c) => c.reconnectWaitMs)
+  const rejoin = r.clients.flatMap((c) => c.rejoinMs)
   const latency = r.clients.flatMap((c) => c.rowLatencyMs)
   return {
     deliveryPct: (100 * unique) / entitled,
@@ -56,6 +58,11 @@ function summarize(r: ChaosResult, rows: number) {
     recoveries: r.clients.reduce((n, c) => n + c.recoveries.length, 0),
     catchUpP50: pct(catchUp, 50),
     catchUpP99: pct(catchUp, 99),
+    // The same recoveries split at the socket's open: the reconnect wait, then rejoin + replay.
+    reconnectWaitP50: pct(wait, 50),
+    reconnectWaitP99: pct(wait, 99),
+    rejoinP50: pct(rejoin, 50),
+    rejoinP99: pct(rejoin, 99),
     commitToClientP50: pct(latency, 50),
     commitToClientP99: pct(latency, 99),
   }
@@ -89,7 +96,7 @@ it('delivery, catch-up and commit-to-client latency under chaos: drops, a SIGKIL
   out.chaos = {
     runs,
     median: Object.fromEntries(
-      CASES.map((c) => [c.name, Object.fromEntries(['deliveryPct', 'catchUpP99', 'catchUpP50', 'commitToClientP50', 'commitToClientP99'].map((k) => [k, of(c.name, k)]))]),
+      CASES.map((c) => [c.name, Object.fromEntries(['deliveryPct', 'catchUpP99', 'catchUpP50', 'reconnectWaitP99', 'rejoinP99', 'commitToClientP50', 'commitToClientP99'].map((k) => [k, of(c.name, k)]))]),
     ),
   }
   expect(runs.length).toBe(RUNS * CASES.length)

@@ -69,6 +69,13 @@ export interface ClientResult {
    * under way, the kill itself): a restart's own duration is not catch-up time.
    */
   catchUpMs: number[]
+  /**
+   * The same recoveries split at the client's last socket open before them: from "back" to the
+   * open (the reconnect wait, mostly the backoff window) and from the open to Resumed (the
+   * server's rejoin and replay). Only recoveries whose socket opened after "back".
+   */
+  reconnectWaitMs: number[]
+  rejoinMs: number[]
   drops: number
 }
 
@@ -83,6 +90,16 @@ export interface ChaosResult {
   unansweredBroadcasts: number[]
   insertedAt: number[]
   kill: { at: number; upAt: number } | undefined
+}
+
+/** A `ws` WebSocket that writes the time of each open into `opened.at` (the catch-up split). */
+function openTimeRecorder(opened: { at: number }): typeof WebSocket {
+  return class OpenTimeWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args)
+      this.once('open', () => (opened.at = Date.now()))
+    }
+  } as unknown as typeof WebSocket
 }
 
 export function seeded(seed: number): () => number {
@@ -219,11 +236,12 @@ async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql,
   for (let i = 0; i < o.clients; i++) {
     const proxy = await startTcpProxy({ targetPort: server.port })
     const token = await signToken(SECRET, { role: 'authenticated', sub: `chaos-user-${i}`, team: 'chaos' }, 3_600)
+    const opened = { at: 0 }
     const m = new ChannelManager({
-      url: proxy.url, apiKey, accessToken: async () => token, transport: WebSocket,
+      url: proxy.url, apiKey, accessToken: async () => token, transport: openTimeRecorder(opened),
       connectionRetry: socketRetry, connectTimeoutMs: 2_000, broadcastRateLimit: { perSecond: 100_000 },
     })
-    const r: ClientResult = { rows: [], broadcasts: [], rowLatencyMs: [], gaps: [], recoveries: [], catchUpMs: [], drops: 0 }
+    const r: ClientResult = { rows: [], broadcasts: [], rowLatencyMs: [], gaps: [], recoveries: [], catchUpMs: [], reconnectWaitMs: [], rejoinMs: [], drops: 0 }
     const lease = await m.subscribeToEntity({
       entityType: 'chaos',
       entityId: o.entity,
@@ -241,7 +259,12 @@ async function chaosRun(o: ChaosOptions, server: ChaosTarget, sql: postgres.Sql,
       onRecover: (g) => {
         r.recoveries.push(g)
         const back = backAt(i, g.restoredAt)
-        if (back !== undefined) r.catchUpMs.push(g.restoredAt - back)
+        if (back === undefined) return
+        r.catchUpMs.push(g.restoredAt - back)
+        if (opened.at >= back && opened.at <= g.restoredAt) {
+          r.reconnectWaitMs.push(opened.at - back)
+          r.rejoinMs.push(g.restoredAt - opened.at)
+        }
       },
     })
     lease.on('broadcast', { event: 'tick' }, (msg: BroadcastMessage<{ n: number }>) => r.broadcasts.push(msg.payload.n))
