@@ -114,6 +114,8 @@ export class ChannelFeed implements OrderedSubscriber {
     register(cursor)
     this.#ordersChanges = hasBindings && this.#start.kind !== 'none'
     if (this.#start.kind === 'none') return
+    // Asked now, answered while the replay is authorized: it is one more query to wait for.
+    const lostAcrossEpochs = this.#lostAcrossEpochs()
     const snapshot = await this.#read()
     let code: ResumeCodeType = this.#start.kind === 'join' ? ResumeCode.fresh : ResumeCode.resumed
     let reason: GapReason | undefined
@@ -137,7 +139,7 @@ export class ChannelFeed implements OrderedSubscriber {
       frames = []
     }
     for (const { frame } of frames) this.#port.send(frame)
-    const lost = code === ResumeCode.resumed ? await this.#lostAcrossEpochs() : undefined
+    const lost = code === ResumeCode.resumed ? await lostAcrossEpochs : undefined
     if (!this.#port.isJoined) return
     this.#pushStatus(code, cursor, snapshot.ok ? snapshot.point : log.headPoint, { replayed: code === ResumeCode.gap ? undefined : frames.length, reason, lost })
     hub.tracing.current?.caughtUp(this.#port, { code, from: this.#startPosition(), cursor, replayed: frames.map((f) => f.position), ...(reason ? { reason } : {}) })

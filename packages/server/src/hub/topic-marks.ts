@@ -14,7 +14,7 @@ import type { Sql } from 'postgres'
 export interface TopicMarks {
   /** Records that `topicKey` has ephemeral broadcasts in `epoch`. */
   mark(epoch: string, topicKey: string): Promise<void>
-  /** Whether `topicKey` had ephemeral broadcasts in `epoch` (true when unknown: never claim less). */
+  /** Whether `topicKey` had ephemeral broadcasts in `epoch`, an epoch that ended (true when unknown: never claim less). */
   marked(epoch: string, topicKey: string): Promise<boolean>
 }
 
@@ -27,20 +27,41 @@ export const NO_TOPIC_MARKS: TopicMarks = {
 /** Rows older than this are pruned at start: no client resumes from a log that old. */
 const KEEP_MS = 24 * 3_600_000
 
+/** Answers remembered, at most (past it the memory starts over). */
+const MAX_REMEMBERED = 10_000
+
 export class PostgresTopicMarks implements TopicMarks {
+  /**
+   * `marked` answers by `epoch\ntopicKey`, settled or in flight. The question is only asked
+   * about epochs that ended (a resume across a restart), whose marks are final, so one answer
+   * serves every channel of the topic: after a restart a topic's resuming clients all ask at
+   * once, and their queries queued behind the replays' RLS checks (0.15–0.5 s each in the chaos
+   * bench). Failures are not remembered.
+   */
+  readonly #answers = new Map<string, Promise<boolean>>()
+
   constructor(private readonly sql: Sql) {}
 
   async mark(epoch: string, topicKey: string): Promise<void> {
     await this.sql`insert into realtime.switchboard_broadcast_epochs (epoch, topic_key) values (${epoch}, ${topicKey}) on conflict do nothing`
   }
 
-  async marked(epoch: string, topicKey: string): Promise<boolean> {
-    try {
-      const rows = await this.sql`select 1 from realtime.switchboard_broadcast_epochs where epoch = ${epoch} and topic_key = ${topicKey}`
-      return rows.length > 0
-    } catch {
-      return true
-    }
+  marked(epoch: string, topicKey: string): Promise<boolean> {
+    const key = `${epoch}\n${topicKey}`
+    const known = this.#answers.get(key)
+    if (known) return known
+    if (this.#answers.size >= MAX_REMEMBERED) this.#answers.clear()
+    const answer = this.#query(epoch, topicKey).catch(() => {
+      this.#answers.delete(key)
+      return true // unknown: never claim less
+    })
+    this.#answers.set(key, answer)
+    return answer
+  }
+
+  async #query(epoch: string, topicKey: string): Promise<boolean> {
+    const rows = await this.sql`select 1 from realtime.switchboard_broadcast_epochs where epoch = ${epoch} and topic_key = ${topicKey}`
+    return rows.length > 0
   }
 
   async prune(): Promise<void> {
