@@ -70,7 +70,9 @@ function summarize(r: ChaosResult, rows: number) {
 
 /** The chaos runs of one repetition: drops only; the server SIGKILLed; three nodes on Redis with the slot reader SIGKILLed. */
 const CASES = [
+  { name: 'drops', killAt: undefined, cluster: false },
   { name: 'withKill', killAt: 10_000, cluster: false },
+  { name: 'clusterNodeKill', killAt: 10_000, cluster: true },
 ] as const
 
 it('delivery, catch-up and commit-to-client latency under chaos: drops, a SIGKILL, a node SIGKILLed in a cluster', async () => {

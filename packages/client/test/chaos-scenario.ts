@@ -20,7 +20,6 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
 import WebSocket from 'ws'
-import { appendFileSync } from 'node:fs'
 import { ChannelManager, type BroadcastMessage, type GapEvent } from '@switchboard/client'
 import { signToken } from '../../server/src/auth/dev-keys.js'
 import { startTcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy.js'
@@ -144,7 +143,7 @@ export class ServerProcess {
 
   #spawn(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const proc = spawn(process.execPath, [CLI, 'start', '--port', String(this.port), '--database-url', this.databaseUrl, '--jwt-secret', SECRET, '--log-level', 'warn'], { env: { ...process.env, SB_TIMING: '1' } })
+      const proc = spawn(process.execPath, [CLI, 'start', '--port', String(this.port), '--database-url', this.databaseUrl, '--jwt-secret', SECRET, '--log-level', 'warn'])
       let out = ''
       const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000)
       const collect = (chunk: Buffer) => {
@@ -156,7 +155,6 @@ export class ServerProcess {
       }
       proc.stdout!.on('data', collect)
       proc.stderr!.on('data', collect)
-      proc.stderr!.on('data', (c: Buffer) => { for (const l of c.toString().split('\n')) if (l.startsWith('TIMING')) appendFileSync('/tmp/timing.log', `${l}\n`) })
       proc.once('exit', (code) => {
         clearTimeout(timer)
         if (!out.includes('listening on')) reject(new Error(`server exited with ${code}: ${out}`))

@@ -36,6 +36,7 @@ import type { ChangeData } from './change-payload.js'
 import { ChangeDispatcher, type SubscriberEntry } from './change-dispatcher.js'
 import { databaseBroadcastFrom, isMessagesRelation, type DatabaseBroadcast } from './database-broadcast.js'
 import { formatCommitTimestamp, pgTimeToUnixMs } from './replication-frames.js'
+import { ReplayBatcher, type ReplayRequest } from './replay-batcher.js'
 import { ReplicationStream, type RawTransaction } from './replication-stream.js'
 import { RlsAuthorizer } from './rls-authorizer.js'
 import { SubscriptionIndex, type IndexedBinding } from './subscription-index.js'
@@ -121,6 +122,12 @@ export interface ReplayedChange {
   data: ChangeData
 }
 
+/** A channel's replay request: the changes of its snapshot it may be owed. */
+interface ReplayInput {
+  subscriber: ChangeSubscriber
+  changes: readonly Change[]
+}
+
 /** Slot names: lower-case letters, digits, underscore; at most 63 characters. */
 export function defaultSlotName(databaseUrl: string): string {
   const db = databaseNameOf(databaseUrl)
@@ -174,6 +181,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
   readonly #publication: string
   readonly #messagesPublication: string
   readonly #subscribers = new Map<ChangeSubscriber, { entry: SubscriberEntry; bindings: IndexedBinding<SubscriberEntry>[] }>()
+  readonly #replays = new ReplayBatcher<ReplayInput, ReplayedChange[]>((requests) => this.#replayPass(requests))
   readonly #pending = new Map<ChangeSubscriber, { generation: number; auth: AuthContext }>()
   readonly #relations = new Map<number, RelationInfo>()
   readonly #log: ChangeLogPort
@@ -656,20 +664,45 @@ export class PostgresChangesService implements PostgresChangesEngine {
    * against the table as it is now (as for live changes), so a row deleted since its INSERT is
    * not replayed as an insert; its DELETE is.
    */
-  async replay(subscriber: ChangeSubscriber, changes: readonly Change[]): Promise<ReplayedChange[]> {
-    const registered = this.#subscribers.get(subscriber)
-    if (!registered || changes.length === 0) return []
-    const replayed: ReplayedChange[] = []
-    const entry: SubscriberEntry = {
-      sink: { deliverChange: (ids, data) => void replayed.push({ ids, data }) },
-      auth: registered.entry.auth,
-      cursor: -1,
-    }
+  replay(subscriber: ChangeSubscriber, changes: readonly Change[]): Promise<ReplayedChange[]> {
+    if (!this.#subscribers.has(subscriber) || changes.length === 0) return Promise.resolve([])
+    return this.#replays.replay({ subscriber, changes })
+  }
+
+  /**
+   * One replay pass for every channel that asked meanwhile (replay-batcher.ts): the union of
+   * their changes dispatched once, each channel an entry of its own index with its current
+   * bindings and context, then each given exactly the changes it asked for.
+   */
+  async #replayPass(requests: readonly ReplayRequest<ReplayInput, ReplayedChange[]>[]): Promise<void> {
     const index = new SubscriptionIndex<SubscriberEntry>()
-    for (const binding of registered.bindings) index.add({ ...binding, subscriber: entry })
+    const union = new Map<number, Change>()
+    const served: { request: ReplayRequest<ReplayInput, ReplayedChange[]>; replayed: ReplayedChange[]; wanted: Set<number> }[] = []
+    for (const request of requests) {
+      const { subscriber, changes } = request.input
+      const registered = this.#subscribers.get(subscriber)
+      if (!registered) {
+        request.resolve([]) // left while waiting
+        continue
+      }
+      const replayed: ReplayedChange[] = []
+      const wanted = new Set<number>()
+      let first = Infinity
+      for (const change of changes) {
+        wanted.add(change.position.seq)
+        union.set(change.position.seq, change)
+        first = Math.min(first, change.position.seq)
+      }
+      // The cursor skips the union's changes before this channel's first one.
+      const entry: SubscriberEntry = { sink: { deliverChange: (ids, data) => void replayed.push({ ids, data }) }, auth: registered.entry.auth, cursor: first - 1 }
+      for (const binding of registered.bindings) index.add({ ...binding, subscriber: entry })
+      served.push({ request, replayed, wanted })
+    }
+    if (served.length === 0) return
     const dispatcher = new ChangeDispatcher(index, this.#catalog, this.#authorizer, this.#options.logger, this.#options.limits.maxRecordBytes)
-    await dispatcher.dispatch(changes)
-    return replayed
+    await dispatcher.dispatch([...union.values()].sort((a, b) => a.position.seq - b.position.seq))
+    // Changes of the union past a channel's own snapshot reach it live: never twice.
+    for (const { request, replayed, wanted } of served) request.resolve(replayed.filter((r) => wanted.has(r.data.position.seq)))
   }
 
   async #dispatch(changes: Change[]): Promise<void> {
