@@ -47,6 +47,12 @@ export class Catalog {
   readonly #policyClaims = new Map<string, Cached<ClaimPaths | null>>()
   readonly #inlinePolicies = new Map<string, Cached<InlinePolicy | null>>()
   #standardAuth: Cached<boolean> | undefined
+  /**
+   * Lookups under way, by what they look up: callers that miss the cache together share one
+   * query. After a restart every resuming channel validates its bindings against a cold
+   * catalog at the same moment, and 20 copies of each query queued in the pool.
+   */
+  readonly #inFlight = new Map<string, Promise<unknown>>()
 
   constructor(sql: Sql, clock: Clock, factsTtlMs = 30_000) {
     this.#sql = sql
@@ -56,6 +62,17 @@ export class Catalog {
 
   #fresh<T>(entry: Cached<T> | undefined): entry is Cached<T> {
     return entry !== undefined && this.#clock.now() - entry.at < this.#ttlMs
+  }
+
+  /** Runs `load` unless a lookup of `key` is already under way; then its result is shared. */
+  #once<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const running = this.#inFlight.get(key)
+    if (running) return running as Promise<T>
+    const loading = load().finally(() => {
+      if (this.#inFlight.get(key) === loading) this.#inFlight.delete(key)
+    })
+    this.#inFlight.set(key, loading)
+    return loading
   }
 
   /** Loads (and caches) rendering info for the given type oids, arrays with their elements. */
@@ -96,6 +113,11 @@ export class Catalog {
     const replaced = cached !== undefined && expectedOid !== undefined && cached.value.oid !== expectedOid
     if (replaced) this.invalidateTable(schema, table)
     else if (this.#fresh(cached)) return cached.value
+    return this.#once(`table\u0000${key}`, () => this.#loadTable(schema, table))
+  }
+
+  async #loadTable(schema: string, table: string): Promise<TableFacts | null> {
+    const key = `${schema}.${table}`
     const [row] = await this.#sql<{ oid: number; rls: boolean; forced: boolean; owner: string; pk: string[] | null; columns: TableFacts['columns'] }[]>`
       select c.oid::int as oid, c.relrowsecurity as rls, c.relforcerowsecurity as forced, pg_get_userbyid(c.relowner) as owner,
         (select array_agg(a.attname::text order by array_position(i.indkey::int2[], a.attnum))
@@ -117,6 +139,10 @@ export class Catalog {
     const key = `${role}\u0000${table.oid}`
     const cached = this.#roleFacts.get(key)
     if (this.#fresh(cached)) return cached.value
+    return this.#once(`role\u0000${key}`, () => this.#loadRoleFacts(key, role, table))
+  }
+
+  async #loadRoleFacts(key: string, role: string, table: TableFacts): Promise<RoleTableFacts> {
     const [row] = await this.#sql<{ bypass: boolean; cols: string[] | null }[]>`
       select (r.rolsuper or r.rolbypassrls or (pg_has_role(r.oid, ${table.owner}, 'USAGE') and not ${table.rlsForced})) as bypass,
         (select array_agg(a.attname::text) from pg_attribute a
@@ -136,6 +162,10 @@ export class Catalog {
     const key = `${role}\u0000${table.oid}`
     const cached = this.#policyClaims.get(key)
     if (this.#fresh(cached)) return cached.value
+    return this.#once(`claims\u0000${key}`, () => this.#loadPolicyClaimPaths(key, role, table))
+  }
+
+  async #loadPolicyClaimPaths(key: string, role: string, table: TableFacts): Promise<ClaimPaths | null> {
     let paths: ClaimPaths | null = null
     if (await this.#authFunctionsStandard()) {
       // The policies Postgres applies to the role: PUBLIC ones and those of any role whose
@@ -154,6 +184,10 @@ export class Catalog {
 
   async #authFunctionsStandard(): Promise<boolean> {
     if (this.#fresh(this.#standardAuth)) return this.#standardAuth.value
+    return this.#once('auth functions', () => this.#loadAuthFunctionsStandard())
+  }
+
+  async #loadAuthFunctionsStandard(): Promise<boolean> {
     const rows = await this.#sql<{ src: string }[]>`
       select p.prosrc as src from pg_proc p join pg_namespace n on n.oid = p.pronamespace
       where n.nspname = 'auth' and p.proname in ('jwt', 'uid', 'role')`
@@ -172,6 +206,10 @@ export class Catalog {
     const key = `${role}\u0000${table.oid}`
     const cached = this.#inlinePolicies.get(key)
     if (this.#fresh(cached)) return cached.value
+    return this.#once(`inline\u0000${key}`, () => this.#loadInlinePolicy(key, role, table))
+  }
+
+  async #loadInlinePolicy(key: string, role: string, table: TableFacts): Promise<InlinePolicy | null> {
     const [row] = await this.#sql<{ policies: InlinePolicyRow[]; functions: InlineFunctionRow[]; usage: boolean | null; active: boolean }[]>`
       with r as (select oid from pg_roles where rolname = ${role}),
       pol as (
@@ -275,6 +313,7 @@ export class Catalog {
 
   /** Forgets what we know of a table (a Relation message arrived for it). */
   invalidateTable(schema: string, table: string): void {
+    this.#inFlight.clear() // a lookup under way may have read the table before it changed
     const facts = this.#tables.get(`${schema}.${table}`)?.value
     this.#tables.delete(`${schema}.${table}`)
     if (!facts) return

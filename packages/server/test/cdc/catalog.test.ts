@@ -41,3 +41,27 @@ it('a table dropped and re-created is described anew when the publication names 
   expect(after.columns.map((c) => c.name)).toEqual(['key', 'v'])
   expect(after.primaryKey).toEqual(['key'])
 })
+
+it('callers that miss the cache together share one query per lookup (a restart\'s crowd of joins)', async () => {
+  let queries = 0
+  const counted = postgres(db.url, { max: 4, onnotice: () => {}, debug: () => void queries++ })
+  try {
+    await counted.unsafe(`create table public.crowd (id int primary key)`)
+    queries = 0
+    const catalog = new Catalog(counted, systemClock)
+    const tables = await Promise.all(Array.from({ length: 20 }, () => catalog.table('public', 'crowd')))
+    expect(new Set(tables.map((t) => t!.oid)).size).toBe(1)
+    expect(queries).toBe(1)
+    const facts = await Promise.all(Array.from({ length: 20 }, () => catalog.roleFacts('postgres', tables[0]!)))
+    expect(facts.every((f) => f === facts[0])).toBe(true)
+    expect(queries).toBe(2)
+    // Once settled, a lookup goes to the cache, and a table's invalidation starts a new query.
+    await catalog.table('public', 'crowd')
+    expect(queries).toBe(2)
+    catalog.invalidateTable('public', 'crowd')
+    await Promise.all([catalog.table('public', 'crowd'), catalog.table('public', 'crowd')])
+    expect(queries).toBe(3)
+  } finally {
+    await counted.end()
+  }
+})
