@@ -117,7 +117,8 @@ export function openRawWebSocket({ host, port, path, onChunk, onBinary, onText, 
         if (end > total) break
         const opcode = b0 & 0x0f
         if (opcode === OP_BINARY) onBinary(buf, offset + header, end)
-        else if (opcode === OP_TEXT) onTextBytes ? onTextBytes(buf, offset + header, end) : onText(buf.toString('utf8', offset + header, end))
+        else if (opcode === OP_TEXT && onTextBytes) onTextBytes(buf, offset + header, end)
+        else if (opcode === OP_TEXT) onText(buf.toString('utf8', offset + header, end))
         else if (opcode === OP_CLOSE) {
           close(`close frame ${length >= 2 ? buf.readUInt16BE(offset + header) : ''} ${buf.toString('utf8', offset + header + 2, end)}`)
           socket.destroy()
