@@ -14,6 +14,7 @@
  * it; `barrier()` is a PING on the subscriber connection, whose reply comes after every message
  * published before it: the way a node knows it has received everything up to a position.
  */
+import { setMaxListeners } from 'node:events'
 import { createClient } from '@redis/client'
 import type { Clock } from '../clock.js'
 import type { Logger } from '../logger.js'
@@ -78,6 +79,17 @@ function connect(url: string, name: string) {
 
 export type RedisConnection = ReturnType<typeof connect>
 
+/**
+ * The controller whose signal every hot-path command carries (`hotPathOptions`). node-redis
+ * adds an abort listener per command in flight, so the default limit of 10 listeners printed
+ * a MaxListenersExceededWarning under any load; the bound is the command queue's.
+ */
+function offlineController(): AbortController {
+  const controller = new AbortController()
+  setMaxListeners(REDIS_CONNECTION_DEFAULTS.maxQueuedCommands, controller.signal)
+  return controller
+}
+
 const NODES_KEY = 'sb:nodes'
 const MAX_GONE = 1_000
 const nodeKey = (id: string) => `sb:node:${id}`
@@ -104,7 +116,7 @@ export class RedisNode {
    * Aborted once the node has been down `offlineQueueMs`: fails the commands still waiting to
    * be sent (see `hotPathOptions`). A new one when the connections are back.
    */
-  #offline = new AbortController()
+  #offline = offlineController()
   #offlineTimer: ReturnType<Clock['setTimeout']> | null = null
   #timer: ReturnType<Clock['setTimeout']> | null = null
   #stopped = false
@@ -260,7 +272,7 @@ export class RedisNode {
     if (state === 'connected') {
       if (this.#offlineTimer) this.#clock.clearTimeout(this.#offlineTimer)
       this.#offlineTimer = null
-      if (this.#offline.signal.aborted) this.#offline = new AbortController()
+      if (this.#offline.signal.aborted) this.#offline = offlineController()
     }
     if (state === 'down') {
       this.#offlineTimer ??= this.#clock.setTimeout(() => {
