@@ -167,13 +167,16 @@ describe('the inspector across nodes', () => {
     // Figures travel with the nodes' heartbeats (1 s): poll until A has seen B's and C's latest.
     let seen: Overview | null = null
     const deadline = Date.now() + 10_000
-    while (Date.now() < deadline) {
-      seen = await overviewOn(0)
-      const b = memberOf(seen, 'node-b')
-      if (seen.nodes.length === 3 && (b?.connections ?? 0) >= 2 && (b?.messagesIn ?? 0) > 0 && (memberOf(seen, 'node-c')?.connections ?? 0) >= 1 && seen.cdc?.leader) break
-      await new Promise((resolve) => setTimeout(resolve, 200))
+    try {
+      while (Date.now() < deadline) {
+        seen = await overviewOn(0)
+        const b = memberOf(seen, 'node-b')
+        if (seen.nodes.length === 3 && (b?.connections ?? 0) >= 2 && (b?.messagesIn ?? 0) > 0 && (memberOf(seen, 'node-c')?.connections ?? 0) >= 1 && seen.cdc?.leader) break
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+    } finally {
+      clearInterval(sending) // also when a request fails: no sender left running into the next tests
     }
-    clearInterval(sending)
     expect(seen!.node.startsWith('node-a.')).toBe(true)
     expect(seen!.nodes.map((n) => n.id.split('.')[0])).toEqual(['node-a', 'node-b', 'node-c'])
     expect(memberOf(seen!, 'node-b')!.connections).toBeGreaterThanOrEqual(2)
