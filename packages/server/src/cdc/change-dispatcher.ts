@@ -15,7 +15,7 @@
  *                                                   the old row cannot be checked)
  */
 import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
-import type { ChangeException, TraceSlot } from '../inspect/delivery-tracer.js'
+import type { ChangeException, DeliveryTracer, TraceSlot } from '../inspect/delivery-tracer.js'
 import type { Logger } from '../logger.js'
 import type { Catalog, RoleTableFacts, TableFacts } from './catalog.js'
 import type { Change } from './change.js'
@@ -58,6 +58,21 @@ interface Routed {
 
 export interface DispatchStats { deliveries: number; authQueries: number }
 
+/** How many changes of a run are delivered (kept by the caller across retries of the run). */
+export interface DispatchProgress { delivered: number }
+
+/** Changes matched to their subscribers, not yet checked; `end`: index in the run past its last change. */
+interface RoutedChunk { changes: Change[]; matches: Map<SubscriberEntry, IndexedBinding<SubscriberEntry>[]>[]; end: number }
+
+/** A chunk's routes and what its RLS checks saw, ready to deliver. */
+interface PreparedChunk {
+  routed: Routed[]
+  /** Per table oid: context key → what its check saw. */
+  seenByTable: Map<number, Map<string, VisibilityResult | undefined>>
+  authQueries: number
+  end: number
+}
+
 // ─── Bounded turns ──────────────────────────────────────────────────────────────────────
 // A batch that queued up while the server was behind can hold hundreds of changes, each for
 // 1,000 subscribers: delivered in one synchronous run, that is hundreds of MB of frames, all
@@ -71,6 +86,15 @@ export interface DispatchStats { deliveries: number; authQueries: number }
 // of it (it is not among the routed `matches`); one that leaves gets nothing more (its channel
 // drops deliveries once closed).
 const DELIVERIES_PER_TURN = 16_384
+
+// ─── Chunks ─────────────────────────────────────────────────────────────────────────────
+// A batch's RLS checks are one round trip, and the server waited for it before delivering
+// anything: at 232 inserts/s to 1,000 distinct users (bench/cdc) batches grew to ~80 changes,
+// whose check took ~110 ms and whose delivery ~220 ms, one after the other, so the queue kept
+// growing. In chunks, chunk i+1's check runs in Postgres while chunk i is delivered, and a big
+// batch costs about its delivery. A chunk is about as many deliveries as a turn, so a batch
+// smaller than that (the usual case below saturation) is one chunk, one check, as before.
+const DELIVERIES_PER_CHUNK = DELIVERIES_PER_TURN
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 export class ChangeDispatcher {
@@ -82,6 +106,8 @@ export class ChangeDispatcher {
     private readonly maxRecordBytes: number,
     /** The inspector's tracer, when somebody traces deliveries (inspect/delivery-tracer.ts). */
     private readonly tracing: TraceSlot | null = null,
+    /** See "Chunks" above. */
+    private readonly deliveriesPerChunk = DELIVERIES_PER_CHUNK,
   ) {
     this.#quarantine = new RlsQuarantine(index, logger)
   }
@@ -92,19 +118,47 @@ export class ChangeDispatcher {
    * Routes, authorizes and delivers `changes` (positioned already) in order, each to the
    * subscribers registered before its position. A subscriber that registers while the batch is
    * being authorized was registered after the batch was positioned, so it is owed none of it.
+   *
+   * A big batch goes in chunks of about DELIVERIES_PER_CHUNK, and the next chunk's RLS checks
+   * run in Postgres while this one is delivered (see "Chunks" above). `progress` (the run being
+   * dispatched) keeps how many of `changes` are delivered: when a later chunk's check fails,
+   * the caller retries with the same object and nothing is delivered twice.
    */
-  async dispatch(changes: readonly Change[]): Promise<DispatchStats> {
+  async dispatch(changes: readonly Change[], progress: DispatchProgress = { delivered: 0 }): Promise<DispatchStats> {
     this.#quarantine.release() // rls-quarantine.ts: refreshed tokens are routed again
-    // Hot loops run per (change, subscriber): 1,000 distinct users × a batch's changes. Lookups
-    // there use the context's own key string and per-table maps, never a key built by
-    // concatenation (a new string is hashed again on every lookup: measured ~15 % of the
-    // server's time with 1,000 users), and await only when a cache misses.
-    const routed = new Map<Change, Routed>()
-    const requests = new Map<string, VisibilityRequest>()
-    /** Per table oid: context key → the key of the visibility check it shares. */
-    const visibilityKeys = new Map<number, Map<string, string>>()
     const tracer = this.tracing?.current ?? null
-    for (const change of changes) {
+    const chunks = this.#chunks(changes, progress.delivered, tracer)
+    const stats: DispatchStats = { deliveries: 0, authQueries: 0 }
+    let next: Promise<PreparedChunk> | null = chunks.length > 0 ? this.#prepare(chunks[0]!) : null
+    for (let i = 0; next !== null; i++) {
+      const prepared = await next
+      next = null
+      if (i + 1 < chunks.length) {
+        // Started before this chunk is delivered: its check runs in Postgres meanwhile. Its
+        // failure is taken when it is awaited, after this chunk went out (never unhandled).
+        next = this.#prepare(chunks[i + 1]!)
+        next.catch(() => {})
+      }
+      stats.deliveries += await this.#deliver(prepared, tracer)
+      stats.authQueries += prepared.authQueries
+      progress.delivered = prepared.end
+      if (next !== null) await nextTurn() // this chunk's frames are written while the next is checked
+    }
+    progress.delivered = changes.length
+    tracer?.changesDispatched()
+    return stats
+  }
+
+  /**
+   * `changes` from `from` on, matched and cut into chunks of about DELIVERIES_PER_CHUNK (never
+   * inside a change). Changes no subscriber matches are dropped here.
+   */
+  #chunks(changes: readonly Change[], from: number, tracer: DeliveryTracer | null): RoutedChunk[] {
+    const chunks: RoutedChunk[] = []
+    let current: RoutedChunk | null = null
+    let size = 0
+    for (let i = from; i < changes.length; i++) {
+      const change = changes[i]!
       if (!this.index.hasTable(change.schema, change.table)) {
         tracer?.changeRouted(change, null)
         continue
@@ -112,6 +166,31 @@ export class ChangeDispatcher {
       const matches = this.index.match(change)
       tracer?.changeRouted(change, matches)
       if (matches.size === 0) continue
+      if (current === null || size >= this.deliveriesPerChunk) {
+        chunks.push((current = { changes: [], matches: [], end: 0 }))
+        size = 0
+      }
+      current.changes.push(change)
+      current.matches.push(matches)
+      current.end = i + 1
+      size += matches.size
+    }
+    return chunks
+  }
+
+  /** One chunk's decisions and RLS checks (one authorize call): what #deliver needs. */
+  async #prepare(chunk: RoutedChunk): Promise<PreparedChunk> {
+    // Hot loops run per (change, subscriber): 1,000 distinct users × a batch's changes. Lookups
+    // there use the context's own key string and per-table maps, never a key built by
+    // concatenation (a new string is hashed again on every lookup: measured ~15 % of the
+    // server's time with 1,000 users), and await only when a cache misses.
+    const routed: Routed[] = []
+    const requests = new Map<string, VisibilityRequest>()
+    /** Per table oid: context key → the key of the visibility check it shares. */
+    const visibilityKeys = new Map<number, Map<string, string>>()
+    for (let c = 0; c < chunk.changes.length; c++) {
+      const change = chunk.changes[c]!
+      const matches = chunk.matches[c]!
       const table = await this.catalog.table(change.schema, change.table)
       if (!table) continue
       const decisions = new Map<string, Decision>()
@@ -143,7 +222,7 @@ export class ChangeDispatcher {
         if (decision.checkCurrent && req.current[req.current.length - 1] !== change) req.current.push(change)
         if (decision.checkOld && req.old[req.old.length - 1] !== change) req.old.push(change)
       }
-      routed.set(change, { change, table, matches, decisions, contexts })
+      routed.push({ change, table, matches, decisions, contexts })
     }
     const before = this.authorizer.queries
     const visibility = await this.authorizer.authorize([...requests.values()])
@@ -157,12 +236,15 @@ export class ChangeDispatcher {
       }
       seenByTable.set(oid, seen)
     }
+    return { routed, seenByTable, authQueries: this.authorizer.queries - before, end: chunk.end }
+  }
 
+  /** Delivers a prepared chunk in order; returns the deliveries made. */
+  async #deliver(prepared: PreparedChunk, tracer: DeliveryTracer | null): Promise<number> {
+    const { seenByTable } = prepared
     let deliveries = 0
     let turnStart = 0
-    for (const candidate of changes) {
-      const route = routed.get(candidate)
-      if (!route) continue
+    for (const route of prepared.routed) {
       if (deliveries - turnStart >= DELIVERIES_PER_TURN) {
         await nextTurn()
         turnStart = deliveries
@@ -232,8 +314,7 @@ export class ChangeDispatcher {
         for (const group of bySelect.values()) deliveries += this.#send(entry, group.map((b) => b.id), payloads.get(decision.role, keyOnly, group[0]!.select))
       }
     }
-    tracer?.changesDispatched()
-    return { deliveries, authQueries: this.authorizer.queries - before }
+    return deliveries
   }
 
   /**

@@ -33,7 +33,7 @@ import { Catalog } from './catalog.js'
 import { cdcMetrics, type CdcMetrics } from './cdc-metrics.js'
 import { Change, relationInfo, tupleBytes, type RelationInfo } from './change.js'
 import type { ChangeData } from './change-payload.js'
-import { ChangeDispatcher, type SubscriberEntry } from './change-dispatcher.js'
+import { ChangeDispatcher, type DispatchProgress, type SubscriberEntry } from './change-dispatcher.js'
 import { databaseBroadcastFrom, isMessagesRelation, type DatabaseBroadcast } from './database-broadcast.js'
 import { formatCommitTimestamp, pgTimeToUnixMs } from './replication-frames.js'
 import { ReplayBatcher, type ReplayRequest } from './replay-batcher.js'
@@ -90,6 +90,11 @@ export interface PostgresChangesOptions {
   maxBatchTransactions?: number
   /** Delays between retries of a failed batch, ms (the last repeats). */
   retryBackoffMs?: readonly number[]
+  /**
+   * About how many deliveries a batch is checked and delivered in at a time, the next chunk's
+   * RLS checks running while one is delivered (change-dispatcher.ts). Default 16,384.
+   */
+  deliveriesPerChunk?: number
   /** In a cluster: the elected slot reader and the shared log runs of changes travel through. */
   shared?: SharedChanges
 }
@@ -160,7 +165,7 @@ class CountingLog implements ChangeLogPort {
 /** A decoded batch: what was appended to the log, in the runs it is dispatched in. */
 interface DecodedBatch {
   /** Changes between database broadcasts, in commit order; then the broadcast that follows each run. */
-  runs: { changes: Change[]; broadcast: DatabaseBroadcast | null }[]
+  runs: { changes: Change[]; broadcast: DatabaseBroadcast | null; progress?: DispatchProgress }[]
   /** Index of the next run to dispatch (a retry continues from it). */
   next: number
   historical: boolean
@@ -228,7 +233,7 @@ export class PostgresChangesService implements PostgresChangesEngine {
     })
     this.#catalog = new Catalog(this.#sql, options.clock)
     this.#authorizer = new RlsAuthorizer(this.#sql, options.logger)
-    this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes, options.tracing ?? null)
+    this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes, options.tracing ?? null, options.deliveriesPerChunk)
     this.#metrics = cdcMetrics(options.registry)
     this.#log = options.log ?? new CountingLog((message) => options.onDatabaseBroadcast?.(message))
     this.#shared = options.shared ?? null
@@ -645,7 +650,8 @@ export class PostgresChangesService implements PostgresChangesEngine {
     if (decoded.historical) return // history is for resuming channels only
     for (; decoded.next < decoded.runs.length; decoded.next++) {
       const run = decoded.runs[decoded.next]!
-      if (run.changes.length > 0) await this.#dispatch(run.changes)
+      // A retry continues after the chunks that went out (change-dispatcher.ts).
+      if (run.changes.length > 0) await this.#dispatch(run.changes, (run.progress ??= { delivered: 0 }))
       // Positions before the next run are delivered: channels holding later broadcasts release them.
       this.#log.setPendingChangesFrom(this.#pendingAfter(decoded, decoded.next + 1))
       if (run.broadcast) {
@@ -705,8 +711,8 @@ export class PostgresChangesService implements PostgresChangesEngine {
     for (const { request, replayed, wanted } of served) request.resolve(replayed.filter((r) => wanted.has(r.data.position.seq)))
   }
 
-  async #dispatch(changes: Change[]): Promise<void> {
-    const stats = await this.#dispatcher.dispatch(changes)
+  async #dispatch(changes: Change[], progress: DispatchProgress): Promise<void> {
+    const stats = await this.#dispatcher.dispatch(changes, progress)
     this.#metrics.deliveries.inc({ slot: this.#label }, stats.deliveries)
     if (stats.authQueries > 0) this.#metrics.authQueries.inc({ slot: this.#label }, stats.authQueries)
   }

@@ -68,6 +68,7 @@ export interface ServiceOverrides {
   /** The tenant log the service positions changes in (default: a private counter, nothing retained). */
   log?: ChangeLogPort
   retryBackoffMs?: readonly number[]
+  deliveriesPerChunk?: number
 }
 
 export interface Harness {
@@ -99,6 +100,7 @@ export async function createHarness(setupSql: string, limits: Partial<Limits> = 
       onDatabaseBroadcast: (m) => broadcasts.push(m),
       ...(overrides.log ? { log: overrides.log } : {}),
       ...(overrides.retryBackoffMs ? { retryBackoffMs: overrides.retryBackoffMs } : {}),
+      ...(overrides.deliveriesPerChunk ? { deliveriesPerChunk: overrides.deliveriesPerChunk } : {}),
     })
     services.push(service)
     return service
