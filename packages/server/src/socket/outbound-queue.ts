@@ -31,6 +31,12 @@ export interface OutFrame {
   binary: boolean
   /** @internal The complete WebSocket frame, built on first flush and shared by every recipient. */
   wire?: Buffer
+  /**
+   * @internal A frame assembled from shared parts (channel/change-frame.ts): the flush writes
+   * its `wireLength` bytes straight into the socket's write buffer, so it is never a Buffer of
+   * its own (reading `data` or `wire` builds one). `payloadLength` is `data.length`.
+   */
+  assembled?: { readonly wireLength: number; readonly payloadLength: number; writeWire(target: Buffer, at: number): void }
 }
 
 const TEXT = { binary: false, compress: false, fin: true } as const
@@ -44,6 +50,7 @@ const OPCODE_BINARY = 2
 
 /** The server-to-client (unmasked, final, uncompressed) WebSocket frame of `frame`, built once. */
 function wireFrame(frame: OutFrame, frameFn: FrameFn): Buffer {
+  if (frame.assembled) return frame.wire!
   if (frame.wire) return frame.wire
   const data = typeof frame.data === 'string' ? Buffer.from(frame.data, 'utf8') : frame.data
   const parts = frameFn(data, { fin: true, rsv1: false, opcode: frame.binary ? OPCODE_BINARY : OPCODE_TEXT, mask: false, readOnly: false })
@@ -136,7 +143,7 @@ export class OutboundQueue {
 
   push(frame: OutFrame): void {
     if (this.#closed) return
-    this.#bytes += frame.data.length
+    this.#bytes += frame.assembled ? frame.assembled.payloadLength : frame.data.length
     if (this.#bytes + this.ws.bufferedAmount > this.maxBufferedBytes) {
       this.close()
       this.onOverflow()
@@ -171,8 +178,7 @@ export class OutboundQueue {
     } else if (shared && shared.frames !== null && sameFrames(shared.frames, frames)) {
       this.rawSocket.write(shared.buffer!)
     } else {
-      const parts = frames.map((frame) => wireFrame(frame, senderFrame))
-      const buffer = Buffer.concat(parts)
+      const buffer = concatWire(frames, senderFrame)
       if (shared) {
         shared.frames = frames
         shared.buffer = buffer
@@ -188,6 +194,28 @@ export class OutboundQueue {
     this.#frames = []
     this.#bytes = 0
   }
+}
+
+/**
+ * The wire bytes of `frames` in one Buffer: assembled frames are written into it in place,
+ * others copied from their (shared) wire Buffer. One allocation and one copy per frame.
+ */
+function concatWire(frames: readonly OutFrame[], frameFn: FrameFn): Buffer {
+  let length = 0
+  for (const frame of frames) length += frame.assembled ? frame.assembled.wireLength : wireFrame(frame, frameFn).length
+  const buffer = Buffer.allocUnsafe(length)
+  let at = 0
+  for (const frame of frames) {
+    if (frame.assembled) {
+      frame.assembled.writeWire(buffer, at)
+      at += frame.assembled.wireLength
+    } else {
+      const wire = frame.wire!
+      buffer.set(wire, at)
+      at += wire.length
+    }
+  }
+  return buffer
 }
 
 function sameFrames(a: OutFrame[], b: OutFrame[]): boolean {
