@@ -134,6 +134,38 @@ function lateralQuery(table: TableFacts, changes: readonly Change[]): string {
     `cross join lateral (select from ${tableName(table)} t where ${pk.map((name, j) => `t.${quoteIdent(name)} = k.c${j}::${types[j]}`).join(' and ')} limit 1) as v`
 }
 
+/**
+ * The distinct primary-key values of `changes` and a string naming them, once per list: the
+ * dispatcher hands contexts that check the same changes one shared list (change-dispatcher.ts),
+ * so with 1,000 users this runs once per chunk, not once per context.
+ */
+const listKeys = new WeakMap<readonly Change[], { pk: string; keys: string[]; id: string }>()
+function keysOf(changes: readonly Change[], pk: string): { keys: string[]; id: string } {
+  const memo = listKeys.get(changes)
+  if (memo !== undefined && memo.pk === pk) return memo
+  const keys = [...new Set(changes.map((c) => c.value(pk) ?? null).filter((v): v is string => v !== null))]
+  const entry = { pk, keys, id: JSON.stringify(keys) }
+  listKeys.set(changes, entry)
+  return entry
+}
+
+/**
+ * The changes of `changes` whose key is in `visible`, as a Set shared by every context that
+ * checked the same list and saw the same keys (`seen`: the key list as Postgres returned it).
+ */
+function visibleChanges(memo: Map<readonly Change[], Map<string, Set<Change>>>, changes: readonly Change[], pk: string, seen: string, visible: () => Set<string>): Set<Change> {
+  let bySeen = memo.get(changes)
+  if (bySeen === undefined) memo.set(changes, (bySeen = new Map()))
+  let out = bySeen.get(seen)
+  if (out === undefined) {
+    const keys = visible()
+    out = new Set()
+    for (const change of changes) if (keys.has(change.value(pk) ?? '')) out.add(change)
+    bySeen.set(seen, out)
+  }
+  return out
+}
+
 /** A table's check function (see the header): its qualified name and its creation script. */
 interface CheckFunction { name: string; create: string; pk: string }
 
@@ -195,8 +227,7 @@ function checkCall(fn: CheckFunction, requests: VisibilityRequest[]): string {
   const keys: string[] = []
   const slices = new Map<string, [number, number]>()
   for (const r of requests) {
-    const own = [...new Set(r.current.map((c) => c.value(fn.pk) ?? null).filter((v): v is string => v !== null))]
-    const id = JSON.stringify(own)
+    const { keys: own, id } = keysOf(r.current, fn.pk)
     let slice = slices.get(id)
     if (!slice) {
       slices.set(id, (slice = [keys.length + 1, keys.length + own.length]))
@@ -251,8 +282,7 @@ function inlineCall(table: TableFacts, pk: string, policy: InlinePolicy, request
   const memberSlice: number[] = []
   const memberKey: number[] = []
   for (const r of requests) {
-    const own = [...new Set(r.current.map((c) => c.value(pk) ?? null).filter((v): v is string => v !== null))]
-    const id = JSON.stringify(own)
+    const { keys: own, id } = keysOf(r.current, pk)
     let slice = slices.get(id)
     if (slice === undefined) {
       slices.set(id, (slice = slices.size + 1))
@@ -302,6 +332,18 @@ where not pg_visible_in_snapshot(
         else ((s.xmax >> 32) << 32) + x end)::text::xid8, s.snap)`
 }
 
+/** The transactions of the requests' current rows (each shared change list read once). */
+function transactionIds(requests: readonly VisibilityRequest[]): number[] {
+  const lists = new Set<readonly Change[]>()
+  const xids = new Set<number>()
+  for (const r of requests) {
+    if (lists.has(r.current)) continue
+    lists.add(r.current)
+    for (const c of r.current) if (c.xid > 0) xids.add(c.xid)
+  }
+  return [...xids]
+}
+
 /** Visibility probes before giving up waiting for a transaction (~0.3 s in all). */
 const VISIBILITY_ATTEMPTS = 40
 
@@ -322,7 +364,7 @@ export class RlsAuthorizer {
     const results = new Map<VisibilityRequest, VisibilityResult>()
     for (const r of requests) results.set(r, { current: new Set(), old: new Set() })
     if (requests.length === 0) return results
-    const xids = [...new Set(requests.flatMap((r) => r.current.map((c) => c.xid)).filter((xid) => xid > 0))]
+    const xids = transactionIds(requests)
     try {
       const functions = await this.#checkFunctions(requests)
       if (requests.some((r) => r.old.length > 0)) {
@@ -459,13 +501,11 @@ export class RlsAuthorizer {
       const call = inlineCall(table, pk, policy, list, claims)
       statements.push(call.sql)
       readers.push((rows) => {
-        const parsed = new Map<string, Set<string>>()
+        const shared = new Map<readonly Change[], Map<string, Set<Change>>>()
         for (const row of rows as unknown as { i: number; k: string }[]) {
-          let visible = parsed.get(row.k)
-          if (!visible) parsed.set(row.k, (visible = new Set(row.k.split(',').map((g) => call.keys[Number(g) - 1]!))))
           const r = list[row.i - 1]!
-          const result = results.get(r)!
-          for (const change of r.current) if (visible.has(change.value(pk) ?? '')) result.current.add(change)
+          // Nothing else checks this request's current rows: its result may be the shared set.
+          results.get(r)!.current = visibleChanges(shared, r.current, pk, row.k, () => new Set(row.k.split(',').map((g) => call.keys[Number(g) - 1]!)))
         }
       })
       queries += list.length
