@@ -3,7 +3,7 @@
  * Postgres Changes (change-stream) benchmark: RLS-checked deliveries/s and commit-to-client
  * latency, Switchboard's per-auth-context authorization vs the per-subscriber baseline.
  *
- *   run.js (writer: INSERTs at a set rate) ──┬── embedded Postgres (wal_level=logical)
+ *   run.js (writer: INSERTs at a set rate) ──┬── embedded Postgres (wal_level=logical)   core 1 with run.js
  *                                            ├── server-proc.js  Switchboard          pinned to core 0
  *                                            └── clients.js      subscriber sockets   pinned to core 1
  *
@@ -44,6 +44,7 @@
  * Usage: npm run build && node bench/cdc/run.js [--reps 3] [--warmup 1] [--duration 2]
  *        [--subscribers 1000] [--users 100] [--only per-context|per-subscriber]
  *        [--policies tenant,per-user] [--profile DIR (server under node --cpu-prof)]
+ *        [--others-core 1|float]  the core of Postgres and the writer (default 1, with the clients)
  *        [--tracing [--fixed-inserts 40]]  the engine (per-context) with the inspector's delivery
  *            trace off vs on, switched through its API (as an operator's open inspector does),
  *            in PAIRS, order alternating: light load off/on, a fixed load off/on (1,000
@@ -59,6 +60,7 @@
  * Writes bench/results/cdc-<date>.json.
  */
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -486,6 +488,12 @@ async function endRun(file) {
 
 const started = Date.now()
 const pg = await startPostgres({ tmpPrefix: 'switchboard-bench-cdc-', extraFlags: ['-c', 'max_connections=200'] })
+// --others-core: Postgres (postmaster, backends, walsender) and this process (the writer) on
+// that core, beside the clients, so the server has core 0 to itself as in the broadcast bench
+// ('float': they float between the cores as before 2026-12-02 11:30).
+const OTHERS_CORE = option('others-core', '1')
+const othersPinned = canPin && OTHERS_CORE !== 'float' && pg.pin(OTHERS_CORE) &&
+  spawnSync('taskset', ['-a', '-p', '-c', OTHERS_CORE, String(process.pid)]).status === 0
 const PROFILE_DIR = option('profile', null) // a directory: the server runs under `node --cpu-prof`
 const serverEnv = { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET, ...(TRACING ? { BENCH_ADMIN_KEY } : {}) }
 const server = spawnChild('server-proc.js', '0', {
@@ -506,7 +514,7 @@ try {
   }
   const writer = startWriter(sql)
   const ctx = { port, server, writer, pgCpuUs: pg.cpuUs, serverEnv }
-  console.log(`Postgres Changes bench: ${SUBSCRIBERS} subscribers over ${USERS} users, ${REPS} reps, ${cpus().length} cores${canPin ? ' (server core 0, clients core 1)' : ''}`)
+  console.log(`Postgres Changes bench: ${SUBSCRIBERS} subscribers over ${USERS} users, ${REPS} reps, ${cpus().length} cores${canPin ? ` (server core 0, clients core 1, Postgres and writer ${othersPinned ? `core ${OTHERS_CORE}` : 'floating'})` : ''}`)
   if (COMPARE) {
     // Its own run: one server at a time (they would share the replication slot).
     await server.stop('stop')

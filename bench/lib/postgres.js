@@ -16,7 +16,23 @@ export async function startPostgres({ tmpPrefix = 'switchboard-bench-pg-', extra
   const { startScratchPostgres } = await import('../../packages/server/dist/db/scratch-postgres.js')
   const pg = await startScratchPostgres({ tmpPrefix, flags: extraFlags })
   const postmaster = Number(readFileSync(join(pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
-  return { url: pg.url, cpuUs: () => processTreeCpuUs(postmaster), stop: () => pg.stop() }
+  return { url: pg.url, cpuUs: () => processTreeCpuUs(postmaster), pin: (core) => pinProcessTree(postmaster, core), stop: () => pg.stop() }
+}
+
+/**
+ * Pins `pid` and its direct children (every thread) to `core` (a taskset core list). Backends
+ * forked later inherit the postmaster's affinity. Returns false where taskset is missing.
+ */
+function pinProcessTree(pid, core) {
+  const pids = [pid]
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1])
+      if (ppid === pid) pids.push(Number(entry))
+    } catch { /* exited meanwhile */ }
+  }
+  return pids.every((p) => spawnSync('taskset', ['-a', '-p', '-c', core, String(p)]).status === 0)
 }
 
 /** utime + stime (µs) of `pid` and its direct children, from /proc (0 where unreadable). */
