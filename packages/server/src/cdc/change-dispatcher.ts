@@ -58,8 +58,11 @@ interface Routed {
 
 export interface DispatchStats { deliveries: number; authQueries: number }
 
-/** How many changes of a run are delivered (kept by the caller across retries of the run). */
-export interface DispatchProgress { delivered: number }
+/**
+ * How far a run got (kept by the caller across retries of the run): how many of its changes
+ * are delivered, and whether its changes were reported to the trace already (once per change).
+ */
+export interface DispatchProgress { delivered: number; traced?: boolean }
 
 /** Changes matched to their subscribers, not yet checked; `end`: index in the run past its last change. */
 interface RoutedChunk { changes: Change[]; matches: Map<SubscriberEntry, IndexedBinding<SubscriberEntry>[]>[]; end: number }
@@ -125,13 +128,15 @@ export class ChangeDispatcher {
    * A big batch goes in chunks of about DELIVERIES_PER_CHUNK, and the next chunk's RLS checks
    * run in Postgres while this one's frames are written (see "Chunks" above). `progress` (the
    * run being dispatched) keeps how many of `changes` are delivered: when a later chunk's check
-   * fails, the caller retries with the same object and nothing is delivered twice.
+   * fails, the caller retries with the same object and nothing is delivered twice. `stats` is
+   * counted as chunks go out, so what a failed attempt delivered is counted too.
    */
-  async dispatch(changes: readonly Change[], progress: DispatchProgress = { delivered: 0 }): Promise<DispatchStats> {
+  async dispatch(changes: readonly Change[], progress: DispatchProgress = { delivered: 0 },
+    stats: DispatchStats = { deliveries: 0, authQueries: 0 }): Promise<DispatchStats> {
     this.#quarantine.release() // rls-quarantine.ts: refreshed tokens are routed again
     const tracer = this.tracing?.current ?? null
-    const chunks = this.#chunks(changes, progress.delivered, tracer)
-    const stats: DispatchStats = { deliveries: 0, authQueries: 0 }
+    const chunks = this.#chunks(changes, progress.delivered, progress.traced ? null : tracer)
+    progress.traced = true
     let next: Promise<PreparedChunk> | null = chunks.length > 0 ? this.#prepare(chunks[0]!) : null
     for (let i = 0; next !== null; i++) {
       const prepared = await next

@@ -712,9 +712,14 @@ export class PostgresChangesService implements PostgresChangesEngine {
   }
 
   async #dispatch(changes: Change[], progress: DispatchProgress): Promise<void> {
-    const stats = await this.#dispatcher.dispatch(changes, progress)
-    this.#metrics.deliveries.inc({ slot: this.#label }, stats.deliveries)
-    if (stats.authQueries > 0) this.#metrics.authQueries.inc({ slot: this.#label }, stats.authQueries)
+    const stats = { deliveries: 0, authQueries: 0 }
+    try {
+      await this.#dispatcher.dispatch(changes, progress, stats)
+    } finally {
+      // Also when a later chunk's check failed: the chunks before it went out.
+      this.#metrics.deliveries.inc({ slot: this.#label }, stats.deliveries)
+      if (stats.authQueries > 0) this.#metrics.authQueries.inc({ slot: this.#label }, stats.authQueries)
+    }
   }
 
   // ─── in a cluster (SharedChanges) ───────────────────────────────────────────────────────

@@ -53,12 +53,15 @@ describe('PostgresChangesService: a batch in chunks', () => {
     await service.start()
     const sub = await subscribe(h, INSERTS, user('u1'), service)
     const failuresBefore = await metric('switchboard_cdc_batch_failures_total')
+    const deliveriesBefore = await metric('switchboard_cdc_deliveries_total')
     // Rows 11–14 are chunks 1–2; row 15 is in chunk 3, whose first check fails.
     await h.sql`insert into items (id, fail) select g, g = 15 from generate_series(11, 19) g`
     await sub.changeCount(9, 10_000)
     await new Promise((r) => setTimeout(r, 200)) // a duplicate would arrive by now
     expect(sub.changes.map((c) => c.data.record!.id)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19])
     expect(await metric('switchboard_cdc_batch_failures_total')).toBe(failuresBefore + 1)
+    // Counted once each, the two chunks that went out before the failure included.
+    expect(await metric('switchboard_cdc_deliveries_total') - deliveriesBefore).toBe(9)
     await service.stop()
   })
 })
