@@ -60,12 +60,11 @@
  * Writes bench/results/cdc-<date>.json.
  */
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
-import { spawnSync } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
-import { canPin, spawnNode } from '../lib/child.js'
+import { canPin, pinRunning, spawnNode } from '../lib/child.js'
 import { flag, option, helpFromHeader } from '../lib/cli.js'
 import { BENCH_ADMIN_KEY, setTracing } from '../lib/inspector.js'
 import { startPostgres } from '../lib/postgres.js'
@@ -492,8 +491,7 @@ const pg = await startPostgres({ tmpPrefix: 'switchboard-bench-cdc-', extraFlags
 // that core, beside the clients, so the server has core 0 to itself as in the broadcast bench
 // ('float': they float between the cores as before 2026-12-02 11:30).
 const OTHERS_CORE = option('others-core', '1')
-const othersPinned = canPin && OTHERS_CORE !== 'float' && pg.pin(OTHERS_CORE) &&
-  spawnSync('taskset', ['-a', '-p', '-c', OTHERS_CORE, String(process.pid)]).status === 0
+const othersPinned = canPin && OTHERS_CORE !== 'float' && pg.pin(OTHERS_CORE) && pinRunning(process.pid, OTHERS_CORE)
 const PROFILE_DIR = option('profile', null) // a directory: the server runs under `node --cpu-prof`
 const serverEnv = { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET, ...(TRACING ? { BENCH_ADMIN_KEY } : {}) }
 const server = spawnChild('server-proc.js', '0', {

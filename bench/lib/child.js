@@ -14,6 +14,11 @@ import { basename } from 'node:path'
 /** Whether children can be pinned to a core (taskset present, at least two cores). */
 export const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0
 
+/** Pins the running process `pid` (every thread) to `core`; false where that did not work. */
+export function pinRunning(pid, core) {
+  return spawnSync('taskset', ['-a', '-p', '-c', core, String(pid)]).status === 0
+}
+
 /**
  * Spawns `node [execArgv] <file> [args]` on core `core` (a taskset core list, e.g. '0').
  * `slowWarningMs`: log a line when a call has waited that long for its answer.

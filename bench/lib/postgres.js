@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { pinRunning } from './child.js'
 
 /**
  * `tmpPrefix` names the data folder; `extraFlags` are more `postgres` flags (`['-c', 'name=value']`).
@@ -24,31 +25,25 @@ export async function startPostgres({ tmpPrefix = 'switchboard-bench-pg-', extra
  * forked later inherit the postmaster's affinity. Returns false where taskset is missing.
  */
 function pinProcessTree(pid, core) {
-  const pids = [pid]
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1])
-      if (ppid === pid) pids.push(Number(entry))
-    } catch { /* exited meanwhile */ }
-  }
-  return pids.every((p) => spawnSync('taskset', ['-a', '-p', '-c', core, String(p)]).status === 0)
+  return processTree(pid).every(({ pid: p }) => pinRunning(p, core))
 }
 
 /** utime + stime (µs) of `pid` and its direct children, from /proc (0 where unreadable). */
 function processTreeCpuUs(pid) {
-  const ticks = (p) => {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')
-      return { ppid: Number(fields[1]), cpu: Number(fields[11]) + Number(fields[12]) }
-    } catch { return null }
-  }
-  let total = 0
+  const total = processTree(pid).reduce((sum, { cpu }) => sum + cpu, 0)
+  return (total * 1e6) / CLOCK_TICKS
+}
+
+/** `pid` and its direct children, each with its CPU ticks so far (utime + stime), from /proc. */
+function processTree(pid) {
+  const tree = []
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
-    const t = ticks(entry)
-    if (t && (Number(entry) === pid || t.ppid === pid)) total += t.cpu
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')
+      if (Number(entry) === pid || Number(fields[1]) === pid) tree.push({ pid: Number(entry), cpu: Number(fields[11]) + Number(fields[12]) })
+    } catch { /* exited meanwhile */ }
   }
-  return (total * 1e6) / CLOCK_TICKS
+  return tree
 }
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100
