@@ -101,6 +101,22 @@ function literal(value: string | null): string {
 }
 
 /**
+ * The distinct primary-key values of `changes` and a string naming them, once per list: the
+ * dispatcher hands contexts that check the same changes one shared list (change-dispatcher.ts),
+ * so with 1,000 users this runs once per chunk, not once per context. The per-context script
+ * (currentQuery) reads its keys here too.
+ */
+const listKeys = new WeakMap<readonly Change[], { pk: string; keys: string[]; id: string }>()
+function keysOf(changes: readonly Change[], pk: string): { keys: string[]; id: string } {
+  const memo = listKeys.get(changes)
+  if (memo !== undefined && memo.pk === pk) return memo
+  const keys = [...new Set(changes.map((c) => c.value(pk) ?? null).filter((v): v is string => v !== null))]
+  const entry = { pk, keys, id: JSON.stringify(keys) }
+  listKeys.set(changes, entry)
+  return entry
+}
+
+/**
  * Which of these changes' rows (by primary key) are visible now. Returns rows `{ i }`, the
  * index of the change in `changes`.
  *
@@ -114,7 +130,7 @@ function currentQuery(table: TableFacts, changes: readonly Change[]): string {
   if (pk.length === 1) {
     const name = pk[0]!
     const type = table.columns.find((c) => c.name === name)!.sqlType
-    const keys = [...new Set(changes.map((c) => c.value(name) ?? null).filter((v): v is string => v !== null))]
+    const { keys } = keysOf(changes, name)
     return `select t.${quoteIdent(name)}::text as k from ${tableName(table)} t ` +
       `where t.${quoteIdent(name)} = any(array[${keys.map(literal).join(',')}]::${type}[])`
   }
@@ -132,21 +148,6 @@ function lateralQuery(table: TableFacts, changes: readonly Change[]): string {
   // 24 s per batch). The lateral probe is one primary-key index lookup per changed row.
   return `select k.i from unnest(${arrays.join(', ')}) as k(i, ${pk.map((_, j) => `c${j}`).join(', ')}) ` +
     `cross join lateral (select from ${tableName(table)} t where ${pk.map((name, j) => `t.${quoteIdent(name)} = k.c${j}::${types[j]}`).join(' and ')} limit 1) as v`
-}
-
-/**
- * The distinct primary-key values of `changes` and a string naming them, once per list: the
- * dispatcher hands contexts that check the same changes one shared list (change-dispatcher.ts),
- * so with 1,000 users this runs once per chunk, not once per context.
- */
-const listKeys = new WeakMap<readonly Change[], { pk: string; keys: string[]; id: string }>()
-function keysOf(changes: readonly Change[], pk: string): { keys: string[]; id: string } {
-  const memo = listKeys.get(changes)
-  if (memo !== undefined && memo.pk === pk) return memo
-  const keys = [...new Set(changes.map((c) => c.value(pk) ?? null).filter((v): v is string => v !== null))]
-  const entry = { pk, keys, id: JSON.stringify(keys) }
-  listKeys.set(changes, entry)
-  return entry
 }
 
 /**
