@@ -118,18 +118,25 @@ class ChangeFrame implements OutFrame {
   }
 }
 
-// The mark of the change being delivered, made once for all its recipients: changes are
-// delivered one after the other, so one entry is enough (keyed by `seq` too: it is assigned
-// when the change is positioned, on the same object).
+// The mark of a change, made once for all its recipients. Live, changes are delivered one after
+// the other, so the last one is checked first; a replay frames a crowd of channels one channel
+// at a time, each over the same changes, so every change's mark is also kept beside its
+// position object (weakly: it goes with the change). Keyed by `seq` too: it is assigned when
+// the change is positioned, on the same object.
 let markedPosition: ChangePosition | null = null
 let markedSeq = 0
 let markedBytes: Buffer = Buffer.alloc(0)
+const marks = new WeakMap<ChangePosition, { seq: number; bytes: Buffer }>()
 
 function markBytes(position: ChangePosition): Buffer {
-  if (position !== markedPosition || position.seq !== markedSeq) {
-    markedBytes = Buffer.from(`,${markMember({ position: position.seq, point: formatStreamPoint(position.lsn, position.index) })}`, 'utf8')
-    markedPosition = position
-    markedSeq = position.seq
+  if (position === markedPosition && position.seq === markedSeq) return markedBytes
+  let mark = marks.get(position)
+  if (mark === undefined || mark.seq !== position.seq) {
+    mark = { seq: position.seq, bytes: Buffer.from(`,${markMember({ position: position.seq, point: formatStreamPoint(position.lsn, position.index) })}`, 'utf8') }
+    marks.set(position, mark)
   }
+  markedPosition = position
+  markedSeq = position.seq
+  markedBytes = mark.bytes
   return markedBytes
 }

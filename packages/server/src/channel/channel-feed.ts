@@ -22,7 +22,6 @@
  * (overflow) and a live one is shut down (the client resumes from its last position).
  */
 import { ErrorCode, ResumeCode, RESUME_STATUS_MESSAGES, type GapReason, type LostKind, type ResumeCode as ResumeCodeType, type ResumeStatus, type ResumePoint } from '@switchboard/protocol'
-import { toOutFrame } from '../broadcast/topic-registry.js'
 import type { Change } from '../cdc/change.js'
 import type { SinceResult, LogEntry } from '../hub/delivery-log.js'
 import { withMarkMeta, withMarkMetadata, type LogMessage, type Mark } from '../hub/log-entry.js'
@@ -234,11 +233,11 @@ export class ChannelFeed implements OrderedSubscriber {
       if (value.topicKey !== port.topicKey || !port.read.broadcast) continue
       if (value.senderSession !== null && value.senderSession === port.session) continue
       const mark = { position: entry.seq, point: entry.point }
-      const encoded =
+      // Shared with the other channels replaying this entry (hub/replay-frames.ts).
+      const frame = port.tenant.hub.replayFrames.frame(entry, port.serializer, port.topic, () =>
         value.kind === 'broadcast-json'
           ? port.serializer.encode(null, null, port.topic, 'broadcast', withMarkMeta(value.payload, mark))
-          : port.serializer.encodeUserBroadcast(port.topic, { ...value.broadcast, metadataJson: withMarkMetadata(value.broadcast.metadataJson, mark) })
-      const frame = toOutFrame(encoded)
+          : port.serializer.encodeUserBroadcast(port.topic, { ...value.broadcast, metadataJson: withMarkMetadata(value.broadcast.metadataJson, mark) }))
       if (frame) out.push({ position: entry.seq, frame })
     }
     const engine = port.tenant.postgresChanges

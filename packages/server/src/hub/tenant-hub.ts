@@ -32,6 +32,7 @@ import type { PresenceDiff, PresenceGroup } from '../presence/presence-topic.js'
 import { DeliveryLog, type LogEntry, type LogLimits, type SinceResult } from './delivery-log.js'
 import type { LogMessage } from './log-entry.js'
 import { NO_TOPIC_MARKS, type TopicMarks } from './topic-marks.js'
+import { ReplayFrames } from './replay-frames.js'
 
 /** The first ephemeral broadcast of a topic waits at most this long for its mark to be recorded. */
 const MARK_WAIT_MS = 1_000
@@ -134,6 +135,8 @@ export class TenantHub implements ChangeLogPort, ClusterSink {
   readonly #topicMarks = new Map<string, true | (() => void)[]>()
   /** The inspector's tracer while somebody traces deliveries (inspect/delivery-tracer.ts); empty otherwise. */
   readonly tracing: TraceSlot = { current: null }
+  /** Broadcast frames of log entries for replays, shared by the channels that replay them. */
+  readonly replayFrames = new ReplayFrames()
 
   constructor(options: TenantHubOptions) {
     this.#limits = options.limits

@@ -134,6 +134,21 @@ describe('ChangeFrameEncoder', () => {
     expect(payload.switchboard).toEqual({ position: 7, lsn: formatStreamPoint(c.position.lsn, c.position.index) })
   })
 
+  it('marks each change with its own position when channels frame the same changes one channel at a time (a crowd replaying)', () => {
+    const changes = [11, 12, 13].map((seq) => change('INSERT', ROWS.plain!, null, seq))
+    const data = changes.map((c) => new ChangeData(buildChangeData(c, VARIANTS[0]!.variant, 1024 * 1024), c.position))
+    const markOf = (frame: { data: Buffer | string }) => (JSON.parse(frame.data.toString('utf8'))[4] as { switchboard: unknown }).switchboard
+    for (const topic of ['realtime:a', 'realtime:b', 'realtime:a']) {
+      const encoder = new ChangeFrameEncoder(serializerV2, topic)
+      for (const [i, c] of changes.entries()) {
+        expect(markOf(encoder.frame([1], data[i]!, true))).toEqual({ position: c.position.seq, lsn: formatStreamPoint(c.position.lsn, c.position.index) })
+      }
+    }
+    // A position object whose seq is assigned again (re-positioned) gets the new mark.
+    changes[0]!.position.seq = 21
+    expect(markOf(new ChangeFrameEncoder(serializerV2, 'realtime:c').frame([1], data[0]!, true))).toMatchObject({ position: 21 })
+  })
+
   it('frames payloads across the header-length boundaries (125/126, 65535/65536 bytes)', () => {
     const encoder = new ChangeFrameEncoder(serializerV2, 'realtime:t')
     const overhead = encoder.frame([1], new ChangeData('""', { lsn: 1n, index: 0, seq: 0 }), false).data.length - 2
