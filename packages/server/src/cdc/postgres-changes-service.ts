@@ -24,7 +24,7 @@
 import { databaseNameOf } from '../db/database-name.js'
 import postgres, { type Sql } from 'postgres'
 import type { Registry } from 'prom-client'
-import type { AuthContext } from '../auth/auth-context.js'
+import { isServiceRole, type AuthContext } from '../auth/auth-context.js'
 import type { Clock } from '../clock.js'
 import type { Limits } from '../limits.js'
 import type { Logger } from '../logger.js'
@@ -384,10 +384,24 @@ export class PostgresChangesService implements PostgresChangesEngine {
   /** Validates bindings against the catalog (the async half of subscribing). Never throws. */
   async prepare(bindings: ReadonlyArray<Record<string, unknown>>, auth: AuthContext): Promise<PreparedBindings> {
     try {
-      return await validateBindings(this.#catalog, [this.#publication], bindings, auth, stableBindingId)
+      const prepared = await validateBindings(this.#catalog, [this.#publication], bindings, auth, stableBindingId)
+      if (prepared.ok && !isServiceRole(auth)) this.#warmDelivery(prepared.bindings, auth.role)
+      return prepared
     } catch (error) {
       this.#options.logger.warn({ err: error }, 'cdc: subscribe failed')
       return { ok: false, error: (error as Error).message }
+    }
+  }
+
+  /** Starts loading the catalog facts that delivering these bindings' tables to `role` needs (catalog.ts `warmDelivery`); not awaited. */
+  #warmDelivery(bindings: readonly CompiledBinding[], role: string): void {
+    const tables = new Set(bindings.map((b) => `${b.schema}\u0000${b.table}`))
+    for (const key of tables) {
+      const [schema, table] = key.split('\u0000') as [string, string]
+      this.#catalog
+        .table(schema, table)
+        .then((facts) => (facts ? this.#catalog.warmDelivery(role, facts) : undefined))
+        .catch((error: unknown) => this.#options.logger.debug({ err: error, schema, table }, 'cdc: warming the catalog failed (the delivery loads it)'))
     }
   }
 

@@ -65,3 +65,19 @@ it('callers that miss the cache together share one query per lookup (a restart\'
     await counted.end()
   }
 })
+
+it('warmDelivery loads what delivering a table to a role needs, so the first delivery finds it cached', async () => {
+  await sql.unsafe(`
+    create role warm_reader nologin;
+    create table public.warm (id int primary key, owner text);
+    alter table public.warm enable row level security;
+    grant select on public.warm to warm_reader;
+    create policy own on public.warm for select to warm_reader using (owner = current_setting('request.jwt.claims', true)::json->>'sub')`)
+  const catalog = new Catalog(sql, systemClock)
+  const table = (await catalog.table('public', 'warm'))!
+  expect([catalog.cachedRoleFacts('warm_reader', table.oid), catalog.cachedPolicyClaimPaths('warm_reader', table.oid), catalog.cachedInlinePolicy('warm_reader', table.oid)]).toEqual([undefined, undefined, undefined])
+  await catalog.warmDelivery('warm_reader', table)
+  expect(catalog.cachedRoleFacts('warm_reader', table.oid)?.selectable).toEqual(new Set(['id', 'owner']))
+  expect(catalog.cachedPolicyClaimPaths('warm_reader', table.oid)).not.toBeUndefined()
+  expect(catalog.cachedInlinePolicy('warm_reader', table.oid)).not.toBeUndefined()
+})
