@@ -55,8 +55,8 @@ export interface RealtimeConfig {
   reconnect?: Partial<BackoffPolicy>
   /**
    * The socket's reconnect schedule after a drop: base 50 ms (the first attempt comes within it),
-   * doubling per failed attempt, at most 500 ms for the first 5 s after the drop (`quickRetry`),
-   * then up to 5000 ms; `error` after 40 failed attempts in a row.
+   * doubling per failed attempt, at most 250 ms for the first 5 s after the drop (`quickRetry`),
+   * then up to 5000 ms; `error` after 60 failed attempts in a row.
    */
   connectionRetry?: Partial<BackoffPolicy>
   /** How long one connect attempt may take (default 10 000 ms). */

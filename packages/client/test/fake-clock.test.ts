@@ -61,9 +61,9 @@ describe('socket reconnect schedule (injected clock and random)', () => {
       await failOnce()
       windows.push(await nextDelay(`retry after ${i + 1} failures`))
     }
-    // The first 5 s after the loss the window stops at 500 ms (quickRetry): a client whose
+    // The first 5 s after the loss the window stops at 250 ms (quickRetry): a client whose
     // network comes back never waits out a long window drawn while it was down.
-    expect(windows).toEqual([49, 99, 199, 399, 499, 499, 499, 499, 499])
+    expect(windows).toEqual([49, 99, 199, 249, 249, 249, 249, 249, 249])
     // Past the quick phase the windows grow as the plain schedule (the attempt count goes on).
     while (clock.now() - droppedAt < DEFAULT_CONNECTION_RETRY.quickRetry!.forMs) {
       await failOnce()

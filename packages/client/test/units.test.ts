@@ -30,10 +30,10 @@ describe('backoff (full jitter)', () => {
       }
     }
   })
-  it('the socket schedule: first window 50 ms, doubling to a 5 s cap (500 ms in the first 5 s after a drop); the channel schedule starts at the seed reconnectDelay', () => {
+  it('the socket schedule: first window 50 ms, doubling to a 5 s cap (250 ms in the first 5 s after a drop); the channel schedule starts at the seed reconnectDelay', () => {
     expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map((a) => backoffCeiling(a, DEFAULT_CONNECTION_RETRY))).toEqual([50, 100, 200, 400, 800, 1600, 3200, 5000, 5000])
-    expect(DEFAULT_CONNECTION_RETRY.quickRetry).toEqual({ forMs: 5000, maxDelayMs: 500 })
-    expect(DEFAULT_CONNECTION_RETRY.maxAttempts).toBe(40)
+    expect(DEFAULT_CONNECTION_RETRY.quickRetry).toEqual({ forMs: 5000, maxDelayMs: 250 })
+    expect(DEFAULT_CONNECTION_RETRY.maxAttempts).toBe(60)
     expect([1, 2, 5, 6].map((a) => backoffCeiling(a, DEFAULT_BACKOFF))).toEqual([3000, 6000, 30_000, 30_000])
   })
 })
