@@ -18,7 +18,7 @@
  *   ready ──(close / heartbeat timeout / failed probe)──▶ down ─▶ retry in [0, 50) ms
  *     ▲                                                              │ fails
  *     └──────────── open + token refreshed ◀── retry in [0, 100), [0, 200) … [0, 5000) ms
- *                                                                    │ 20 failures in a row
+ *                                                                    │ 60 failures in a row
  *                                                                    ▼
  *                                                           error (RECONNECT_EXHAUSTED)
  *
