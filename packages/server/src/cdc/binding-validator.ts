@@ -13,6 +13,8 @@ import type { ChangeType } from './subscription-index.js'
 
 export interface CompiledBinding {
   id: number
+  /** `[id]`, made once: the ids of a delivery that matched this binding alone (most), shared by all of them. */
+  ids: readonly number[]
   event: ChangeType | '*'
   schema: string
   table: string
@@ -49,7 +51,8 @@ export async function validateBindings(
     const parsed = validatePostgresChangeBinding(raw)
     if (!parsed.ok) return parsed
     const b = parsed.value
-    const base = { id: bindingId(raw), event: b.event, schema: b.schema, table: b.table, select: b.select }
+    const id = bindingId(raw)
+    const base = { id, ids: [id], event: b.event, schema: b.schema, table: b.table, select: b.select }
     if (b.schema === '*' || b.table === '*') {
       const any = published.some((t) => (b.schema === '*' || t.schema === b.schema) && (b.table === '*' || t.table === b.table))
       if (!any) return notEnabled(b)

@@ -303,7 +303,7 @@ export class ChangeDispatcher {
         if (bindings.length === 1) {
           const binding = bindings[0]!
           if (binding.select !== null) {
-            deliveries += this.#send(entry, [binding.id], payloads.get(decision.role, keyOnly, binding.select))
+            deliveries += this.#send(entry, binding.ids, payloads.get(decision.role, keyOnly, binding.select))
             continue
           }
           if (decision !== lastDecision || keyOnly !== lastKeyOnly || lastData === null) {
@@ -311,7 +311,7 @@ export class ChangeDispatcher {
             lastDecision = decision
             lastKeyOnly = keyOnly
           }
-          deliveries += this.#send(entry, [binding.id], lastData)
+          deliveries += this.#send(entry, binding.ids, lastData)
           continue
         }
         // Bindings of one channel with different `select` lists get one message per list.
@@ -344,7 +344,7 @@ export class ChangeDispatcher {
     return { kind: 'rls_denied', row, role: entry.auth.role, claimPaths: this.catalog.cachedPolicyClaimPaths(entry.auth.role, table.oid) }
   }
 
-  #send(entry: SubscriberEntry, ids: number[], data: ChangeData): number {
+  #send(entry: SubscriberEntry, ids: readonly number[], data: ChangeData): number {
     try {
       entry.sink.deliverChange(ids, data)
       return 1

@@ -19,6 +19,8 @@ export type ChangeType = 'INSERT' | 'UPDATE' | 'DELETE'
 export interface IndexedBinding<S> {
   subscriber: S
   id: number
+  /** `[id]`: the ids of a delivery that matched this binding alone (shared, never modified). */
+  ids: readonly number[]
   event: ChangeType | '*'
   schema: string
   table: string

@@ -15,8 +15,9 @@ const change = (type: ChangeType, row: Record<string, string | null>, table = 'c
   schema: 'public', table, type, value: (c) => row[c], kindOf: (c) => (c === 'id' || c === 'n' ? 'number' : 'text'),
 })
 let nextId = 1
+const withIds = (b: Omit<IndexedBinding<string>, 'ids'>): IndexedBinding<string> => ({ ...b, ids: [b.id] })
 const binding = (subscriber: string, event: ChangeType | '*', filters: CompiledFilter[] = [], table = 'calls'): IndexedBinding<string> =>
-  ({ subscriber, id: nextId++, event, schema: 'public', table, filters, select: null })
+  withIds({ subscriber, id: nextId++, event, schema: 'public', table, filters, select: null })
 
 describe('SubscriptionIndex', () => {
   it('routes by table, event and equality value; groups ids per subscriber', () => {
@@ -42,8 +43,8 @@ describe('SubscriptionIndex', () => {
 
   it('wildcard bindings', () => {
     const idx = new SubscriptionIndex<string>()
-    idx.add({ subscriber: 's', id: 1, event: '*', schema: 'public', table: '*', filters: [], select: null })
-    idx.add({ subscriber: 'all', id: 2, event: 'DELETE', schema: '*', table: '*', filters: [], select: null })
+    idx.add({ subscriber: 's', id: 1, ids: [1], event: '*', schema: 'public', table: '*', filters: [], select: null })
+    idx.add({ subscriber: 'all', id: 2, ids: [2], event: 'DELETE', schema: '*', table: '*', filters: [], select: null })
     expect([...idx.match(change('DELETE', { id: '1' }, 'x')).keys()]).toEqual(['s', 'all'])
     expect(idx.hasTable('public', 'anything')).toBe(true)
   })
@@ -83,7 +84,7 @@ describe('filters compared by column type', () => {
 
 describe('suspend / resume (rls-quarantine.ts) and rows that were not kept', () => {
   const binding = (subscriber: string, filters: CompiledFilter[] = [], event: ChangeType | '*' = '*'): IndexedBinding<string> =>
-    ({ subscriber, id: nextId++, event, schema: 'public', table: 'calls', filters, select: null })
+    withIds({ subscriber, id: nextId++, event, schema: 'public', table: 'calls', filters, select: null })
 
   it('a suspended subscriber matches nothing until resumed; removing its bindings meanwhile works', () => {
     const idx = new SubscriptionIndex<string>()
