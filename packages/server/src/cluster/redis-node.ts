@@ -95,6 +95,8 @@ const MAX_GONE = 1_000
 const nodeKey = (id: string) => `sb:node:${id}`
 /** A node's figures for one tenant (node-report.ts), expiring with the node's liveness key. */
 const tenantFiguresKey = (node: string, tenantId: string) => `sb:node:${node}:tenant:${tenantId}`
+/** Keys per MGET when many tenants' figures are read at once (the inspector's overview of every tenant). */
+const FIGURE_KEYS_PER_READ = 1_000
 
 export class RedisNode {
   readonly id: string
@@ -123,6 +125,8 @@ export class RedisNode {
   #report: (() => ReadonlyMap<string, NodeTenantFigures>) | null = null
   /** Commands sent to Redis (the `/metrics` round-trip counter). */
   roundTrips = 0
+  /** `peerFigures` calls waiting for this turn's MGET. */
+  #figureReads: { tenantId: string; resolve: (figures: PeerFigures[]) => void; reject: (error: unknown) => void }[] = []
 
   constructor(options: RedisNodeOptions) {
     this.id = options.nodeId
@@ -159,12 +163,34 @@ export class RedisNode {
   }
 
   /** The other live nodes' last published figures for `tenantId` (nodes that do not serve it are absent). */
-  async peerFigures(tenantId: string): Promise<PeerFigures[]> {
+  peerFigures(tenantId: string): Promise<PeerFigures[]> {
+    return new Promise((resolve, reject) => {
+      // Asked in the same turn (the inspector's overview of every tenant): one MGET for all.
+      if (this.#figureReads.length === 0) queueMicrotask(() => void this.#readPeerFigures())
+      this.#figureReads.push({ tenantId, resolve, reject })
+    })
+  }
+
+  /** The `peerFigures` reads of this turn, in MGETs of at most FIGURE_KEYS_PER_READ keys. */
+  async #readPeerFigures(): Promise<void> {
+    const reads = this.#figureReads
+    this.#figureReads = []
     const others = [...this.#live].filter((node) => node !== this.id).sort()
-    if (others.length === 0) return []
-    this.roundTrips += 1
-    const texts = await this.command.mGet(others.map((node) => tenantFiguresKey(node, tenantId)))
-    return others.flatMap((node, i) => parseFigures(node, texts[i] ?? null) ?? [])
+    if (others.length === 0) {
+      for (const read of reads) read.resolve([])
+      return
+    }
+    const perRead = Math.max(1, Math.floor(FIGURE_KEYS_PER_READ / others.length))
+    for (let at = 0; at < reads.length; at += perRead) {
+      const group = reads.slice(at, at + perRead)
+      try {
+        this.roundTrips += 1
+        const texts = await this.command.mGet(group.flatMap((read) => others.map((node) => tenantFiguresKey(node, read.tenantId))))
+        group.forEach((read, r) => read.resolve(others.flatMap((node, i) => parseFigures(node, texts[r * others.length + i] ?? null) ?? [])))
+      } catch (error) {
+        for (const read of group) read.reject(error)
+      }
+    }
   }
 
   /**
