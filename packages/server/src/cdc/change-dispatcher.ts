@@ -88,7 +88,14 @@ interface PreparedChunk {
 // that registers between turns was registered after the batch was positioned and is owed none
 // of it (it is not among the routed `matches`); one that leaves gets nothing more (its channel
 // drops deliveries once closed).
-const DELIVERIES_PER_TURN = 16_384
+//
+// The size is a trade: every turn ends in one write per subscriber socket that got frames (at
+// 1,000 subscribers, 1,000 writes of ~7 µs), so smaller turns cost writes; larger ones hold the
+// event loop and the turn's frames longer (32,768 deliveries: ~22 MB of frames at the bench's
+// row size, a turn of a few tens of ms). 16,384 until 2026-12-02; 32,768 kept the per-user bench
+// at 230 inserts/s × 1,000 users under its 250 ms p99 where 16,384 fell behind (bench/README.md,
+// "Postgres Changes", turn size).
+const DELIVERIES_PER_TURN = 32_768
 
 // ─── Chunks ─────────────────────────────────────────────────────────────────────────────
 // A batch's RLS checks are one round trip, and the server waited for it before delivering
@@ -96,7 +103,7 @@ const DELIVERIES_PER_TURN = 16_384
 // whose check took ~110 ms and whose delivery ~220 ms, one after the other, so the queue kept
 // growing. In chunks, chunk i+1 is routed and its check sent as soon as chunk i's frames are
 // queued, and Postgres checks it while those frames are written (the socket writes, a large part
-// of a delivery's cost). A chunk is about as many deliveries as a turn, so a batch smaller than
+// of a delivery's cost). A chunk is as many deliveries as a turn, so a batch smaller than
 // that (the usual case below saturation) is one chunk, one check, as before. (Sending the check
 // before chunk i is even framed, one more turn per chunk, was measured and not taken: no
 // difference the box could show.)
