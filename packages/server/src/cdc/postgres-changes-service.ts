@@ -393,9 +393,14 @@ export class PostgresChangesService implements PostgresChangesEngine {
     }
   }
 
-  /** Starts loading the catalog facts that delivering these bindings' tables to `role` needs (catalog.ts `warmDelivery`); not awaited. */
+  /**
+   * Starts loading the catalog facts that delivering these bindings' tables to `role` needs
+   * (catalog.ts `warmDelivery`); not awaited. Wildcard bindings (`*` schema or table) are left to
+   * their first delivery: they name no one table to look up.
+   */
   #warmDelivery(bindings: readonly CompiledBinding[], role: string): void {
-    const tables = new Set(bindings.map((b) => `${b.schema}\u0000${b.table}`))
+    const named = bindings.filter((b) => b.schema !== '*' && b.table !== '*')
+    const tables = new Set(named.map((b) => `${b.schema}\u0000${b.table}`))
     for (const key of tables) {
       const [schema, table] = key.split('\u0000') as [string, string]
       this.#catalog
