@@ -92,7 +92,7 @@ export interface PostgresChangesOptions {
   retryBackoffMs?: readonly number[]
   /**
    * About how many deliveries a batch is checked and delivered in at a time, the next chunk's
-   * RLS checks running while one's frames are written (change-dispatcher.ts). Default 16,384.
+   * RLS checks running while one's frames are written (change-dispatcher.ts). Default 32,768.
    */
   deliveriesPerChunk?: number
   /** In a cluster: the elected slot reader and the shared log runs of changes travel through. */
