@@ -399,10 +399,9 @@ export class PostgresChangesService implements PostgresChangesEngine {
    * their first delivery: they name no one table to look up.
    */
   #warmDelivery(bindings: readonly CompiledBinding[], role: string): void {
-    const named = bindings.filter((b) => b.schema !== '*' && b.table !== '*')
-    const tables = new Set(named.map((b) => `${b.schema}\u0000${b.table}`))
-    for (const key of tables) {
-      const [schema, table] = key.split('\u0000') as [string, string]
+    const tables = new Map<string, { schema: string; table: string }>()
+    for (const { schema, table } of bindings) if (schema !== '*' && table !== '*') tables.set(`${schema}\u0000${table}`, { schema, table })
+    for (const { schema, table } of tables.values()) {
       this.#catalog
         .table(schema, table)
         .then((facts) => (facts ? this.#catalog.warmDelivery(role, facts) : undefined))
