@@ -57,6 +57,8 @@
  *            (--subscribers over --users, each --fixed-inserts/s for 5 s) and reports deliveries
  *            per server CPU-second. Reports medians and paired ratios to this build. No ladder.
  *        BENCH_TRACE=1 prints per-stage server timestamps (trace.js).
+ *        BENCH_SERVER_NODE_ARGS='--trace-gc' (or any node flags, space-separated): the server
+ *            process's node flags, for --compare runs (e.g. GC traces, a heap-sampling --import).
  * Writes bench/results/cdc-<date>.json.
  */
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
@@ -409,7 +411,7 @@ async function compareRun(ctx) {
       const server = spawnChild('server-proc.js', '0', {
         env: { ...ctx.serverEnv, ...(build.dist ? { BENCH_SERVER_DIST: build.dist } : {}) },
         // --profile: one profile per build and repetition, named after both.
-        execArgv: PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `${build.name}-rep${rep + 1}.cpuprofile`] : [],
+        execArgv: [...SERVER_NODE_ARGS, ...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `${build.name}-rep${rep + 1}.cpuprofile`] : [])],
       })
       try {
         const { port } = await server.ready
@@ -493,6 +495,7 @@ const pg = await startPostgres({ tmpPrefix: 'switchboard-bench-cdc-', extraFlags
 const OTHERS_CORE = option('others-core', '1')
 const othersPinned = canPin && OTHERS_CORE !== 'float' && pg.pin(OTHERS_CORE) && pinRunning(process.pid, OTHERS_CORE)
 const PROFILE_DIR = option('profile', null) // a directory: the server runs under `node --cpu-prof`
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean) // e.g. '--trace-gc': the server's node flags
 const serverEnv = { BENCH_DATABASE_URL: pg.url, BENCH_JWT_SECRET: SECRET, ...(TRACING ? { BENCH_ADMIN_KEY } : {}) }
 const server = spawnChild('server-proc.js', '0', {
   env: serverEnv,

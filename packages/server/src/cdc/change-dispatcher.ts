@@ -21,8 +21,8 @@ import type { Catalog, RoleTableFacts, TableFacts } from './catalog.js'
 import type { Change } from './change.js'
 import { buildChangeData, buildErrorData, ChangeData, ERROR_400_NO_PK, ERROR_401, ERROR_413, variantKey, type PayloadVariant } from './change-payload.js'
 import type { RlsAuthorizer, VisibilityRequest, VisibilityResult } from './rls-authorizer.js'
-import type { IndexedBinding, SubscriptionIndex } from './subscription-index.js'
-import { claimValuesKey } from './policy-claims.js'
+import type { IndexedBinding, Matches, SubscriptionIndex } from './subscription-index.js'
+import { claimValuesKey, type ClaimPaths } from './policy-claims.js'
 import { RlsQuarantine } from './rls-quarantine.js'
 
 /** The channel's side of the seam (see postgres-changes-service.ts). */
@@ -46,7 +46,7 @@ type Decision =
 interface Routed {
   change: Change
   table: TableFacts
-  matches: Map<SubscriberEntry, IndexedBinding<SubscriberEntry>[]>
+  matches: Matches<SubscriberEntry>
   /** Decisions per role (a decision depends on the context only through its role). */
   decisions: Map<string, Decision>
   /**
@@ -65,7 +65,7 @@ export interface DispatchStats { deliveries: number; authQueries: number }
 export interface DispatchProgress { delivered: number; traced?: boolean }
 
 /** Changes matched to their subscribers, not yet checked; `end`: index in the run past its last change. */
-interface RoutedChunk { changes: Change[]; matches: Map<SubscriberEntry, IndexedBinding<SubscriberEntry>[]>[]; end: number }
+interface RoutedChunk { changes: Change[]; matches: Matches<SubscriberEntry>[]; end: number }
 
 /** A chunk's routes and what its RLS checks saw, ready to deliver. */
 interface PreparedChunk {
@@ -201,9 +201,12 @@ export class ChangeDispatcher {
     // concatenation (a new string is hashed again on every lookup: measured ~15 % of the
     // server's time with 1,000 users), and await only when a cache misses.
     const routed: Routed[] = []
-    const requests = new Map<string, VisibilityRequest>()
+    /** Per table oid: the key of a visibility check → the check. */
+    const requestsByTable = new Map<number, Map<string, VisibilityRequest>>()
     /** Per table oid: context key → the key of the visibility check it shares. */
     const visibilityKeys = new Map<number, Map<string, string>>()
+    /** Per table oid: role → the claim paths its policies read (policy-claims.ts), asked once per chunk. */
+    const claimPaths = new Map<number, Map<string, ClaimPaths | null>>()
     for (let c = 0; c < chunk.changes.length; c++) {
       const change = chunk.changes[c]!
       const matches = chunk.matches[c]!
@@ -213,6 +216,10 @@ export class ChangeDispatcher {
       const contexts: (AuthContext | undefined)[] = new Array(matches.size)
       let keys = visibilityKeys.get(table.oid)
       if (!keys) visibilityKeys.set(table.oid, (keys = new Map()))
+      let requests = requestsByTable.get(table.oid)
+      if (!requests) requestsByTable.set(table.oid, (requests = new Map()))
+      let pathsByRole = claimPaths.get(table.oid)
+      if (!pathsByRole) claimPaths.set(table.oid, (pathsByRole = new Map()))
       let last: VisibilityRequest | undefined
       let at = -1
       for (const entry of matches.keys()) {
@@ -224,7 +231,14 @@ export class ChangeDispatcher {
         if (!decision) decisions.set(ctx.role, (decision = this.#decideCached(change, table, ctx) ?? (await this.#decide(change, table, ctx))))
         if (decision.kind !== 'deliver' || (!decision.checkCurrent && !decision.checkOld)) continue
         let key = keys.get(ctx.key)
-        if (key === undefined) keys.set(ctx.key, (key = await this.#visibilityKey(ctx, table)))
+        if (key === undefined) {
+          let paths = pathsByRole.get(ctx.role)
+          if (paths === undefined) {
+            const cached = this.catalog.cachedPolicyClaimPaths(ctx.role, table.oid)
+            pathsByRole.set(ctx.role, (paths = cached !== undefined ? cached : await this.catalog.policyClaimPaths(ctx.role, table)))
+          }
+          keys.set(ctx.key, (key = visibilityKey(ctx, paths)))
+        }
         // Subscribers of one context usually follow each other: skip the lookup then.
         let req = last !== undefined && last.context.key === ctx.key ? last : requests.get(key)
         if (!req) {
@@ -240,13 +254,15 @@ export class ChangeDispatcher {
       }
       routed.push({ change, table, matches, decisions, contexts })
     }
-    const checks = [...requests.values()]
+    const checks: VisibilityRequest[] = []
+    for (const requests of requestsByTable.values()) for (const req of requests.values()) checks.push(req)
     shareEqualLists(checks)
     const before = this.authorizer.queries
     const visibility = await this.authorizer.authorize(checks)
     /** Per table oid: context key → what its check saw. */
     const seenByTable = new Map<number, Map<string, VisibilityResult | undefined>>()
     for (const [oid, keys] of visibilityKeys) {
+      const requests = requestsByTable.get(oid)!
       const seen = new Map<string, VisibilityResult | undefined>()
       for (const [contextKey, key] of keys) {
         const req = requests.get(key)
@@ -276,7 +292,9 @@ export class ChangeDispatcher {
       let lastKeyOnly = false
       let lastData: ChangeData | null = null
       let at = -1
-      for (const [entry, bindings] of matches) {
+      // Keys, then `get`: iterating the entries made a [key, value] array per delivery.
+      for (const entry of matches.keys()) {
+        const bindings = matches.get(entry)!
         const ctx = contexts[++at]
         if (ctx === undefined) {
           tracer?.changeException(change, entry, { kind: 'joined_after', cursor: entry.cursor })
@@ -335,17 +353,6 @@ export class ChangeDispatcher {
     return deliveries
   }
 
-  /**
-   * Which visibility check a context shares for a table: contexts that agree on the claims the
-   * table's policies read (policy-claims.ts) share one; otherwise each distinct context has its
-   * own. The caller memoizes it per batch, table and context.
-   */
-  async #visibilityKey(ctx: AuthContext, table: TableFacts): Promise<string> {
-    const cached = this.catalog.cachedPolicyClaimPaths(ctx.role, table.oid)
-    const paths = cached !== undefined ? cached : await this.catalog.policyClaimPaths(ctx.role, table)
-    return paths === null ? `${ctx.key}\u0001${table.oid}` : `${ctx.role}\u0002${claimValuesKey(ctx.claims, paths)}\u0001${table.oid}`
-  }
-
   /** What the tracer keeps of an RLS denial: the role and the claims the table's policies read (no token). */
   #rlsDenied(entry: SubscriberEntry, table: TableFacts, row: 'new' | 'old'): ChangeException {
     return { kind: 'rls_denied', row, role: entry.auth.role, claimPaths: this.catalog.cachedPolicyClaimPaths(entry.auth.role, table.oid) }
@@ -388,6 +395,23 @@ export class ChangeDispatcher {
       ? { kind: 'deliver', role, checkCurrent: false, checkOld: true, keyOnly: false }
       : { kind: 'deliver', role, checkCurrent: false, checkOld: false, keyOnly: true }
   }
+}
+
+/**
+ * Which visibility check a context shares for a table whose policies read `paths`: contexts
+ * that agree on the claims those read (policy-claims.ts) share one; otherwise each distinct
+ * context has its own (`paths` null). The key is kept beside the context (weakly) for the next
+ * batches: it was a new string per context and batch, built from the claims, with 1,000
+ * distinct users 1,000 per batch (CDC bench, heap sampling).
+ */
+const sharedKeys = new WeakMap<AuthContext, { paths: ClaimPaths | null; key: string }>()
+function visibilityKey(ctx: AuthContext, paths: ClaimPaths | null): string {
+  const known = sharedKeys.get(ctx)
+  if (known !== undefined && known.paths === paths) return known.key
+  // `\u0002` keeps the two kinds apart (a context key separates role and claims with `\u0000`).
+  const key = paths === null ? ctx.key : `${ctx.role}\u0002${claimValuesKey(ctx.claims, paths)}`
+  sharedKeys.set(ctx, { paths, key })
+  return key
 }
 
 /**

@@ -76,26 +76,33 @@ export interface InlinePolicy {
 }
 
 /**
- * The context row the expression reads: `__sb_c.__sb_cj` (the pruned claims as jsonb),
- * `__sb_c.__sb_sub` (what `request.jwt.claim.sub` would hold) and `__sb_c.__sb_role`.
- * Table columns starting with this prefix would be ambiguous: such a table gets null.
+ * The context row the expression reads, one per auth context (rls-authorizer.ts `inlineCall`
+ * computes it): what each auth function gives for that context without the row, so that it is
+ * computed once per context, not once per (context, row) pair:
+ *  - `__sb_c.__sb_jwt`: `auth.jwt()`, the pruned claims as jsonb;
+ *  - `__sb_c.__sb_uid`: the text `auth.uid()` casts (`request.jwt.claim.sub`, else the `sub`
+ *    claim). The `::uuid` cast stays per row, where Postgres's own RLS evaluates it, so a
+ *    non-uuid `sub` raises only where the policy reaches the call, as it would under RLS;
+ *  - `__sb_c.__sb_rl`: `auth.role()`.
+ * Table columns starting with RESERVED_PREFIX would be ambiguous: such a table gets null.
  */
+export const CONTEXT_COLUMNS = { jwt: '__sb_jwt', uid: '__sb_uid', role: '__sb_rl' } as const
+
 export const RESERVED_PREFIX = '__sb_'
 
 /** The function bodies replaced, whitespace outside literals removed, and what replaces a call. */
 const STANDARD_BODIES: Record<'jwt' | 'uid' | 'role', { body: string; inline: string }> = {
   jwt: {
     body: "selectcoalesce(nullif(current_setting('request.jwt.claim',true),''),nullif(current_setting('request.jwt.claims',true),''))::jsonb",
-    // The claims are parsed per context, once (the jsonb column), not per row.
-    inline: "coalesce(nullif(current_setting('request.jwt.claim', true), '')::jsonb, __sb_c.__sb_cj)",
+    inline: `__sb_c.${CONTEXT_COLUMNS.jwt}`,
   },
   uid: {
     body: "selectcoalesce(nullif(current_setting('request.jwt.claim.sub',true),''),(nullif(current_setting('request.jwt.claims',true),'')::jsonb->>'sub'))::uuid",
-    inline: "(coalesce(nullif(__sb_c.__sb_sub, ''), (__sb_c.__sb_cj ->> 'sub'))::uuid)",
+    inline: `(__sb_c.${CONTEXT_COLUMNS.uid}::uuid)`,
   },
   role: {
     body: "selectcoalesce(nullif(current_setting('request.jwt.claim.role',true),''),(nullif(current_setting('request.jwt.claims',true),'')::jsonb->>'role'))::text",
-    inline: "(coalesce(nullif(__sb_c.__sb_role, ''), (__sb_c.__sb_cj ->> 'role'))::text)",
+    inline: `(__sb_c.${CONTEXT_COLUMNS.role})`,
   },
 }
 

@@ -66,7 +66,7 @@ import type { AuthContext } from '../auth/auth-context.js'
 import type { Logger } from '../logger.js'
 import type { TableFacts } from './catalog.js'
 import type { Change } from './change.js'
-import { prunedClaimsJson, type InlinePolicy } from './policy-inline.js'
+import { CONTEXT_COLUMNS, prunedClaimsJson, type InlinePolicy } from './policy-inline.js'
 import { checkFailure, isDatabaseUnavailable, type CheckFailure } from './rls-check-failure.js'
 
 export interface VisibilityRequest {
@@ -152,7 +152,8 @@ function lateralQuery(table: TableFacts, changes: readonly Change[]): string {
 
 /**
  * The changes of `changes` whose key is in `visible`, as a Set shared by every context that
- * checked the same list and saw the same keys (`seen`: the key list as Postgres returned it).
+ * checked the same list and saw the same (`seen` names what a context saw, as Postgres returned
+ * it: within one statement, equal names are equal visibility).
  */
 function visibleChanges(memo: Map<readonly Change[], Map<string, Set<Change>>>, changes: readonly Change[], pk: string, seen: string, visible: () => Set<string>): Set<Change> {
   let bySeen = memo.get(changes)
@@ -264,14 +265,22 @@ function prunedClaims(r: VisibilityRequest, policy: InlinePolicy): string | null
 
 /**
  * One set-based check of `requests` (contexts of one role on one table, all sharing the
- * compiled `policy`): which of their current rows each context sees. Returns rows `{ i, k }`:
- * `i` the context (1-based in `requests`), `k` the visible keys as comma-separated 1-based
- * indexes into `keys`.
+ * compiled `policy`): which of their current rows each context sees. Returns rows `{ i, k }`,
+ * `k` comma-separated 1-based indexes into `keys`: the row `i = 0` lists the keys whose row
+ * exists now; a row `i > 0` (the context, 1-based in `requests`) lists the existing rows of its
+ * slice that its policy HIDES. A context sees the existing rows of its slice minus those.
  *
  * The rows are read once, by primary key, as the connecting user (no RLS for it: checked by
  * policy-inline.ts), joined to the contexts that asked for them (contexts asking for the same
- * keys share one slice), and the compiled policy decides each (context, row) pair. The
- * contexts' claims are parsed as jsonb once each, not per row.
+ * keys share one slice), and the compiled policy decides each (context, row) pair. What a
+ * context's claims give (`auth.jwt()`, the text of `auth.uid()` and `auth.role()`) is computed
+ * once per context, not per pair (policy-inline.ts's CONTEXT_COLUMNS).
+ *
+ * Why the hidden rows and not the visible ones: a change stream's rows are usually visible to
+ * everyone who subscribed, so listing the visible ones aggregated one text per (context, row)
+ * pair and sent a row per context; listing the exceptions aggregates almost nothing and sends
+ * one row. `node bench/cdc/inline-statement.js` times the shapes (1,000 contexts of the CDC
+ * bench's per-user policy, every row shared): bench/README.md, "Postgres Changes".
  */
 function inlineCall(table: TableFacts, pk: string, policy: InlinePolicy, requests: readonly VisibilityRequest[], claims: readonly string[]):
   { sql: string; keys: string[] } {
@@ -300,21 +309,34 @@ function inlineCall(table: TableFacts, pk: string, policy: InlinePolicy, request
   const ints = (values: readonly number[]) => `array[${values.join(',')}]::int4[]`
   // Only what the expression reads is sent (the statement is parsed per batch): the slice when
   // contexts differ in keys, `sub` and `role` when auth.uid() or auth.role() is called.
+  const reads = (column: string) => policy.expression.includes(`__sb_c.${column}`)
   const columns: [string, string][] = [['__sb_claims', texts(claims)]]
   if (slices.size > 1) columns.push(['__sb_s', ints(sliceOf)])
-  if (policy.expression.includes('__sb_c.__sb_sub')) columns.push(['__sb_sub', texts(requests.map((r) => r.context.sub ?? ''))])
-  if (policy.expression.includes('__sb_c.__sb_role')) columns.push(['__sb_role', texts(requests.map((r) => r.context.role))])
+  if (reads(CONTEXT_COLUMNS.uid)) columns.push(['__sb_sub', texts(requests.map((r) => r.context.sub ?? ''))])
+  if (reads(CONTEXT_COLUMNS.role)) columns.push(['__sb_role', texts(requests.map((r) => r.context.role))])
+  // The context row: what each auth function gives for the context (its body, minus the
+  // per-row part), computed here once per context.
+  const contextColumns = [
+    `u.__sb_n::int4`,
+    slices.size > 1 ? 'u.__sb_s' : '1 as __sb_s',
+    ...(reads(CONTEXT_COLUMNS.jwt) ? [`coalesce(nullif(current_setting('request.jwt.claim', true), '')::jsonb, u.__sb_claims::jsonb) as ${CONTEXT_COLUMNS.jwt}`] : []),
+    ...(reads(CONTEXT_COLUMNS.uid) ? [`coalesce(nullif(u.__sb_sub, ''), (u.__sb_claims::jsonb ->> 'sub')) as ${CONTEXT_COLUMNS.uid}`] : []),
+    ...(reads(CONTEXT_COLUMNS.role) ? [`coalesce(nullif(u.__sb_role, ''), (u.__sb_claims::jsonb ->> 'role')) as ${CONTEXT_COLUMNS.role}`] : []),
+  ]
   const names = columns.map(([name]) => name)
+  // `is not true`: a policy that gives NULL hides the row, as under RLS.
   const sql = `with __sb_c as materialized (
-  select u.__sb_n::int4, ${slices.size > 1 ? 'u.__sb_s' : '1 as __sb_s'}, ${names.filter((n) => n === '__sb_sub' || n === '__sb_role').map((n) => `u.${n}, `).join('')}u.__sb_claims::jsonb as __sb_cj
+  select ${contextColumns.join(', ')}
   from unnest(${columns.map(([, values]) => values).join(', ')}) with ordinality as u(${names.join(', ')}, __sb_n)),
 __sb_t as materialized (
   select k.__sb_g::int4, t.* from unnest(${texts(keys)}) with ordinality as k(__sb_key, __sb_g)
   cross join lateral (select t.* from ${tableName(table)} t where t.${quoteIdent(pk)} = k.__sb_key::${type}) t),
 __sb_r as (select m.__sb_s, __sb_t.* from unnest(${ints(memberSlice)}, ${ints(memberKey)}) as m(__sb_s, __sb_m) join __sb_t on __sb_t.__sb_g = m.__sb_m)
+select 0 as i, string_agg(__sb_t.__sb_g::text, ',') as k from __sb_t
+union all
 select __sb_c.__sb_n as i, string_agg(__sb_r.__sb_g::text, ',') as k
 from __sb_c join __sb_r on __sb_r.__sb_s = __sb_c.__sb_s
-where ${policy.expression}
+where (${policy.expression}) is not true
 group by __sb_c.__sb_n`
   return { sql, keys }
 }
@@ -345,6 +367,24 @@ function transactionIds(requests: readonly VisibilityRequest[]): number[] {
   return [...xids]
 }
 
+/**
+ * The empty set of a result that no reader adds to: `old` without old rows to check, `current`
+ * of a request checked set-based (its reader replaces it whole). Two sets per request and batch
+ * were ~7 % of the bytes the server allocated with 1,000 distinct users (CDC bench, heap
+ * sampling). Adding to it is a bug, and throws.
+ */
+class NoChanges extends Set<Change> {
+  override add(): this {
+    throw new Error('rls-authorizer: added to the shared empty result')
+  }
+}
+const NO_CHANGES: Set<Change> = new NoChanges()
+
+/** A request's result before its check: nothing visible. */
+function unchecked(r: VisibilityRequest): VisibilityResult {
+  return { current: inlineClaims(r) !== null ? NO_CHANGES : new Set(), old: r.old.length > 0 ? new Set() : NO_CHANGES }
+}
+
 /** Visibility probes before giving up waiting for a transaction (~0.3 s in all). */
 const VISIBILITY_ATTEMPTS = 40
 
@@ -363,7 +403,7 @@ export class RlsAuthorizer {
 
   async authorize(requests: readonly VisibilityRequest[]): Promise<Map<VisibilityRequest, VisibilityResult>> {
     const results = new Map<VisibilityRequest, VisibilityResult>()
-    for (const r of requests) results.set(r, { current: new Set(), old: new Set() })
+    for (const r of requests) results.set(r, unchecked(r))
     if (requests.length === 0) return results
     const xids = transactionIds(requests)
     try {
@@ -374,7 +414,7 @@ export class RlsAuthorizer {
       } else if (!(await this.#run(this.sql, requests, results, functions, true, xids))) {
         // Optimistic: the script tested visibility first (one round trip for both, not two) and
         // found a transaction not yet visible: its answers may miss rows. Wait, then check again.
-        for (const r of requests) results.set(r, { current: new Set(), old: new Set() })
+        for (const r of requests) results.set(r, unchecked(r))
         await this.#awaitVisible(xids)
         await this.#run(this.sql, requests, results, functions, true, [])
       }
@@ -502,12 +542,25 @@ export class RlsAuthorizer {
       const call = inlineCall(table, pk, policy, list, claims)
       statements.push(call.sql)
       readers.push((rows) => {
-        const shared = new Map<readonly Change[], Map<string, Set<Change>>>()
-        for (const row of rows as unknown as { i: number; k: string }[]) {
-          const r = list[row.i - 1]!
-          // Nothing else checks this request's current rows: its result may be the shared set.
-          results.get(r)!.current = visibleChanges(shared, r.current, pk, row.k, () => new Set(row.k.split(',').map((g) => call.keys[Number(g) - 1]!)))
+        // Row 0: the keys whose row exists; the others: per context, the existing rows it may not see.
+        const keysAt = (list: string | null) => (list === null ? [] : list.split(',').map((g) => call.keys[Number(g) - 1]!))
+        let existing = new Set<string>()
+        const hidden = new Map<number, string>()
+        for (const row of rows as unknown as { i: number; k: string | null }[]) {
+          if (row.i === 0) existing = new Set(keysAt(row.k))
+          else hidden.set(row.i, row.k!)
         }
+        const shared = new Map<readonly Change[], Map<string, Set<Change>>>()
+        list.forEach((r, n) => {
+          const seen = hidden.get(n + 1)
+          // Nothing else checks this request's current rows: its result may be the shared set.
+          results.get(r)!.current = visibleChanges(shared, r.current, pk, seen ?? '', () => {
+            if (seen === undefined) return existing
+            const visible = new Set(existing)
+            for (const key of keysAt(seen)) visible.delete(key)
+            return visible
+          })
+        })
       })
       queries += list.length
     }

@@ -10,6 +10,12 @@
  * A binding with an `eq` (or `in`) filter is stored under that column's value key(s) only;
  * its other filters are checked after the lookup. Wildcard bindings (`schema.*`, `*.*`) live
  * under those keys and are looked up too. Pure: no I/O; the subscriber type is opaque.
+ *
+ * When no binding a change could match has a filter, what it matches depends only on its table
+ * and event, so the answer is kept and shared by the next changes of that table and event until
+ * the bindings change (`match`): with 1,000 subscribers of one table, routing was a new map of
+ * 1,000 entries and 1,000 one-element lists per change, about a tenth of the bytes the server
+ * allocated per delivery (CDC bench, heap sampling).
  */
 import { equalityKey, matchesFilters, type CompiledFilter } from './filter-eval.js'
 import type { RenderKind } from './value-renderer.js'
@@ -31,8 +37,13 @@ export interface IndexedBinding<S> {
 
 interface Bucket<S> {
   scan: Set<IndexedBinding<S>>
+  /** How many bindings of `scan` have filters. */
+  filteredScans: number
   byColumn: Map<string, Map<string, Set<IndexedBinding<S>>>>
 }
+
+/** What a change matched: per subscriber, its bindings that matched (shared; never modified). */
+export type Matches<S> = ReadonlyMap<S, readonly IndexedBinding<S>[]>
 
 /** A change as the index sees it: where, what, and its column values as text. */
 export interface RoutableChange {
@@ -50,6 +61,13 @@ export interface RoutableChange {
   readonly rowOmitted?: boolean
 }
 
+/**
+ * The key of a table (or a wildcard) in the index. NUL, which no identifier holds, separates
+ * schema and table: with a dot, `"a.b".c` and `a."b.c"` were one key, and each table's
+ * subscribers were routed the other's changes.
+ */
+const tableKeyOf = (schema: string, table: string) => `${schema}\u0000${table}`
+
 /** The filter a binding is indexed by: its first `eq` or non-negated `in`. */
 function indexFilter(filters: readonly CompiledFilter[]): CompiledFilter | null {
   return filters.find((f) => !f.negate && f.op === 'eq') ?? filters.find((f) => !f.negate && f.op === 'in') ?? null
@@ -61,6 +79,8 @@ export class SubscriptionIndex<S> {
   readonly #bySubscriber = new Map<S, Set<IndexedBinding<S>>>()
   /** Subscribers taken out of routing (suspend), with their bindings. */
   readonly #suspended = new Map<S, Set<IndexedBinding<S>>>()
+  /** Answers of `match` that depend only on the table and event: `schema.table event` → matches. Cleared when routing changes. */
+  readonly #unfiltered = new Map<string, Matches<S>>()
   #size = 0
 
   get size(): number {
@@ -79,13 +99,15 @@ export class SubscriptionIndex<S> {
   }
 
   #route(binding: IndexedBinding<S>): void {
-    const tableKey = `${binding.schema}.${binding.table}`
+    this.#unfiltered.clear()
+    const tableKey = tableKeyOf(binding.schema, binding.table)
     let events = this.#tables.get(tableKey)
     if (!events) this.#tables.set(tableKey, (events = new Map()))
     let bucket = events.get(binding.event)
-    if (!bucket) events.set(binding.event, (bucket = { scan: new Set(), byColumn: new Map() }))
+    if (!bucket) events.set(binding.event, (bucket = { scan: new Set(), filteredScans: 0, byColumn: new Map() }))
     const by = indexFilter(binding.filters)
     if (by === null) {
+      if (!bucket.scan.has(binding) && binding.filters.length > 0) bucket.filteredScans++
       bucket.scan.add(binding)
     } else {
       let values = bucket.byColumn.get(by.column)
@@ -113,13 +135,14 @@ export class SubscriptionIndex<S> {
   }
 
   #unroute(binding: IndexedBinding<S>): void {
-    const tableKey = `${binding.schema}.${binding.table}`
+    this.#unfiltered.clear()
+    const tableKey = tableKeyOf(binding.schema, binding.table)
     const events = this.#tables.get(tableKey)
     const bucket = events?.get(binding.event)
     if (!events || !bucket) return
     const by = indexFilter(binding.filters)
     if (by === null) {
-      bucket.scan.delete(binding)
+      if (bucket.scan.delete(binding) && binding.filters.length > 0) bucket.filteredScans--
     } else {
       const values = bucket.byColumn.get(by.column)
       for (const key of by.keys) {
@@ -162,27 +185,39 @@ export class SubscriptionIndex<S> {
 
   /** True when some binding could want changes of this table (cheap pre-check). */
   hasTable(schema: string, table: string): boolean {
-    return this.#tables.has(`${schema}.${table}`) || this.#tables.has(`${schema}.*`) || this.#tables.has('*.*')
+    return this.#tables.has(tableKeyOf(schema, table)) || this.#tables.has(tableKeyOf(schema, '*')) || this.#tables.has(tableKeyOf('*', '*'))
   }
 
   /**
    * The bindings a change matches, grouped by subscriber (insertion order preserved), so a
-   * subscriber whose several bindings match gets one delivery with all their ids.
+   * subscriber whose several bindings match gets one delivery with all their ids. The answer
+   * is shared with other changes of the same table and event when no binding they could match
+   * has a filter (see the header); callers never modify it.
    */
-  match(change: RoutableChange): Map<S, IndexedBinding<S>[]> {
-    const out = new Map<S, IndexedBinding<S>[]>()
-    const keys = [`${change.schema}.${change.table}`, `${change.schema}.*`, '*.*']
-    for (const tableKey of keys) {
+  match(change: RoutableChange): Matches<S> {
+    const buckets: Bucket<S>[] = []
+    let filtered = false
+    for (const tableKey of [tableKeyOf(change.schema, change.table), tableKeyOf(change.schema, '*'), tableKeyOf('*', '*')]) {
       const events = this.#tables.get(tableKey)
       if (!events) continue
-      this.#collect(events.get(change.type), change, out)
-      this.#collect(events.get('*'), change, out)
+      for (const bucket of [events.get(change.type), events.get('*')]) {
+        if (bucket === undefined) continue
+        buckets.push(bucket)
+        if (bucket.filteredScans > 0 || bucket.byColumn.size > 0) filtered = true
+      }
     }
+    const memoKey = filtered ? null : `${tableKeyOf(change.schema, change.table)}\u0000${change.type}`
+    if (memoKey !== null) {
+      const known = this.#unfiltered.get(memoKey)
+      if (known !== undefined) return known
+    }
+    const out = new Map<S, IndexedBinding<S>[]>()
+    for (const bucket of buckets) this.#collect(bucket, change, out)
+    if (memoKey !== null) this.#unfiltered.set(memoKey, out)
     return out
   }
 
-  #collect(bucket: Bucket<S> | undefined, change: RoutableChange, out: Map<S, IndexedBinding<S>[]>): void {
-    if (!bucket) return
+  #collect(bucket: Bucket<S>, change: RoutableChange, out: Map<S, IndexedBinding<S>[]>): void {
     if (change.rowOmitted === true) {
       for (const b of bucket.scan) this.#add(b, out)
       for (const values of bucket.byColumn.values()) for (const set of values.values()) for (const b of set) this.#add(b, out)

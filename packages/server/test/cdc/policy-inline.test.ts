@@ -25,7 +25,7 @@ const facts = (over: Partial<InlineFacts> = {}): InlineFacts => ({
 describe('compileInlinePolicy', () => {
   test('replaces the auth call by its body over the context row', () => {
     const policy = compileInlinePolicy(facts())
-    expect(policy?.expression).toBe("(((owner = ((coalesce(nullif(current_setting('request.jwt.claim', true), '')::jsonb, __sb_c.__sb_cj)) ->> 'sub'::text))))")
+    expect(policy?.expression).toBe("(((owner = ((__sb_c.__sb_jwt) ->> 'sub'::text))))")
     expect(policy?.claimPaths).toEqual([['sub']])
   })
 
@@ -48,7 +48,7 @@ describe('compileInlinePolicy', () => {
     ['a function the role may not execute', { functions: [{ ...facts().functions[0]!, executable: false }] }],
     ['no USAGE on the schema', { schemaUsage: false }],
     ['RLS applies to the checking user', { rlsActiveForChecker: true }],
-    ['a column that clashes with the context row', { columns: ['id', 'owner', '__sb_cj'] }],
+    ['a column that clashes with the context row', { columns: ['id', 'owner', '__sb_jwt'] }],
     ['no permissive policy', { policies: [{ permissive: false, qual: OWNER_QUAL, tree: OWNER_TREE }] }],
     ['a policy without USING', { policies: [{ permissive: true, qual: null, tree: null }] }],
     ['CURRENT_USER', { policies: [{ permissive: true, qual: '(owner = CURRENT_USER)', tree: '{OPEXPR :opno 98 :opfuncid 67 :args ({VAR :varattno 2 :varlevelsup 0} {SQLVALUEFUNCTION :op 10})}' }] }],
@@ -68,7 +68,7 @@ describe('compileInlinePolicy', () => {
       policies: [{ permissive: true, qual: "((uid = ( SELECT auth.uid() AS uid)) AND (note <> 'auth.uid()'::text))", tree: '{BOOLEXPR :args ({OPEXPR :opfuncid 2956 :args ({VAR :varattno 2 :varlevelsup 0} {SUBLINK {QUERY {TARGETENTRY :expr {FUNCEXPR :funcid 16403}}}})} {OPEXPR :opfuncid 157})}' }],
       functions: [uid, { oid: 2956, auth: null, inPgCatalog: true, immutable: true, executable: true, source: null }, { oid: 157, auth: null, inPgCatalog: true, immutable: true, executable: true, source: null }],
     }))
-    expect(policy?.expression).toBe("((((uid = ((coalesce(nullif(__sb_c.__sb_sub, ''), (__sb_c.__sb_cj ->> 'sub'))::uuid))) AND (note <> 'auth.uid()'::text))))")
+    expect(policy?.expression).toBe("((((uid = ((__sb_c.__sb_uid::uuid))) AND (note <> 'auth.uid()'::text))))")
   })
 })
 

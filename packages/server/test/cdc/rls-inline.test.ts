@@ -101,7 +101,8 @@ describe('set-based RLS check vs Postgres', () => {
 
   /** Visible row ids per context, or 'failed' where the check raised. */
   async function check(authorizer: RlsAuthorizer, table: TableFacts, ctxs: AuthContext[], inline: VisibilityRequest['inline']) {
-    const changes = ROWS.map(([id]) => change(id))
+    // Two keys whose rows do not exist (deleted since the change): visible to nobody.
+    const changes = [...ROWS.map(([id]) => change(id)), change(98), change(99)]
     // Contexts ask for different rows too (slices): the first half all, the rest every other row.
     const requests = ctxs.map((context, n) => ({ context, table, current: n < ctxs.length / 2 ? changes : changes.filter((_, i) => i % 2 === 0), old: [], inline }))
     const results = await authorizer.authorize(requests)

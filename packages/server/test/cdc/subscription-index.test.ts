@@ -115,3 +115,55 @@ describe('suspend / resume (rls-quarantine.ts) and rows that were not kept', () 
     expect(idx.match(omitted).get('in')).toHaveLength(1)
   })
 })
+
+describe('SubscriptionIndex: answers shared between changes', () => {
+  const on = (subscriber: string, event: ChangeType | '*', filters: CompiledFilter[] = [], schema = 'public', table = 'calls') =>
+    withIds({ subscriber, id: nextId++, event, schema, table, filters, select: null })
+
+  it('changes of one table and event share one answer while no binding they could match has a filter', () => {
+    const idx = new SubscriptionIndex<string>()
+    for (const s of ['a', 'b', 'c']) idx.add(on(s, 'INSERT'))
+    idx.add(on('all', '*'))
+    const first = idx.match(change('INSERT', { id: '1' }))
+    expect([...first.keys()]).toEqual(['a', 'b', 'c', 'all'])
+    expect(idx.match(change('INSERT', { id: '2' }))).toBe(first)
+    // Another event is another answer.
+    expect([...idx.match(change('UPDATE', { id: '1' })).keys()]).toEqual(['all'])
+    // A binding added or removed is seen by the next change, and the answer given before is unchanged.
+    const d = on('d', 'INSERT')
+    idx.add(d)
+    const second = idx.match(change('INSERT', { id: '3' }))
+    expect([...second.keys()]).toEqual(['a', 'b', 'c', 'd', 'all'])
+    expect([...first.keys()]).toEqual(['a', 'b', 'c', 'all'])
+    idx.remove(d)
+    expect([...idx.match(change('INSERT', { id: '4' })).keys()]).toEqual(['a', 'b', 'c', 'all'])
+    expect(idx.suspend('b')).toBe(true)
+    expect([...idx.match(change('INSERT', { id: '5' })).keys()]).toEqual(['a', 'c', 'all'])
+    idx.resume('b')
+    expect([...idx.match(change('INSERT', { id: '6' })).keys()].sort()).toEqual(['a', 'all', 'b', 'c'])
+  })
+
+  it('a filtered binding, indexed or scanned, makes every change of its table and event its own answer', () => {
+    for (const filter of [f('id', 'eq', ['1']), f('n', 'gt', ['5'])]) {
+      const idx = new SubscriptionIndex<string>()
+      idx.add(on('plain', 'INSERT'))
+      const filtered = on('filtered', '*', [filter])
+      idx.add(filtered)
+      expect([...idx.match(change('INSERT', { id: '1', n: '9' })).keys()]).toEqual(['plain', 'filtered'])
+      expect([...idx.match(change('INSERT', { id: '2', n: '1' })).keys()]).toEqual(['plain'])
+      // Without it, the answers are shared again.
+      idx.remove(filtered)
+      expect(idx.match(change('INSERT', { id: '7' }))).toBe(idx.match(change('INSERT', { id: '8' })))
+    }
+  })
+
+  it('a schema or table name with a dot is not another table', () => {
+    const idx = new SubscriptionIndex<string>()
+    idx.add(on('dotted schema', 'INSERT', [], 'a.b', 'c'))
+    idx.add(on('dotted table', 'INSERT', [], 'a', 'b.c'))
+    const inTable = (schema: string, table: string): RoutableChange => ({ ...change('INSERT', { id: '1' }), schema, table })
+    expect([...idx.match(inTable('a.b', 'c')).keys()]).toEqual(['dotted schema'])
+    expect([...idx.match(inTable('a', 'b.c')).keys()]).toEqual(['dotted table'])
+    expect(idx.hasTable('a', 'b')).toBe(false)
+  })
+})
