@@ -231,7 +231,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     }
     // The inspector follows every tenant that runs on this node: the default one from now on,
     // stored ones from their start to their stop.
-    const scheduler = new FlushScheduler()
+    const scheduler = new FlushScheduler(clock)
     const inspectOptions = options.inspector ?? {}
     const inspector = new Inspector({ scheduler, clock, logger })
     const syncDeliveryCounters = () => {

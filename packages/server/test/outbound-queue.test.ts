@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest'
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { FlushScheduler, OutboundQueue, type OutFrame } from '../src/socket/outbound-queue.js'
+import { ManualClock } from './support/manual-clock.js'
 
 /** RFC 6455 §5.2 server frame (FIN, no mask), written out by hand to check the queue's bytes. */
 function rfcFrame(opcode: number, payload: Buffer): Buffer {
@@ -88,5 +89,50 @@ describe('OutboundQueue', () => {
     queue.push({ data: 'x'.repeat(8), binary: false })
     queue.push({ data: 'x'.repeat(8), binary: false })
     expect(overflows).toBe(1)
+  })
+
+  test('write rounds are paced: after a round of 10 ms the next starts 20 ms after it began, and takes what came meanwhile in one write', async () => {
+    const clock = new ManualClock(1_000)
+    const scheduler = new FlushScheduler(clock)
+    // Each write takes 5 ms of the clock, as a socket write under load would.
+    const slow = () => {
+      const s = fakeSocket()
+      const write = s.raw.write.bind(s.raw)
+      s.raw.write = ((chunk: Buffer) => { clock.time += 5; return write(chunk) }) as Duplex['write']
+      return s
+    }
+    const a = slow()
+    const b = slow()
+    const qa = new OutboundQueue(a.ws, a.raw, scheduler, 1 << 24, () => {})
+    const qb = new OutboundQueue(b.ws, b.raw, scheduler, 1 << 24, () => {})
+    const frame = (n: number): OutFrame => ({ data: `f${n}`, binary: false })
+    // First round: nothing before it, so on the next turn (it takes 10 ms: t 1000 → 1010).
+    qa.push(frame(1))
+    qb.push(frame(1))
+    await flushTurn()
+    expect([a.writes.length, b.writes.length]).toEqual([1, 1])
+    // Two more frames each, pushed at once: they wait for the round at 1000 + 2 × 10.
+    qa.push(frame(2))
+    qb.push(frame(2))
+    qa.push(frame(3))
+    await flushTurn()
+    expect(a.writes).toHaveLength(1)
+    clock.advance(9)
+    await flushTurn()
+    expect(a.writes).toHaveLength(1)
+    clock.advance(1)
+    expect(a.writes).toHaveLength(2)
+    expect(a.writes[1]).toEqual(Buffer.concat([rfcFrame(1, Buffer.from('f2')), rfcFrame(1, Buffer.from('f3'))]))
+    expect(b.writes[1]).toEqual(rfcFrame(1, Buffer.from('f2')))
+    // A round of under 2 ms (the writes take no time now) is not paced: the next one runs on the next turn.
+    const fast = fakeSocket()
+    const qf = new OutboundQueue(fast.ws, fast.raw, scheduler, 1 << 24, () => {})
+    clock.advance(100)
+    qf.push(frame(4))
+    await flushTurn()
+    qf.push(frame(5))
+    await flushTurn()
+    expect(fast.writes).toHaveLength(2)
+    expect(clock.pending).toBe(0)
   })
 })
