@@ -91,9 +91,9 @@ describe('OutboundQueue', () => {
     expect(overflows).toBe(1)
   })
 
-  test('write rounds are paced: after a round of 10 ms the next starts 20 ms after it began, and takes what came meanwhile in one write', async () => {
+  test('write rounds are paced while the loop is busy: after a round of 10 ms the next starts 20 ms after it began, and takes what came meanwhile in one write', async () => {
     const clock = new ManualClock(1_000)
-    const scheduler = new FlushScheduler(clock)
+    const scheduler = new FlushScheduler(clock, () => 0.95)
     // Each write takes 5 ms of the clock, as a socket write under load would.
     const slow = () => {
       const s = fakeSocket()
@@ -133,6 +133,46 @@ describe('OutboundQueue', () => {
     qf.push(frame(5))
     await flushTurn()
     expect(fast.writes).toHaveLength(2)
+    expect(clock.pending).toBe(0)
+  })
+
+  test('rounds are paced only while the loop is busy: on over 0.9, off under 0.6', async () => {
+    const clock = new ManualClock(1_000)
+    let load = 0.5
+    const scheduler = new FlushScheduler(clock, () => load)
+    const s = fakeSocket()
+    const write = s.raw.write.bind(s.raw)
+    // Every write takes 10 ms of the clock: every round is long enough to be paced.
+    s.raw.write = ((chunk: Buffer) => { clock.time += 10; return write(chunk) }) as Duplex['write']
+    const queue = new OutboundQueue(s.ws, s.raw, scheduler, 1 << 24, () => {})
+    /** Pushes a frame; whether it was written on the next turn (else it waits for a paced round). */
+    const pushWrittenAtOnce = async () => {
+      const before = s.writes.length
+      queue.push({ data: 'x', binary: false })
+      await flushTurn()
+      return s.writes.length > before
+    }
+    expect(await pushWrittenAtOnce()).toBe(true) // the first round: nothing before it
+    expect(await pushWrittenAtOnce()).toBe(true) // the loop was not busy: no pacing
+    load = 0.95
+    expect(await pushWrittenAtOnce()).toBe(true) // this round ends with the loop busy: pacing starts
+    expect(await pushWrittenAtOnce()).toBe(false) // 20 ms after the last round began
+    clock.advance(9)
+    expect(s.writes).toHaveLength(3)
+    clock.advance(1)
+    expect(s.writes).toHaveLength(4)
+    // (advance ends at the time it was asked for: that round began at 1,040, and the clock reads 1,040.)
+    load = 0.7 // between the bounds: still paced
+    expect(await pushWrittenAtOnce()).toBe(false)
+    clock.advance(19)
+    expect(s.writes).toHaveLength(4)
+    clock.advance(1)
+    expect(s.writes).toHaveLength(5)
+    load = 0.5 // under the lower bound: the round that follows ends the pacing
+    expect(await pushWrittenAtOnce()).toBe(false)
+    clock.advance(20)
+    expect(s.writes).toHaveLength(6)
+    expect(await pushWrittenAtOnce()).toBe(true)
     expect(clock.pending).toBe(0)
   })
 })

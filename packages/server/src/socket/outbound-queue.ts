@@ -22,6 +22,7 @@
  */
 import { systemClock, type Clock } from '../clock.js'
 import type { DeliveredTally } from '../metrics.js'
+import { eventLoopLoad, type LoopLoad } from './loop-load.js'
 import type { Duplex } from 'node:stream'
 import * as wsModule from 'ws'
 import type { WebSocket } from 'ws'
@@ -100,22 +101,30 @@ interface SharedWrite {
 // more rounds of fewer frames as it got faster: with 1,000 subscribers of a change stream,
 // each small batch of changes became a round of 1,000 writes, 50 rounds per second, most of
 // the server's time, and as many wake-ups and reads for every client (CDC bench, 150
-// changes/s). So a round starts no sooner than FLUSH_PACE times its predecessor's duration
-// after the predecessor started: a round of 15 ms waits 15 ms after it ends, and frames of
-// several batches share one write; rounds take at most half the time. A round of a few
-// sockets takes well under a millisecond, so at light load every round runs on the next turn,
-// as before.
+// changes/s). So while the loop is nearly always busy (loop-load.ts: over PACE_ON_LOAD, until
+// it drops under PACE_OFF_LOAD), a round starts no sooner than FLUSH_PACE times its
+// predecessor's duration after the predecessor started: a round of 15 ms waits 15 ms after it
+// ends, frames of several batches share one write, and rounds take at most half the time.
+// Not otherwise: paced, rounds grow with the wait and the wait with the rounds, and a server
+// with CPU to spare delivered broadcasts 25 ms later at 40k deliveries/s (2 ms unpaced).
+// Rounds under 2 ms are never paced (the clock counts whole milliseconds; they cost little).
 const FLUSH_PACE = 2
-/** Shorter rounds are not paced: the clock counts whole milliseconds, and such a round costs little. */
 const MIN_PACED_ROUND_MS = 2
+const PACE_ON_LOAD = 0.9
+const PACE_OFF_LOAD = 0.6
 
 export class FlushScheduler {
   readonly #dirty = new Set<OutboundQueue>()
   #scheduled = false
   /** The clock's time before which no round starts (see "Paced write rounds"). */
   #nextRoundAt = 0
+  #pacing = false
 
-  constructor(private readonly clock: Clock = systemClock) {}
+  constructor(
+    private readonly clock: Clock = systemClock,
+    /** How busy the loop is (loop-load.ts); rounds are paced only while it is high. */
+    private readonly load: LoopLoad = eventLoopLoad(),
+  ) {}
 
   markDirty(queue: OutboundQueue): void {
     this.#dirty.add(queue)
@@ -146,7 +155,9 @@ export class FlushScheduler {
       queue.tally.bytes += bytes
     }
     const took = this.clock.now() - started
-    this.#nextRoundAt = took >= MIN_PACED_ROUND_MS ? started + FLUSH_PACE * took : 0
+    const load = this.load()
+    this.#pacing = this.#pacing ? load >= PACE_OFF_LOAD : load >= PACE_ON_LOAD
+    this.#nextRoundAt = this.#pacing && took >= MIN_PACED_ROUND_MS ? started + FLUSH_PACE * took : 0
     this.afterFlush?.()
   }
 }
