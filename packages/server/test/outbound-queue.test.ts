@@ -91,30 +91,30 @@ describe('OutboundQueue', () => {
     expect(overflows).toBe(1)
   })
 
-  test('write rounds are paced while the loop is busy: after a round of 10 ms the next starts 20 ms after it began, and takes what came meanwhile in one write', async () => {
-    const clock = new ManualClock(1_000)
-    const scheduler = new FlushScheduler(clock, () => 0.95)
-    // Each write takes 5 ms of the clock, as a socket write under load would.
-    const slow = () => {
+  /** `count` sockets whose writes each take `msPerWrite` of the clock, as socket writes under load would. */
+  function slowFleet(clock: ManualClock, scheduler: FlushScheduler, count: number, msPerWrite: number) {
+    return Array.from({ length: count }, () => {
       const s = fakeSocket()
       const write = s.raw.write.bind(s.raw)
-      s.raw.write = ((chunk: Buffer) => { clock.time += 5; return write(chunk) }) as Duplex['write']
-      return s
-    }
-    const a = slow()
-    const b = slow()
-    const qa = new OutboundQueue(a.ws, a.raw, scheduler, 1 << 24, () => {})
-    const qb = new OutboundQueue(b.ws, b.raw, scheduler, 1 << 24, () => {})
-    const frame = (n: number): OutFrame => ({ data: `f${n}`, binary: false })
-    // First round: nothing before it, so on the next turn (it takes 10 ms: t 1000 → 1010).
-    qa.push(frame(1))
-    qb.push(frame(1))
+      s.raw.write = ((chunk: Buffer) => { clock.time += msPerWrite; return write(chunk) }) as Duplex['write']
+      return { ...s, queue: new OutboundQueue(s.ws, s.raw, scheduler, 1 << 24, () => {}) }
+    })
+  }
+  const frame = (text: string): OutFrame => ({ data: text, binary: false })
+
+  test('write rounds of many sockets are paced while the loop is busy: after a round of 10 ms the next starts 20 ms after it began, and takes what came meanwhile in one write', async () => {
+    const clock = new ManualClock(1_000)
+    const scheduler = new FlushScheduler(clock, () => 0.95)
+    // 64 sockets of 10/64 ms each: a round of all of them takes 10 ms.
+    const fleet = slowFleet(clock, scheduler, 64, 10 / 64)
+    const [a, b] = [fleet[0]!, fleet[1]!]
+    // First round: nothing before it, so on the next turn (t 1000 → 1010).
+    for (const s of fleet) s.queue.push(frame('f1'))
     await flushTurn()
-    expect([a.writes.length, b.writes.length]).toEqual([1, 1])
-    // Two more frames each, pushed at once: they wait for the round at 1000 + 2 × 10.
-    qa.push(frame(2))
-    qb.push(frame(2))
-    qa.push(frame(3))
+    expect(fleet.every((s) => s.writes.length === 1)).toBe(true)
+    // More frames at once: they wait for the round at 1000 + 2 × 10, and go in one write per socket.
+    for (const s of fleet) s.queue.push(frame('f2'))
+    a.queue.push(frame('f3'))
     await flushTurn()
     expect(a.writes).toHaveLength(1)
     clock.advance(9)
@@ -124,15 +124,27 @@ describe('OutboundQueue', () => {
     expect(a.writes).toHaveLength(2)
     expect(a.writes[1]).toEqual(Buffer.concat([rfcFrame(1, Buffer.from('f2')), rfcFrame(1, Buffer.from('f3'))]))
     expect(b.writes[1]).toEqual(rfcFrame(1, Buffer.from('f2')))
-    // A round of under 2 ms (the writes take no time now) is not paced: the next one runs on the next turn.
+    // A round of under 2 ms (one socket, its write takes no time) is not paced: the next one runs on the next turn.
     const fast = fakeSocket()
     const qf = new OutboundQueue(fast.ws, fast.raw, scheduler, 1 << 24, () => {})
     clock.advance(100)
-    qf.push(frame(4))
+    qf.push(frame('f4'))
     await flushTurn()
-    qf.push(frame(5))
+    qf.push(frame('f5'))
     await flushTurn()
     expect(fast.writes).toHaveLength(2)
+    expect(clock.pending).toBe(0)
+  })
+
+  test('a round of fewer than 64 writes is not paced, however long it took (its time is bytes)', async () => {
+    const clock = new ManualClock(1_000)
+    const scheduler = new FlushScheduler(clock, () => 1)
+    const fleet = slowFleet(clock, scheduler, 20, 5) // a round of 100 ms
+    for (const s of fleet) s.queue.push(frame('a'))
+    await flushTurn()
+    for (const s of fleet) s.queue.push(frame('b'))
+    await flushTurn()
+    expect(fleet.every((s) => s.writes.length === 2)).toBe(true)
     expect(clock.pending).toBe(0)
   })
 
@@ -140,15 +152,13 @@ describe('OutboundQueue', () => {
     const clock = new ManualClock(1_000)
     let load = 0.5
     const scheduler = new FlushScheduler(clock, () => load)
-    const s = fakeSocket()
-    const write = s.raw.write.bind(s.raw)
-    // Every write takes 10 ms of the clock: every round is long enough to be paced.
-    s.raw.write = ((chunk: Buffer) => { clock.time += 10; return write(chunk) }) as Duplex['write']
-    const queue = new OutboundQueue(s.ws, s.raw, scheduler, 1 << 24, () => {})
-    /** Pushes a frame; whether it was written on the next turn (else it waits for a paced round). */
+    // Every round writes 64 sockets and takes 10 ms: long and wide enough to be paced.
+    const fleet = slowFleet(clock, scheduler, 64, 10 / 64)
+    const s = fleet[0]!
+    /** Pushes a frame to every socket; whether the first was written on the next turn (else it waits for a paced round). */
     const pushWrittenAtOnce = async () => {
       const before = s.writes.length
-      queue.push({ data: 'x', binary: false })
+      for (const f of fleet) f.queue.push(frame('x'))
       await flushTurn()
       return s.writes.length > before
     }
