@@ -22,6 +22,7 @@
  *                      Reports the median on/off ratio of delivered/s over the saturated pairs and
  *                      of deliveries per server CPU-second over all pairs. No baseline. With --prof,
  *                      also the share of the server's sampled CPU time in the inspector's code.
+ * BENCH_SERVER_NODE_ARGS='--trace-gc' (or any node flags, space-separated): the servers' node flags.
  * Writes bench/results/broadcast-<date>.json.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -60,6 +61,9 @@ const STARVED_CPU = 0.85
 const EXTRA_BUILDS = new Map(argv.flatMap((a, i) => (argv[i - 1] === '--also' ? [a.split('=')] : [])))
 const SERVERS = [...(option('only') ? [option('only')] : ['baseline', 'switchboard']), ...EXTRA_BUILDS.keys()]
 
+/** BENCH_SERVER_NODE_ARGS='--trace-gc' (space-separated node flags): the server processes' node flags. */
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)
+
 const SERVER_CORE = '0'
 const CLIENT_CORE = '1'
 
@@ -94,7 +98,7 @@ async function startFleet(args, env, execArgv = []) {
 
 async function runConfiguration(serverMode, databaseUrl, rep) {
   const quiet = await waitForQuiet()
-  const execArgv = flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=${serverMode}-${rep}.cpuprofile`] : []
+  const execArgv = [...SERVER_NODE_ARGS, ...(flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=${serverMode}-${rep}.cpuprofile`] : [])]
   const dist = EXTRA_BUILDS.get(serverMode)
   const env = { BENCH_DATABASE_URL: databaseUrl, ...(dist ? { BENCH_SERVER_DIST: dist } : {}) }
   const { ctx, frameBytes, payloadBytes, joinMs } = await startFleet([dist ? 'switchboard' : serverMode], env, execArgv)
@@ -136,7 +140,7 @@ const TRACING_STEPS = 7
 
 async function runTracingPairs(databaseUrl, rep) {
   const quiet = await waitForQuiet()
-  const execArgv = flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=tracing-${rep}.cpuprofile`] : []
+  const execArgv = [...SERVER_NODE_ARGS, ...(flag('prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'prof')}`, `--cpu-prof-name=tracing-${rep}.cpuprofile`] : [])]
   const { ctx } = await startFleet(['switchboard'], { BENCH_DATABASE_URL: databaseUrl, BENCH_ADMIN_KEY }, execArgv)
   const { port } = ctx
   try {
