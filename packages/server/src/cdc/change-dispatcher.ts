@@ -237,7 +237,7 @@ export class ChangeDispatcher {
             const cached = this.catalog.cachedPolicyClaimPaths(ctx.role, table.oid)
             pathsByRole.set(ctx.role, (paths = cached !== undefined ? cached : await this.catalog.policyClaimPaths(ctx.role, table)))
           }
-          keys.set(ctx.key, (key = visibilityKey(ctx, paths)))
+          keys.set(ctx.key, (key = this.#visibilityKey(ctx, paths)))
         }
         // Subscribers of one context usually follow each other: skip the lookup then.
         let req = last !== undefined && last.context.key === ctx.key ? last : requests.get(key)
@@ -353,6 +353,24 @@ export class ChangeDispatcher {
     return deliveries
   }
 
+  /**
+   * Which visibility check a context shares for a table whose policies read `paths`: contexts
+   * that agree on the claims those read (policy-claims.ts) share one; otherwise each distinct
+   * context has its own (`paths` null). The key is kept beside the context (weakly) for the next
+   * batches: it was a new string per context and batch, built from the claims, with 1,000
+   * distinct users 1,000 per batch (CDC bench, heap sampling).
+   */
+  #visibilityKey(ctx: AuthContext, paths: ClaimPaths | null): string {
+    const known = this.#sharedKeys.get(ctx)
+    if (known !== undefined && known.paths === paths) return known.key
+    // `\u0002` keeps the two kinds apart (a context key separates role and claims with `\u0000`).
+    const key = paths === null ? ctx.key : `${ctx.role}\u0002${claimValuesKey(ctx.claims, paths)}`
+    this.#sharedKeys.set(ctx, { paths, key })
+    return key
+  }
+
+  readonly #sharedKeys = new WeakMap<AuthContext, { paths: ClaimPaths | null; key: string }>()
+
   /** What the tracer keeps of an RLS denial: the role and the claims the table's policies read (no token). */
   #rlsDenied(entry: SubscriberEntry, table: TableFacts, row: 'new' | 'old'): ChangeException {
     return { kind: 'rls_denied', row, role: entry.auth.role, claimPaths: this.catalog.cachedPolicyClaimPaths(entry.auth.role, table.oid) }
@@ -395,23 +413,6 @@ export class ChangeDispatcher {
       ? { kind: 'deliver', role, checkCurrent: false, checkOld: true, keyOnly: false }
       : { kind: 'deliver', role, checkCurrent: false, checkOld: false, keyOnly: true }
   }
-}
-
-/**
- * Which visibility check a context shares for a table whose policies read `paths`: contexts
- * that agree on the claims those read (policy-claims.ts) share one; otherwise each distinct
- * context has its own (`paths` null). The key is kept beside the context (weakly) for the next
- * batches: it was a new string per context and batch, built from the claims, with 1,000
- * distinct users 1,000 per batch (CDC bench, heap sampling).
- */
-const sharedKeys = new WeakMap<AuthContext, { paths: ClaimPaths | null; key: string }>()
-function visibilityKey(ctx: AuthContext, paths: ClaimPaths | null): string {
-  const known = sharedKeys.get(ctx)
-  if (known !== undefined && known.paths === paths) return known.key
-  // `\u0002` keeps the two kinds apart (a context key separates role and claims with `\u0000`).
-  const key = paths === null ? ctx.key : `${ctx.role}\u0002${claimValuesKey(ctx.claims, paths)}`
-  sharedKeys.set(ctx, { paths, key })
-  return key
 }
 
 /**
