@@ -79,7 +79,7 @@ export class SubscriptionIndex<S> {
   readonly #bySubscriber = new Map<S, Set<IndexedBinding<S>>>()
   /** Subscribers taken out of routing (suspend), with their bindings. */
   readonly #suspended = new Map<S, Set<IndexedBinding<S>>>()
-  /** Answers of `match` that depend only on the table and event: `schema.table event` → matches. Cleared when routing changes. */
+  /** Answers of `match` that depend only on the table and event: table key and event → matches. Cleared when routing changes. */
   readonly #unfiltered = new Map<string, Matches<S>>()
   #size = 0
 
@@ -195,9 +195,10 @@ export class SubscriptionIndex<S> {
    * has a filter (see the header); callers never modify it.
    */
   match(change: RoutableChange): Matches<S> {
+    const own = tableKeyOf(change.schema, change.table)
     const buckets: Bucket<S>[] = []
     let filtered = false
-    for (const tableKey of [tableKeyOf(change.schema, change.table), tableKeyOf(change.schema, '*'), tableKeyOf('*', '*')]) {
+    for (const tableKey of [own, tableKeyOf(change.schema, '*'), tableKeyOf('*', '*')]) {
       const events = this.#tables.get(tableKey)
       if (!events) continue
       for (const bucket of [events.get(change.type), events.get('*')]) {
@@ -206,7 +207,7 @@ export class SubscriptionIndex<S> {
         if (bucket.filteredScans > 0 || bucket.byColumn.size > 0) filtered = true
       }
     }
-    const memoKey = filtered ? null : `${tableKeyOf(change.schema, change.table)}\u0000${change.type}`
+    const memoKey = filtered ? null : `${own}\u0000${change.type}`
     if (memoKey !== null) {
       const known = this.#unfiltered.get(memoKey)
       if (known !== undefined) return known
