@@ -66,6 +66,35 @@ describe('OutboundQueue', () => {
     expect(b.writes[1]).toEqual(rfcFrame(2, two.data as Buffer))
   })
 
+  test('lists reused round after round: every socket gets exactly its frames, in order, once (shared writes, a direct flush between rounds, a 1,000-frame round)', async () => {
+    const scheduler = new FlushScheduler()
+    const sockets = Array.from({ length: 4 }, () => fakeSocket())
+    const queues = sockets.map((s) => new OutboundQueue(s.ws, s.raw, scheduler, 1 << 30, () => {}))
+    const expected: Buffer[][] = sockets.map(() => [])
+    const frames = Array.from({ length: 6 }, (_, i): OutFrame => ({ data: Buffer.from(`{"n":${i}}`), binary: false }))
+    let seed = 7
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n)
+    for (let round = 0; round < 60; round++) {
+      // Sockets 0 and 1 get the same frames (a room: one shared Buffer), 2 and 3 their own.
+      const roomFrames = Array.from({ length: random(4) }, () => frames[random(frames.length)]!)
+      for (let s = 0; s < 4; s++) {
+        const own = s < 2 ? roomFrames : Array.from({ length: round === 30 && s === 3 ? 1_000 : random(4) }, () => frames[random(frames.length)]!)
+        for (const frame of own) {
+          queues[s]!.push(frame)
+          expected[s]!.push(rfcFrame(1, frame.data as Buffer))
+        }
+      }
+      // Now and then a socket is flushed outside a round (a close flushes what is queued), then gets more.
+      if (round % 7 === 3) {
+        queues[2]!.flush()
+        queues[2]!.push(frames[0]!)
+        expected[2]!.push(rfcFrame(1, frames[0]!.data as Buffer))
+      }
+      await flushTurn()
+    }
+    sockets.forEach((s, i) => expect(Buffer.concat(s.writes)).toEqual(Buffer.concat(expected[i]!)))
+  })
+
   test('nothing is written to a socket that is no longer open or to a closed queue', async () => {
     const scheduler = new FlushScheduler()
     const s = fakeSocket()

@@ -23,6 +23,7 @@
 import { systemClock, type Clock } from '../clock.js'
 import type { DeliveredTally } from '../metrics.js'
 import { eventLoopLoad, type LoopLoad } from './loop-load.js'
+import { ReusableList } from './reusable-list.js'
 import type { Duplex } from 'node:stream'
 import * as wsModule from 'ws'
 import type { WebSocket } from 'ws'
@@ -86,13 +87,36 @@ export function writeTextFrameHeader(target: Buffer, at: number, payloadLength: 
 }
 
 /**
- * The last frame list a flush concatenated in this turn: the next socket with exactly the same
- * frames (the next member of the same room) writes the same Buffer.
+ * The last frame list a flush concatenated in this round: the next socket with exactly the same
+ * frames (the next member of the same room) writes the same Buffer. The list is its queue's
+ * spare (see "Reused lists"), emptied when the next concatenation replaces it or the round ends.
  */
 interface SharedWrite {
-  frames: OutFrame[] | null
+  frames: FrameList | null
   buffer: Buffer | null
 }
+
+/** Ends a round's sharing: the shared list goes back to its queue empty. */
+function releaseShared(shared: SharedWrite): void {
+  shared.frames?.clear()
+  shared.frames = null
+  shared.buffer = null
+}
+
+type FrameList = ReusableList<OutFrame>
+
+// ─── Reused lists ───────────────────────────────────────────────────────────────────────
+// A round's lists live about as long as a paced wait (tens of ms), and a scavenge that starts
+// during that wait (V8 runs them as idle-time tasks, i.e. exactly then) finds every socket's
+// list alive and promotes it: at 100k broadcast deliveries/s, heap sampling counted almost
+// every list a queue allocated among the objects that survived a scavenge, and those pauses
+// took 9-14 ms each (bench/README.md, "Broadcast fan-out"). So a queue keeps two lists and
+// swaps them at each flush, and the scheduler keeps two dirty lists (reusable-list.ts): a
+// round allocates no list. A list that grew past REUSED_LIST_MAX slots (a replay's thousands
+// of frames) drops its storage instead, so an idle socket keeps no more than a small array.
+const REUSED_LIST_MAX = 256
+/** Dirty lists hold up to one entry per socket of the process. */
+const REUSED_DIRTY_MAX = 1 << 16
 
 // ─── Paced write rounds ─────────────────────────────────────────────────────────────────
 // A round writes every dirty socket once. Each write costs about the same whatever its size up
@@ -117,7 +141,9 @@ const PACE_ON_LOAD = 0.9
 const PACE_OFF_LOAD = 0.6
 
 export class FlushScheduler {
-  readonly #dirty = new Set<OutboundQueue>()
+  /** Queues with frames waiting (each marks itself once per round); swapped with `#flushing` per round. */
+  #dirty = new ReusableList<OutboundQueue>(REUSED_DIRTY_MAX)
+  #flushing = new ReusableList<OutboundQueue>(REUSED_DIRTY_MAX)
   #scheduled = false
   /** The clock's time before which no round starts (see "Paced write rounds"). */
   #nextRoundAt = 0
@@ -129,8 +155,9 @@ export class FlushScheduler {
     private readonly load: LoopLoad = eventLoopLoad(),
   ) {}
 
+  /** Called by a queue whose first frame since its last flush arrived (so at most once per round). */
   markDirty(queue: OutboundQueue): void {
-    this.#dirty.add(queue)
+    this.#dirty.push(queue)
     if (this.#scheduled) return
     this.#scheduled = true
     const wait = this.#nextRoundAt - this.clock.now()
@@ -143,15 +170,17 @@ export class FlushScheduler {
   bytesWritten = 0
   /** Called after each flush of all dirty sockets while the inspector traces (it times deliveries); null otherwise. */
   afterFlush: (() => void) | null = null
+  readonly #shared: SharedWrite = { frames: null, buffer: null }
 
   readonly #flushAll = (): void => {
     this.#scheduled = false
     const started = this.clock.now()
-    const queues = [...this.#dirty]
-    this.#dirty.clear()
-    const shared: SharedWrite = { frames: null, buffer: null }
+    const queues = this.#dirty
+    this.#dirty = this.#flushing
+    const shared = this.#shared
     let writes = 0
-    for (const queue of queues) {
+    for (let i = 0; i < queues.size; i++) {
+      const queue = queues.at(i)
       const { frames, bytes } = queue.flush(shared)
       if (frames > 0) writes++
       this.framesWritten += frames
@@ -159,6 +188,9 @@ export class FlushScheduler {
       queue.tally.frames += frames
       queue.tally.bytes += bytes
     }
+    releaseShared(shared)
+    queues.clear()
+    this.#flushing = queues
     const took = this.clock.now() - started
     const load = this.load()
     this.#pacing = this.#pacing ? load >= PACE_OFF_LOAD : load >= PACE_ON_LOAD
@@ -168,7 +200,9 @@ export class FlushScheduler {
 }
 
 export class OutboundQueue {
-  #frames: OutFrame[] = []
+  #frames = new ReusableList<OutFrame>(REUSED_LIST_MAX)
+  /** The list the last flush wrote, empty once written (see "Reused lists"); the next flush swaps it in. */
+  #spare = new ReusableList<OutFrame>(REUSED_LIST_MAX)
   #bytes = 0
   #closed = false
 
@@ -191,7 +225,7 @@ export class OutboundQueue {
       return
     }
     this.#frames.push(frame)
-    if (this.#frames.length === 1) this.scheduler.markDirty(this)
+    if (this.#frames.size === 1) this.scheduler.markDirty(this)
   }
 
   /** Bytes waiting here and in ws's own buffer. */
@@ -203,36 +237,49 @@ export class OutboundQueue {
   flush(shared?: SharedWrite): { frames: number; bytes: number } {
     const frames = this.#frames
     const bytes = this.#bytes
-    this.#frames = []
+    const count = frames.size
+    if (count === 0) return { frames: 0, bytes: 0 }
+    // The spare is empty: a list is emptied after its write, or (the round's shared list) when
+    // the round ends, and a queue flushes once per round.
+    this.#frames = this.#spare
+    this.#spare = frames
     this.#bytes = 0
-    if (this.#closed || frames.length === 0 || this.ws.readyState !== this.ws.OPEN) return { frames: 0, bytes: 0 }
+    const written = this.#closed || this.ws.readyState !== this.ws.OPEN ? false : (this.#write(frames, shared), true)
+    if (frames !== shared?.frames) frames.clear()
+    return written ? { frames: count, bytes } : { frames: 0, bytes: 0 }
+  }
+
+  #write(frames: FrameList, shared: SharedWrite | undefined): void {
     if (!senderFrame) {
       this.rawSocket.cork()
-      for (const frame of frames) this.ws.send(frame.data, frame.binary ? BINARY : TEXT)
+      for (let i = 0; i < frames.size; i++) {
+        const frame = frames.at(i)
+        this.ws.send(frame.data, frame.binary ? BINARY : TEXT)
+      }
       this.rawSocket.uncork()
-      return { frames: frames.length, bytes }
+      return
     }
     // ws writes its own frames (pong, close) straight to this socket too, and never queues
     // them here (no permessage-deflate, no Blobs), so a direct write keeps the order ws.send would.
-    if (frames.length === 1) {
-      this.rawSocket.write(wireFrame(frames[0]!, senderFrame))
+    if (frames.size === 1) {
+      this.rawSocket.write(wireFrame(frames.at(0), senderFrame))
     } else if (shared && shared.frames !== null && sameFrames(shared.frames, frames)) {
       this.rawSocket.write(shared.buffer!)
     } else {
       const buffer = concatWire(frames, senderFrame)
       if (shared) {
+        releaseShared(shared)
         shared.frames = frames
         shared.buffer = buffer
       }
       this.rawSocket.write(buffer)
     }
-    return { frames: frames.length, bytes }
   }
 
   /** Drops queued frames; later pushes are ignored. */
   close(): void {
     this.#closed = true
-    this.#frames = []
+    this.#frames.clear()
     this.#bytes = 0
   }
 }
@@ -241,12 +288,16 @@ export class OutboundQueue {
  * The wire bytes of `frames` in one Buffer: assembled frames are written into it in place,
  * others copied from their (shared) wire Buffer. One allocation and one copy per frame.
  */
-function concatWire(frames: readonly OutFrame[], frameFn: FrameFn): Buffer {
+function concatWire(frames: FrameList, frameFn: FrameFn): Buffer {
   let length = 0
-  for (const frame of frames) length += frame.assembled ? frame.assembled.wireLength : wireFrame(frame, frameFn).length
+  for (let i = 0; i < frames.size; i++) {
+    const frame = frames.at(i)
+    length += frame.assembled ? frame.assembled.wireLength : wireFrame(frame, frameFn).length
+  }
   const buffer = Buffer.allocUnsafe(length)
   let at = 0
-  for (const frame of frames) {
+  for (let i = 0; i < frames.size; i++) {
+    const frame = frames.at(i)
     if (frame.assembled) {
       frame.assembled.writeWire(buffer, at)
       at += frame.assembled.wireLength
@@ -259,8 +310,8 @@ function concatWire(frames: readonly OutFrame[], frameFn: FrameFn): Buffer {
   return buffer
 }
 
-function sameFrames(a: OutFrame[], b: OutFrame[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+function sameFrames(a: FrameList, b: FrameList): boolean {
+  if (a.size !== b.size) return false
+  for (let i = 0; i < a.size; i++) if (a.at(i) !== b.at(i)) return false
   return true
 }
