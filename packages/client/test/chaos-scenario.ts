@@ -5,8 +5,8 @@
  * rows (one per transaction) and a sender broadcasts, paced over `durationMs`. Optionally the
  * server process is killed with SIGKILL mid-run and started again on the same port.
  *
- * The server is the real CLI in a child process (`packages/server/dist/cli.js`, built by
- * `npm test`), so a kill is a real SIGKILL: no drain, no close frames, no final acknowledgement.
+ * The server is the real command in a child process (`packages/server/bin/switchboard.js`,
+ * the bundle built by `npm test`), so a kill is a real SIGKILL: no drain, no close frames, no final acknowledgement.
  * With a kill, broadcasts are persisted (REST `?persist=true`): ephemeral broadcasts cannot
  * survive a process, and the resume would rightly say so.
  *
@@ -28,7 +28,7 @@ import { startRoundRobinProxy, type RoundRobinProxy } from '../../server/test/su
 import { freePort } from '../../../test-support/free-port.js'
 import { sleep, waitFor } from './helpers.js'
 
-const CLI = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../../server/bin/switchboard.js', import.meta.url))
 const SECRET = 'switchboard-chaos-secret-at-least-32-characters'
 
 export interface ChaosOptions {

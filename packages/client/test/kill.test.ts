@@ -14,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test-support/dat
 import { freePort } from '../../../test-support/free-port.js'
 import { waitFor } from './helpers.js'
 
-const CLI = fileURLToPath(new URL('../../server/dist/cli.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../../server/bin/switchboard.js', import.meta.url))
 const SECRET = 'switchboard-kill-test-secret-at-least-32-chars'
 
 let db: TestDatabase

@@ -19,7 +19,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test-support/dat
 import { freePort } from '../../../test-support/free-port.js'
 import { RedisProcess } from './support/redis-process.js'
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../bin/switchboard.js', import.meta.url))
 const READY = /workers ready on (http:\/\/\S+)/
 
 interface Health {

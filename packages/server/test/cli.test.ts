@@ -12,7 +12,7 @@ import { PostgresTenantStore } from '../src/tenant/postgres-tenant-store.js'
 import { createTestDatabase, type TestDatabase } from '../../../test-support/database.js'
 import { freePort } from '../../../test-support/free-port.js'
 
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../bin/switchboard.js', import.meta.url))
 
 interface Run {
   code: number | null

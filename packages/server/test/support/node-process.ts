@@ -1,6 +1,6 @@
 /**
- * One Switchboard node as a child process, for cluster tests: the built CLI
- * (`packages/server/dist/cli.js start`, built by `npm test`), so a kill is a real SIGKILL (no
+ * One Switchboard node as a child process, for cluster tests: the built command
+ * (`packages/server/bin/switchboard.js start`, the bundle built by `npm test`), so a kill is a real SIGKILL (no
  * drain, no goodbye to Redis or Postgres) and a restart is a new process with a new pid.
  * Modelled on `ServerProcess` in packages/client/test/chaos-scenario.ts.
  *
@@ -17,7 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../../src/db/free-port.js'
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url))
 
 /** The secret nodes sign and verify JWTs with unless told otherwise. */
 export const NODE_JWT_SECRET = 'switchboard-cluster-test-secret-at-least-32-chars'
