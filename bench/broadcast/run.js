@@ -261,7 +261,7 @@ function printSummary(summary) {
   log('|-------------|---------------------------:|-------:|-------:|-----------:|------------------------:|-------:|-------:|-----------:|-----------------:|')
   for (const server of SERVERS) {
     const s = summary[server]
-    log(`| ${server.padEnd(11)} | ${fmtRate(s.fixedDeliveredPerSec).padStart(26)} | ${fmtMs(s.fixedP50Ms).padStart(6)} | ${fmtMs(s.fixedP99Ms).padStart(6)} | ${String(s.fixedServerCpu).padStart(10)} | ${fmtRate(s.saturationDeliveredPerSec).padStart(23)} | ${fmtMs(s.saturationP50Ms).padStart(6)} | ${fmtMs(s.saturationP99Ms).padStart(6)} | ${String(s.saturationServerCpu).padStart(10)} | ${fmtRate(s.saturationDeliveredPerServerCpuSec).padStart(16)} |`)
+    log(`| ${server.padEnd(11)} | ${fmtRate(s.fixedDeliveredPerSec).padStart(26)} | ${fmtMs(s.fixedP50Ms).padStart(6)} | ${fmtMs(s.fixedP99Ms).padStart(6)} | ${String(round(s.fixedServerCpu, 2)).padStart(10)} | ${fmtRate(s.saturationDeliveredPerSec).padStart(23)} | ${fmtMs(s.saturationP50Ms).padStart(6)} | ${fmtMs(s.saturationP99Ms).padStart(6)} | ${String(round(s.saturationServerCpu, 2)).padStart(10)} | ${fmtRate(s.saturationDeliveredPerServerCpuSec).padStart(16)} |`)
   }
   if (!LADDER) {
     log('(--fixed-only: no saturation ladder, so no ratio)')

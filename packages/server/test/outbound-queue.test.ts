@@ -165,6 +165,22 @@ describe('OutboundQueue', () => {
     expect(clock.pending).toBe(0)
   })
 
+  test('a round that took long waits at most 20 ms before the next: a 60 ms round (the process lost its core) is followed 20 ms after it ended, not 60', async () => {
+    const clock = new ManualClock(1_000)
+    const scheduler = new FlushScheduler(clock, () => 0.95)
+    const fleet = slowFleet(clock, scheduler, 64, 60 / 64)
+    const a = fleet[0]!
+    for (const s of fleet) s.queue.push(frame('f1'))
+    await flushTurn() // the round runs 1000 → 1060
+    a.queue.push(frame('f2'))
+    await flushTurn()
+    clock.advance(19)
+    await flushTurn()
+    expect(a.writes).toHaveLength(1)
+    clock.advance(1)
+    expect(a.writes).toHaveLength(2)
+  })
+
   test('a round of fewer than 64 writes is not paced, however long it took (its time is bytes)', async () => {
     const clock = new ManualClock(1_000)
     const scheduler = new FlushScheduler(clock, () => 1)

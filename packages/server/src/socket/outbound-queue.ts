@@ -106,14 +106,15 @@ function releaseShared(shared: SharedWrite): void {
 type FrameList = ReusableList<OutFrame>
 
 // ─── Reused lists ───────────────────────────────────────────────────────────────────────
-// A round's lists live about as long as a paced wait (tens of ms), and a scavenge that starts
-// during that wait (V8 runs them as idle-time tasks, i.e. exactly then) finds every socket's
-// list alive and promotes it: at 100k broadcast deliveries/s, heap sampling counted almost
-// every list a queue allocated among the objects that survived a scavenge, and those pauses
-// took 9-14 ms each (bench/README.md, "Broadcast fan-out"). So a queue keeps two lists and
-// swaps them at each flush, and the scheduler keeps two dirty lists (reusable-list.ts): a
-// round allocates no list. A list that grew past REUSED_LIST_MAX slots (a replay's thousands
-// of frames) drops its storage instead, so an idle socket keeps no more than a small array.
+// A socket's list of queued frames lives from its first frame to the next round, across the
+// paced waits between rounds, which is when V8's idle-time scavenges run. Allocated afresh
+// per round, those lists were most of what survived scavenges: at 100k broadcast deliveries/s
+// heap sampling found 27 of the 30 MB the lists allocated among objects that outlived a
+// scavenge, and the scavenges took 9-14 ms (1-5 ms with reused lists; bench/README.md,
+// "Broadcast fan-out"). So a queue keeps two lists and swaps them at each flush, and the
+// scheduler keeps two dirty lists (reusable-list.ts): a round allocates no list. A list that
+// grew past REUSED_LIST_MAX slots (a replay's thousands of frames) drops its storage instead,
+// so an idle socket keeps no more than a small array.
 const REUSED_LIST_MAX = 256
 /** Dirty lists hold up to one entry per socket of the process. */
 const REUSED_DIRTY_MAX = 1 << 16
@@ -134,7 +135,14 @@ const REUSED_DIRTY_MAX = 1 << 16
 // Rounds under 2 ms are never paced (the clock counts whole milliseconds; they cost little),
 // nor rounds of fewer than 64 writes: their time is bytes (a replay's megabytes to 20 resuming
 // sockets), which pacing does not save, and it would hold a catch-up back.
+// The wait after a round is at most MAX_PACE_WAIT_MS. A round's duration is wall time: now and
+// then a round of ~10 ms of writes takes 35-65 ms (the process lost its core to the machine's
+// other work, or a GC ran), and a wait as long as that doubled the stall for every frame
+// behind it. In the CDC bench's stage trace (tenant policy, 30 inserts/s to 1,000 sockets)
+// frames waited 160 ms at p99 from queued to their first write, and the step failed its 250 ms
+// bar; with the cap the same ladder passed 347,900 inserts/s (bench/README.md, "Postgres Changes").
 const FLUSH_PACE = 2
+const MAX_PACE_WAIT_MS = 20
 const MIN_PACED_ROUND_MS = 2
 const MIN_PACED_WRITES = 64
 const PACE_ON_LOAD = 0.9
@@ -194,7 +202,8 @@ export class FlushScheduler {
     const took = this.clock.now() - started
     const load = this.load()
     this.#pacing = this.#pacing ? load >= PACE_OFF_LOAD : load >= PACE_ON_LOAD
-    this.#nextRoundAt = this.#pacing && took >= MIN_PACED_ROUND_MS && writes >= MIN_PACED_WRITES ? started + FLUSH_PACE * took : 0
+    const paced = this.#pacing && took >= MIN_PACED_ROUND_MS && writes >= MIN_PACED_WRITES
+    this.#nextRoundAt = paced ? started + took + Math.min((FLUSH_PACE - 1) * took, MAX_PACE_WAIT_MS) : 0
     this.afterFlush?.()
   }
 }
