@@ -22,6 +22,7 @@
  */
 import { systemClock, type Clock } from '../clock.js'
 import type { DeliveredTally } from '../metrics.js'
+import { processCpuTime, type CpuTime } from './cpu-time.js'
 import { eventLoopLoad, type LoopLoad } from './loop-load.js'
 import { ReusableList } from './reusable-list.js'
 import type { Duplex } from 'node:stream'
@@ -135,14 +136,16 @@ const REUSED_DIRTY_MAX = 1 << 16
 // Rounds under 2 ms are never paced (the clock counts whole milliseconds; they cost little),
 // nor rounds of fewer than 64 writes: their time is bytes (a replay's megabytes to 20 resuming
 // sockets), which pacing does not save, and it would hold a catch-up back.
-// The wait after a round is at most MAX_PACE_WAIT_MS. A round's duration is wall time: now and
-// then a round of ~10 ms of writes takes 35-65 ms (the process lost its core to the machine's
-// other work, or a GC ran), and a wait as long as that doubled the stall for every frame
-// behind it. In the CDC bench's stage trace (tenant policy, 30 inserts/s to 1,000 sockets)
-// frames waited 160 ms at p99 from queued to their first write, and the step failed its 250 ms
-// bar; with the cap the same ladder passed 347,900 inserts/s (bench/README.md, "Postgres Changes").
+// A round's cost is the smaller of its wall time and the CPU time the process used meanwhile
+// (cpu-time.ts). Now and then a round of ~10 ms of writes takes 35-65 ms of wall time (the
+// process lost its core to the machine's other work), and a wait that long doubled the stall
+// for every frame behind it: in the CDC bench's stage trace (tenant policy, 30 inserts/s to
+// 1,000 sockets) frames waited 160 ms at p99 from queued to their first write, and the step
+// failed its 250 ms bar. Capping the wait at 20 ms instead passed that ladder but cost broadcast
+// fan-out a quarter of its saturation rate (1.23M against 1.59M deliveries/s: long rounds under
+// real load need their long waits to batch); the CPU time tells the two apart
+// (bench/README.md, "Broadcast fan-out" and "Postgres Changes").
 const FLUSH_PACE = 2
-const MAX_PACE_WAIT_MS = 20
 const MIN_PACED_ROUND_MS = 2
 const MIN_PACED_WRITES = 64
 const PACE_ON_LOAD = 0.9
@@ -161,6 +164,8 @@ export class FlushScheduler {
     private readonly clock: Clock = systemClock,
     /** How busy the loop is (loop-load.ts); rounds are paced only while it is high. */
     private readonly load: LoopLoad = eventLoopLoad(),
+    /** The process's CPU time (cpu-time.ts): a round's cost is at most what it used. */
+    private readonly cpu: CpuTime = processCpuTime,
   ) {}
 
   /** Called by a queue whose first frame since its last flush arrived (so at most once per round). */
@@ -183,6 +188,7 @@ export class FlushScheduler {
   readonly #flushAll = (): void => {
     this.#scheduled = false
     const started = this.clock.now()
+    const cpuAtStart = this.cpu()
     const queues = this.#dirty
     this.#dirty = this.#flushing
     const shared = this.#shared
@@ -202,8 +208,9 @@ export class FlushScheduler {
     const took = this.clock.now() - started
     const load = this.load()
     this.#pacing = this.#pacing ? load >= PACE_OFF_LOAD : load >= PACE_ON_LOAD
-    const paced = this.#pacing && took >= MIN_PACED_ROUND_MS && writes >= MIN_PACED_WRITES
-    this.#nextRoundAt = paced ? started + took + Math.min((FLUSH_PACE - 1) * took, MAX_PACE_WAIT_MS) : 0
+    const cost = Math.min(took, this.cpu() - cpuAtStart)
+    const paced = this.#pacing && cost >= MIN_PACED_ROUND_MS && writes >= MIN_PACED_WRITES
+    this.#nextRoundAt = paced ? started + took + (FLUSH_PACE - 1) * cost : 0
     this.afterFlush?.()
   }
 }
