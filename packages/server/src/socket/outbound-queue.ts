@@ -128,9 +128,9 @@ const REUSED_DIRTY_MAX = 1 << 16
 // each small batch of changes became a round of 1,000 writes, 50 rounds per second, most of
 // the server's time, and as many wake-ups and reads for every client (CDC bench, 150
 // changes/s). So while the loop is nearly always busy (loop-load.ts: over PACE_ON_LOAD, until
-// it drops under PACE_OFF_LOAD), a round starts no sooner than FLUSH_PACE times its
-// predecessor's duration after the predecessor started: a round of 15 ms waits 15 ms after it
-// ends, frames of several batches share one write, and rounds take at most half the time.
+// it drops under PACE_OFF_LOAD), after a round ends the next waits (FLUSH_PACE - 1) times the
+// round's cost (below): a round of 15 ms of writes waits 15 ms, frames of several batches
+// share one write, and rounds take at most half the time.
 // Not otherwise: paced, rounds grow with the wait and the wait with the rounds, and a server
 // with CPU to spare delivered broadcasts at 40k deliveries/s with p50 29 ms (1.4 ms unpaced).
 // Rounds under 2 ms are never paced (the clock counts whole milliseconds; they cost little),
@@ -141,10 +141,11 @@ const REUSED_DIRTY_MAX = 1 << 16
 // process lost its core to the machine's other work), and a wait that long doubled the stall
 // for every frame behind it: in the CDC bench's stage trace (tenant policy, 30 inserts/s to
 // 1,000 sockets) frames waited 160 ms at p99 from queued to their first write, and the step
-// failed its 250 ms bar. Capping the wait at 20 ms instead passed that ladder but cost broadcast
-// fan-out a quarter of its saturation rate (1.23M against 1.59M deliveries/s: long rounds under
-// real load need their long waits to batch); the CPU time tells the two apart
-// (bench/README.md, "Broadcast fan-out" and "Postgres Changes").
+// failed its 250 ms bar. Capping the wait at 20 ms instead also passed that ladder, but it
+// shortens the waits of rounds that really are long under load, where batching needs them: in
+// one A/B the cap saturated broadcast fan-out at 1.23M against 1.59M deliveries/s without it
+// (a later A/B of the cap against this rule: 1.13M against 1.17M). The CPU time tells a slow
+// round from a stalled one (bench/README.md, "Broadcast fan-out" and "Postgres Changes").
 const FLUSH_PACE = 2
 const MIN_PACED_ROUND_MS = 2
 const MIN_PACED_WRITES = 64
@@ -260,9 +261,10 @@ export class OutboundQueue {
     this.#frames = this.#spare
     this.#spare = frames
     this.#bytes = 0
-    const written = this.#closed || this.ws.readyState !== this.ws.OPEN ? false : (this.#write(frames, shared), true)
+    const open = !this.#closed && this.ws.readyState === this.ws.OPEN
+    if (open) this.#write(frames, shared)
     if (frames !== shared?.frames) frames.clear()
-    return written ? { frames: count, bytes } : { frames: 0, bytes: 0 }
+    return open ? { frames: count, bytes } : { frames: 0, bytes: 0 }
   }
 
   #write(frames: FrameList, shared: SharedWrite | undefined): void {
