@@ -36,6 +36,16 @@ export interface RoleTableFacts {
 
 interface Cached<T> { value: T; at: number }
 
+/** What a catalog lookup that went to the database looked up (the `kind` of `onLoad`). */
+export type CatalogLoadKind = 'types' | 'table' | 'role' | 'claims' | 'inline' | 'auth functions' | 'role exists'
+
+export interface CatalogOptions {
+  /** How long cached facts are trusted without a Relation message (default 30 s). */
+  factsTtlMs?: number
+  /** Called once per lookup that queries the database (a cache miss not shared with one under way). */
+  onLoad?: (kind: CatalogLoadKind) => void
+}
+
 export class Catalog {
   readonly #sql: Sql
   readonly #clock: Clock
@@ -54,10 +64,13 @@ export class Catalog {
    */
   readonly #inFlight = new Map<string, Promise<unknown>>()
 
-  constructor(sql: Sql, clock: Clock, factsTtlMs = 30_000) {
+  readonly #onLoad: (kind: CatalogLoadKind) => void
+
+  constructor(sql: Sql, clock: Clock, options: CatalogOptions = {}) {
     this.#sql = sql
     this.#clock = clock
-    this.#ttlMs = factsTtlMs
+    this.#ttlMs = options.factsTtlMs ?? 30_000
+    this.#onLoad = options.onLoad ?? (() => {})
   }
 
   #fresh<T>(entry: Cached<T> | undefined): entry is Cached<T> {
@@ -65,9 +78,10 @@ export class Catalog {
   }
 
   /** Runs `load` unless a lookup of `key` is already under way; then its result is shared. */
-  #once<T>(key: string, load: () => Promise<T>): Promise<T> {
+  #once<T>(kind: CatalogLoadKind, key: string, load: () => Promise<T>): Promise<T> {
     const running = this.#inFlight.get(key)
     if (running) return running as Promise<T>
+    this.#onLoad(kind)
     const loading = load().finally(() => {
       if (this.#inFlight.get(key) === loading) this.#inFlight.delete(key)
     })
@@ -79,6 +93,7 @@ export class Catalog {
   async types(oids: readonly number[]): Promise<Map<number, TypeInfo>> {
     const missing = [...new Set(oids)].filter((oid) => !this.#types.has(oid))
     if (missing.length > 0) {
+      this.#onLoad('types')
       const rows = await this.#sql<{ oid: number; typname: string; elem: number; elemname: string | null; elembase: number | null; base: number; delim: string }[]>`
         select t.oid::int as oid, t.typname, t.typelem::int as elem, e.typname as elemname,
                coalesce(nullif(e.typbasetype, 0), e.oid)::int as elembase,
@@ -113,7 +128,7 @@ export class Catalog {
     const replaced = cached !== undefined && expectedOid !== undefined && cached.value.oid !== expectedOid
     if (replaced) this.invalidateTable(schema, table)
     else if (this.#fresh(cached)) return cached.value
-    return this.#once(`table\u0000${key}`, () => this.#loadTable(schema, table))
+    return this.#once('table', `table\u0000${key}`, () => this.#loadTable(schema, table))
   }
 
   async #loadTable(schema: string, table: string): Promise<TableFacts | null> {
@@ -149,7 +164,7 @@ export class Catalog {
     const key = `${role}\u0000${table.oid}`
     const cached = this.#roleFacts.get(key)
     if (this.#fresh(cached)) return cached.value
-    return this.#once(`role\u0000${key}`, () => this.#loadRoleFacts(key, role, table))
+    return this.#once('role', `role\u0000${key}`, () => this.#loadRoleFacts(key, role, table))
   }
 
   async #loadRoleFacts(key: string, role: string, table: TableFacts): Promise<RoleTableFacts> {
@@ -172,7 +187,7 @@ export class Catalog {
     const key = `${role}\u0000${table.oid}`
     const cached = this.#policyClaims.get(key)
     if (this.#fresh(cached)) return cached.value
-    return this.#once(`claims\u0000${key}`, () => this.#loadPolicyClaimPaths(key, role, table))
+    return this.#once('claims', `claims\u0000${key}`, () => this.#loadPolicyClaimPaths(key, role, table))
   }
 
   async #loadPolicyClaimPaths(key: string, role: string, table: TableFacts): Promise<ClaimPaths | null> {
@@ -194,7 +209,7 @@ export class Catalog {
 
   async #authFunctionsStandard(): Promise<boolean> {
     if (this.#fresh(this.#standardAuth)) return this.#standardAuth.value
-    return this.#once('auth functions', () => this.#loadAuthFunctionsStandard())
+    return this.#once('auth functions', 'auth functions', () => this.#loadAuthFunctionsStandard())
   }
 
   async #loadAuthFunctionsStandard(): Promise<boolean> {
@@ -216,7 +231,7 @@ export class Catalog {
     const key = `${role}\u0000${table.oid}`
     const cached = this.#inlinePolicies.get(key)
     if (this.#fresh(cached)) return cached.value
-    return this.#once(`inline\u0000${key}`, () => this.#loadInlinePolicy(key, role, table))
+    return this.#once('inline', `inline\u0000${key}`, () => this.#loadInlinePolicy(key, role, table))
   }
 
   async #loadInlinePolicy(key: string, role: string, table: TableFacts): Promise<InlinePolicy | null> {
@@ -278,6 +293,7 @@ export class Catalog {
   async roleExists(role: string): Promise<boolean> {
     const cached = this.#roles.get(role)
     if (this.#fresh(cached)) return cached.value
+    this.#onLoad('role exists')
     const rows = await this.#sql`select 1 from pg_roles where rolname = ${role}`
     this.#roles.set(role, { value: rows.length > 0, at: this.#clock.now() })
     return rows.length > 0

@@ -8,6 +8,7 @@ export interface CdcMetrics {
   changes: Counter<'slot' | 'type'>
   deliveries: Counter<'slot'>
   authQueries: Counter<'slot'>
+  catalogLoads: Counter<'slot' | 'kind'>
   eventsOverLimit: Counter<'slot'>
   batchSeconds: Histogram<'slot'>
   bindings: Gauge<'slot'>
@@ -29,6 +30,11 @@ export function cdcMetrics(registry: Registry = new Registry()): CdcMetrics {
     changes: new Counter({ name: 'switchboard_cdc_changes_total', help: 'Row changes read from the replication stream', labelNames: ['slot', 'type'], registers }),
     deliveries: new Counter({ name: 'switchboard_cdc_deliveries_total', help: 'postgres_changes messages handed to channels', labelNames: ['slot'], registers }),
     authQueries: new Counter({ name: 'switchboard_cdc_auth_queries_total', help: 'RLS authorization queries (one per table per auth context per batch)', labelNames: ['slot'], registers }),
+    catalogLoads: new Counter({
+      name: 'switchboard_cdc_catalog_loads_total',
+      help: 'Catalog lookups that queried the database (cache misses): tables, types, role rights, policies',
+      labelNames: ['slot', 'kind'], registers,
+    }),
     eventsOverLimit: new Counter({
       name: 'switchboard_cdc_events_over_limit_total',
       help: 'Database change events beyond maxDbEventsPerSecond (counted, still delivered)',

@@ -394,7 +394,13 @@ export class ChangeDispatcher {
   }
 
   async #decide(change: Change, table: TableFacts, ctx: AuthContext): Promise<Decision> {
-    return this.#decideWith(change, table, ctx, isServiceRole(ctx) ? null : await this.catalog.roleFacts(ctx.role, table))
+    if (isServiceRole(ctx)) return this.#decideWith(change, table, ctx, null)
+    // A cold role and table: the routing asks for the policy's claims and compiled check right
+    // after the rights, so all three load side by side (one after the other they were three
+    // round trips, paid by every subscriber in the batch). Binding validation warms them too,
+    // but a table's Relation message (its first change in a stream session, or a DDL) drops them.
+    await this.catalog.warmDelivery(ctx.role, table)
+    return this.#decideWith(change, table, ctx, await this.catalog.roleFacts(ctx.role, table))
   }
 
   /** `role`: the context role's facts on the table (null for service_role, which needs none). */

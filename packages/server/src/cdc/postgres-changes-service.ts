@@ -231,10 +231,10 @@ export class PostgresChangesService implements PostgresChangesEngine {
       // Same output formats as the replication session, so cast filter values compare equal.
       connection: { TimeZone: 'UTC', DateStyle: 'ISO, MDY', IntervalStyle: 'postgres', application_name: 'switchboard_cdc_auth' },
     })
-    this.#catalog = new Catalog(this.#sql, options.clock)
+    this.#metrics = cdcMetrics(options.registry)
+    this.#catalog = new Catalog(this.#sql, options.clock, { onLoad: (kind) => this.#metrics.catalogLoads.inc({ slot: this.#label, kind }) })
     this.#authorizer = new RlsAuthorizer(this.#sql, options.logger)
     this.#dispatcher = new ChangeDispatcher(this.#index, this.#catalog, this.#authorizer, options.logger, options.limits.maxRecordBytes, options.tracing ?? null, options.deliveriesPerChunk)
-    this.#metrics = cdcMetrics(options.registry)
     this.#log = options.log ?? new CountingLog((message) => options.onDatabaseBroadcast?.(message))
     this.#shared = options.shared ?? null
     this.#stream = this.#createStream()
