@@ -191,6 +191,40 @@ describe('OutboundQueue', () => {
     expect(a.writes).toHaveLength(2)
   })
 
+  test('a paced wait ends once the writes are full: 16 frames per waiting socket on average start the next round after the turn, with every frame in one write', async () => {
+    const clock = new ManualClock(1_000)
+    const scheduler = new FlushScheduler(clock, () => 0.95, () => clock.time)
+    const fleet = slowFleet(clock, scheduler, 64, 10 / 64)
+    for (const s of fleet) s.queue.push(frame('f1'))
+    await flushTurn() // a round of 10 ms: the next waits until 1,020
+    // 15 frames per socket: the wait goes on.
+    for (let i = 0; i < 15; i++) for (const s of fleet) s.queue.push(frame(`a${i}`))
+    await flushTurn()
+    expect(fleet[0]!.writes).toHaveLength(1)
+    expect(clock.pending).toBe(1)
+    // Half the sockets get one more each: 992 frames, under 64 x 16.
+    for (const s of fleet.slice(0, 32)) s.queue.push(frame('b'))
+    await flushTurn()
+    expect(fleet[0]!.writes).toHaveLength(1)
+    // The other half: 1,024 frames, 16 per socket. Every frame pushed in this turn still goes in the round.
+    for (const s of fleet.slice(32)) s.queue.push(frame('b'))
+    fleet[0]!.queue.push(frame('c'))
+    expect(fleet[63]!.writes).toHaveLength(1) // not within the turn
+    await flushTurn()
+    expect(clock.time).toBe(1_020) // the round ran 1,010 to 1,020, not from 1,020 when the wait would have ended
+    expect(clock.pending).toBe(0) // the wait's timer is gone
+    for (const s of fleet) expect(s.writes).toHaveLength(2)
+    expect(fleet[0]!.writes[1]).toEqual(Buffer.concat([...Array.from({ length: 15 }, (_, i) => `a${i}`), 'b', 'c'].map((t) => rfcFrame(1, Buffer.from(t)))))
+    // That round cost 10 ms as well: the next wait starts afresh, and its count with it.
+    for (let i = 0; i < 15; i++) for (const s of fleet) s.queue.push(frame(`d${i}`))
+    await flushTurn()
+    expect(fleet[0]!.writes).toHaveLength(2)
+    clock.advance(9)
+    expect(fleet[0]!.writes).toHaveLength(2)
+    clock.advance(1) // 1,010 + 2 x 10
+    expect(fleet[0]!.writes).toHaveLength(3)
+  })
+
   test('a round of fewer than 64 writes is not paced, however long it took (its time is bytes)', async () => {
     const clock = new ManualClock(1_000)
     const scheduler = new FlushScheduler(clock, () => 1, () => clock.time)

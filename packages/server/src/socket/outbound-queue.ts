@@ -20,7 +20,7 @@
  * reader is too slow; the queue drops its frames and calls `onOverflow` (the connection
  * closes the socket) instead of growing memory without bound.
  */
-import { systemClock, type Clock } from '../clock.js'
+import { systemClock, type Clock, type ClockTimer } from '../clock.js'
 import type { DeliveredTally } from '../metrics.js'
 import { processCpuTime, type CpuTime } from './cpu-time.js'
 import { eventLoopLoad, type LoopLoad } from './loop-load.js'
@@ -146,7 +146,15 @@ const REUSED_DIRTY_MAX = 1 << 16
 // one A/B the cap saturated broadcast fan-out at 1.23M against 1.59M deliveries/s without it
 // (a later A/B of the cap against this rule: 1.13M against 1.17M). The CPU time tells a slow
 // round from a stalled one (bench/README.md, "Broadcast fan-out" and "Postgres Changes").
+// A wait ends early once the sockets' writes are full: when the frames queued during it reach
+// FULL_WRITE_FRAMES per dirty socket on average, the next round starts after the current turn's
+// reads. Waiting longer would save nothing more (a write's fixed cost is already shared by that
+// many frames), and it left the server idle while frames waited: publishers that wait for their
+// acknowledgements (broadcast bench, `ack: true`) saw every round-trip take two rounds' time,
+// and a saturated server used 0.84 of its core. Change streams rarely reach it (one or a few
+// frames per socket per round), a replay to resuming sockets does, which is the point.
 const FLUSH_PACE = 2
+const FULL_WRITE_FRAMES = 16
 const MIN_PACED_ROUND_MS = 2
 const MIN_PACED_WRITES = 64
 const PACE_ON_LOAD = 0.9
@@ -160,6 +168,9 @@ export class FlushScheduler {
   /** The clock's time before which no round starts (see "Paced write rounds"). */
   #nextRoundAt = 0
   #pacing = false
+  /** The paced wait's timer, while one runs; frames queued since it started. */
+  #waitTimer: ClockTimer | null = null
+  #framesDuringWait = 0
 
   constructor(
     private readonly clock: Clock = systemClock,
@@ -175,8 +186,17 @@ export class FlushScheduler {
     if (this.#scheduled) return
     this.#scheduled = true
     const wait = this.#nextRoundAt - this.clock.now()
-    if (wait > 0) this.clock.setTimeout(this.#flushAll, wait)
+    if (wait > 0) this.#waitTimer = this.clock.setTimeout(this.#flushAll, wait)
     else setImmediate(this.#flushAll)
+  }
+
+  /** Called by a queue for every frame it takes: a paced wait ends once writes are full (see "Paced write rounds"). */
+  framePushed(): void {
+    if (this.#waitTimer === null) return
+    if (++this.#framesDuringWait < this.#dirty.size * FULL_WRITE_FRAMES) return
+    this.clock.clearTimeout(this.#waitTimer)
+    this.#waitTimer = null
+    setImmediate(this.#flushAll)
   }
 
   /** Frames written by the last flushes, read and reset by the metrics collector. */
@@ -188,6 +208,8 @@ export class FlushScheduler {
 
   readonly #flushAll = (): void => {
     this.#scheduled = false
+    this.#waitTimer = null
+    this.#framesDuringWait = 0
     const started = this.clock.now()
     const cpuAtStart = this.cpu()
     const queues = this.#dirty
@@ -243,6 +265,7 @@ export class OutboundQueue {
     }
     this.#frames.push(frame)
     if (this.#frames.size === 1) this.scheduler.markDirty(this)
+    this.scheduler.framePushed()
   }
 
   /** Bytes waiting here and in ws's own buffer. */
